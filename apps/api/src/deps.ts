@@ -1,0 +1,72 @@
+import type { Queue } from 'bullmq';
+import type { DataSource } from 'typeorm';
+import type { Redis } from 'ioredis';
+import { CatalogRepository, OrdersRepository, UsersRepository, WalletRepository, createDataSource } from '@bazaar/db';
+import { createMetrics, createRedis, redisKeys, type Config, type Metrics, type RedisKeys } from '@bazaar/platform';
+import { AcceptedOrderStore, createOrdersQueue, type OrderJobData } from '@bazaar/queue';
+import { OrderAcceptanceService } from './services/order-acceptance.service';
+import { OrderQueryService } from './services/order-query.service';
+import { PasswordService } from './services/password.service';
+import { ProductPricingCache } from './services/product-pricing.cache';
+import { SessionService } from './services/session.service';
+
+/** Everything the API's procedures use, built once per process. */
+export interface Deps {
+  config: Config;
+  metrics: Metrics;
+  keys: RedisKeys;
+  ds: DataSource;
+  redis: Redis;
+  queueRedis: Redis;
+  ordersQueue: Queue<OrderJobData>;
+  users: UsersRepository;
+  catalog: CatalogRepository;
+  wallet: WalletRepository;
+  sessions: SessionService;
+  passwords: PasswordService;
+  pricing: ProductPricingCache;
+  acceptance: OrderAcceptanceService;
+  orderQueries: OrderQueryService;
+  close(): Promise<void>;
+}
+
+export async function createDeps(config: Config): Promise<Deps> {
+  const metrics = createMetrics('api');
+  const keys = redisKeys(config.REDIS_PREFIX);
+  const ds = createDataSource(config);
+  const redis = createRedis(config.REDIS_URL, 'command');
+  const queueRedis = createRedis(config.REDIS_URL, 'command', { maxRetriesPerRequest: null });
+  const ordersQueue = createOrdersQueue(queueRedis, keys, config.ORDER_JOB_ATTEMPTS);
+  // MySQL may be down at start: the accept path does not need it, and /readyz says so.
+  await ds.initialize().catch((err: unknown) => {
+    throw new Error(`MySQL at ${new URL(config.MYSQL_URL).host} does not answer: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  const users = new UsersRepository(ds);
+  const catalog = new CatalogRepository(ds);
+  const wallet = new WalletRepository(ds);
+  const orders = new OrdersRepository(ds);
+  const store = new AcceptedOrderStore(redis, keys);
+  const pricing = new ProductPricingCache(redis, keys, catalog, metrics);
+  return {
+    config,
+    metrics,
+    keys,
+    ds,
+    redis,
+    queueRedis,
+    ordersQueue,
+    users,
+    catalog,
+    wallet,
+    sessions: new SessionService(redis, keys, config.SESSION_TTL_SECONDS),
+    passwords: new PasswordService(),
+    pricing,
+    acceptance: new OrderAcceptanceService(pricing, store, ordersQueue, metrics, config.IDEMPOTENCY_TTL_SECONDS),
+    orderQueries: new OrderQueryService(store, orders),
+    async close() {
+      await ordersQueue.close();
+      await Promise.allSettled([redis.quit(), queueRedis.quit()]);
+      if (ds.isInitialized) await ds.destroy();
+    },
+  };
+}

@@ -1,0 +1,46 @@
+import { TRPCError } from '@trpc/server';
+import type { FailureReason } from '@bazaar/contracts';
+
+/** A business rule refused up front: PRECONDITION_FAILED with data.reason (contract). */
+export class ReasonedError extends Error {
+  constructor(
+    readonly reason: FailureReason | null,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function preconditionFailed(reason: FailureReason | null, message: string): TRPCError {
+  return new TRPCError({ code: 'PRECONDITION_FAILED', message, cause: new ReasonedError(reason, message) });
+}
+
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+/** BAD_REQUEST naming a field, for input that parses but names something that is not there. */
+export class FieldError extends Error {
+  constructor(readonly issues: FieldIssue[]) {
+    super(issues.map((i) => `${i.path}: ${i.message}`).join('; '));
+  }
+}
+
+export function badField(path: (string | number)[], message: string): TRPCError {
+  const issues = [{ path: path.join('.'), message }];
+  return new TRPCError({ code: 'BAD_REQUEST', message: `Invalid input: ${path.join('.')}: ${message}`, cause: new FieldError(issues) });
+}
+
+/** Zod / Standard Schema issues (from tRPC input validation) as "a.0.b: message". */
+export function schemaIssues(cause: unknown): FieldIssue[] | null {
+  const issues = (cause as { issues?: unknown } | null)?.issues;
+  if (!Array.isArray(issues)) return null;
+  return issues.map((i: { path?: readonly (PropertyKey | { key: PropertyKey })[]; message?: string; code?: string; keys?: string[] }) => {
+    const path = (i.path ?? []).map((p) => String(typeof p === 'object' ? p.key : p));
+    if (i.code === 'unrecognized_keys' && Array.isArray(i.keys)) {
+      return { path: [...path, ...i.keys].join('.') || '(root)', message: `unknown field${i.keys.length > 1 ? 's' : ''}` };
+    }
+    return { path: path.join('.') || '(root)', message: i.message ?? 'invalid' };
+  });
+}

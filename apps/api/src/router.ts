@@ -1,0 +1,16 @@
+import { authRouter } from './routers/auth/_router';
+import { ordersRouter } from './routers/orders/_router';
+import { productsRouter } from './routers/products/_router';
+import { storesRouter } from './routers/stores/_router';
+import { walletRouter } from './routers/wallet/_router';
+import { router } from './trpc';
+
+export const appRouter = router({
+  auth: authRouter,
+  wallet: walletRouter,
+  stores: storesRouter,
+  products: productsRouter,
+  orders: ordersRouter,
+});
+
+export type AppRouter = typeof appRouter;

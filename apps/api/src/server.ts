@@ -1,0 +1,77 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
+import Fastify, { type FastifyPluginAsync } from 'fastify';
+import type { Logger } from '@bazaar/platform';
+import { createContextFactory } from './context';
+import type { Deps } from './deps';
+import { appRouter, type AppRouter } from './router';
+
+const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+let seq = 0;
+
+/** Fastify hosting tRPC at /trpc, plus /healthz, /readyz, /metrics and Bull Board at /admin/queues. */
+export async function buildServer(deps: Deps, logger: Logger) {
+  const app = Fastify({
+    loggerInstance: logger,
+    disableRequestLogging: true,
+    bodyLimit: deps.config.API_BODY_LIMIT_BYTES,
+    routerOptions: { maxParamLength: 5000 },
+    requestIdLogLabel: 'reqId',
+    // The caller's x-request-id when it is sane, else a fresh one; it follows the order into the worker.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : `${process.pid.toString(36)}-${Date.now().toString(36)}-${(seq++).toString(36)}`;
+    },
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    if (reply.statusCode >= 500) req.log.warn({ url: req.url, statusCode: reply.statusCode }, 'request failed');
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const checks = await Promise.allSettled([deps.ds.query('SELECT 1'), deps.redis.ping()]);
+    const [mysql, redis] = checks.map((c) => (c.status === 'fulfilled' ? 'ok' : `down: ${c.reason instanceof Error ? c.reason.message : String(c.reason)}`));
+    const ready = checks.every((c) => c.status === 'fulfilled');
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', mysql, redis });
+  });
+  app.get('/metrics', async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
+
+  await app.register(fastifyTRPCPlugin, {
+    prefix: '/trpc',
+    trpcOptions: {
+      router: appRouter,
+      createContext: createContextFactory(deps),
+      onError: ({ error, path }) => {
+        if (error.code === 'INTERNAL_SERVER_ERROR') logger.error({ err: error.cause ?? error, path }, 'tRPC internal error');
+      },
+    } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
+  });
+
+  await app.register(bullBoard(deps), { prefix: '/admin/queues' });
+  return app;
+}
+
+/** Bull Board for developers, behind HTTP basic auth (BULL_BOARD_USER / BULL_BOARD_PASSWORD). */
+function bullBoard(deps: Deps): FastifyPluginAsync {
+  const basePath = '/admin/queues';
+  const expected = Buffer.from(`Basic ${Buffer.from(`${deps.config.BULL_BOARD_USER}:${deps.config.BULL_BOARD_PASSWORD}`).toString('base64')}`);
+  const serverAdapter = new FastifyAdapter();
+  serverAdapter.setBasePath(basePath);
+  createBullBoard({ queues: [new BullMQAdapter(deps.ordersQueue)], serverAdapter });
+  return async (scope) => {
+    scope.addHook('onRequest', async (req, reply) => {
+      const given = Buffer.from(req.headers.authorization ?? '');
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        return reply.code(401).header('www-authenticate', 'Basic realm="bazaar queues"').send('authentication required');
+      }
+    });
+    await scope.register(serverAdapter.registerPlugin());
+  };
+}

@@ -1,0 +1,103 @@
+import type { OrderLineView, OrderView, Page } from '@bazaar/contracts';
+import { OrderStatus } from '@bazaar/contracts';
+import type { OrdersRepository, SettledOrderRow } from '@bazaar/db';
+import type { AcceptedOrderStore, AcceptedRecord } from '@bazaar/queue';
+
+function fromAccepted(rec: AcceptedRecord): OrderView {
+  const items: OrderLineView[] = rec.order.lines.map((l) => {
+    const subtotal = l.unitPrice * l.quantity;
+    return {
+      orderItemId: null,
+      productId: l.productId,
+      storeId: l.storeId,
+      productName: l.name,
+      unitPrice: l.unitPrice,
+      quantity: l.quantity,
+      subtotal,
+      discount: 0,
+      points: 0,
+      cash: subtotal,
+    };
+  });
+  const itemsTotal = items.reduce((s, i) => s + i.subtotal, 0);
+  return {
+    id: rec.order.orderId,
+    status: OrderStatus.PENDING,
+    failureReason: null,
+    paymentMethod: rec.order.paymentMethod,
+    fulfillment: rec.order.fulfillment,
+    items,
+    itemsTotal,
+    discount: 0,
+    pointsUsed: rec.order.points ?? 0,
+    cashPaid: itemsTotal - (rec.order.points ?? 0),
+    pointsEarned: 0,
+    acceptedAt: rec.order.acceptedAt,
+    settledAt: null,
+  };
+}
+
+function fromSettled(o: SettledOrderRow): OrderView {
+  return {
+    id: o.id,
+    status: o.status,
+    failureReason: o.failureReason,
+    paymentMethod: o.paymentMethod,
+    fulfillment: o.fulfillment,
+    items: o.items.map((i) => ({
+      orderItemId: i.id,
+      productId: i.productId,
+      storeId: i.storeId,
+      productName: i.productName,
+      unitPrice: i.unitPrice,
+      quantity: i.quantity,
+      subtotal: i.subtotal,
+      discount: i.discount,
+      points: i.points,
+      cash: i.cash,
+    })),
+    itemsTotal: o.itemsTotal,
+    discount: o.discountTotal,
+    pointsUsed: o.pointsUsed,
+    cashPaid: o.cashPaid,
+    pointsEarned: o.pointsEarned,
+    acceptedAt: o.acceptedAt.toISOString(),
+    settledAt: o.settledAt ? o.settledAt.toISOString() : null,
+  };
+}
+
+/**
+ * Owner reads of orders: the accepted record while it waits, MySQL (the
+ * primary: read-your-writes) once settled. The accepted record is looked up
+ * under the caller's own keys, so another customer's order is simply not found.
+ */
+export class OrderQueryService {
+  constructor(
+    private readonly store: AcceptedOrderStore,
+    private readonly orders: OrdersRepository,
+  ) {}
+
+  async get(userId: number, orderId: string): Promise<OrderView | null> {
+    const rec = await this.store.get(userId, orderId);
+    if (rec && rec.status === OrderStatus.PENDING) {
+      // It may have been settled a moment ago, before the worker updated Redis.
+      const settled = await this.orders.findSettled(orderId);
+      return settled ? fromSettled(settled) : fromAccepted(rec);
+    }
+    const settled = await this.orders.findSettled(orderId);
+    if (!settled || settled.userId !== userId) return null;
+    return fromSettled(settled);
+  }
+
+  /** Newest first across waiting and settled orders; the cursor is the last order id of the page. */
+  async list(userId: number, cursor: string | undefined, limit: number): Promise<Page<OrderView>> {
+    const [pendingIds, settled] = await Promise.all([this.store.pendingOfUser(userId, 200), this.orders.listSettled(userId, cursor, limit + 1)]);
+    const byId = new Map<string, OrderView>(settled.map((o) => [o.id, fromSettled(o)]));
+    const waiting = pendingIds.filter((id) => !byId.has(id) && (cursor === undefined || id < cursor));
+    const records = await Promise.all(waiting.map((id) => this.store.get(userId, id)));
+    for (const rec of records) if (rec && rec.status === OrderStatus.PENDING) byId.set(rec.order.orderId, fromAccepted(rec));
+    const all = [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : -1));
+    const items = all.slice(0, limit);
+    return { items, nextCursor: all.length > limit ? (items[items.length - 1]?.id ?? null) : null };
+  }
+}

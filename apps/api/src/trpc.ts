@@ -1,0 +1,72 @@
+import { TRPCError, initTRPC } from '@trpc/server';
+import { Role } from '@bazaar/contracts';
+import type { Ctx } from './context';
+import { FieldError, ReasonedError, schemaIssues } from './errors';
+
+/**
+ * Read top to bottom: context → init with the error formatter → procedure builders.
+ * Errors follow the contract: BAD_REQUEST names the fields, PRECONDITION_FAILED
+ * carries data.reason, and no answer carries a stack trace, SQL or an internal message.
+ */
+const t = initTRPC.context<Ctx>().create({
+  isDev: false,
+  errorFormatter({ shape, error }) {
+    const issues = error.code === 'BAD_REQUEST' ? (schemaIssues(error.cause) ?? (error.cause instanceof FieldError ? error.cause.issues : null)) : null;
+    const reason = error.cause instanceof ReasonedError ? error.cause.reason : undefined;
+    let message = shape.message;
+    if (error.code === 'INTERNAL_SERVER_ERROR') message = 'Internal server error';
+    else if (issues && error.cause && !(error.cause instanceof FieldError)) {
+      message = `Invalid input: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`;
+    }
+    return {
+      code: shape.code,
+      message,
+      data: {
+        code: shape.data.code,
+        httpStatus: shape.data.httpStatus,
+        path: shape.data.path,
+        ...(issues ? { issues } : {}),
+        ...(reason !== undefined ? { reason } : {}),
+      },
+    };
+  },
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+/** Times every procedure into bazaar_http_request_duration_seconds{procedure, code}. */
+const timed = t.middleware(async ({ ctx, path, next }) => {
+  const end = ctx.deps.metrics.httpDuration.startTimer({ procedure: path });
+  const result = await next();
+  end({ code: result.ok ? 'OK' : result.error.code });
+  if (!result.ok && result.error.code === 'INTERNAL_SERVER_ERROR') {
+    ctx.log.error({ err: result.error.cause ?? result.error, procedure: path }, 'procedure failed');
+  }
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(timed);
+
+/** Resolves the bearer token to a session; narrows ctx.user. */
+export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  const header = ctx.authorization;
+  const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+  if (!token) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'sign in first: Authorization: Bearer <token>' });
+  const session = await ctx.deps.sessions.resolve(token);
+  if (!session) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'the token is unknown or has expired' });
+  return next({ ctx: { ...ctx, user: session, token, log: ctx.log.child({ userId: session.userId }) } });
+});
+
+function roleProcedure(...roles: Role[]) {
+  return protectedProcedure.use(({ ctx, next }) => {
+    if (!roles.includes(ctx.user.role)) {
+      throw new TRPCError({ code: 'FORBIDDEN', message: `only for ${roles.join(' or ')} accounts` });
+    }
+    return next({ ctx });
+  });
+}
+
+export const customerProcedure = roleProcedure(Role.CUSTOMER);
+export const sellerProcedure = roleProcedure(Role.SELLER, Role.ADMIN);
+export const adminProcedure = roleProcedure(Role.ADMIN);

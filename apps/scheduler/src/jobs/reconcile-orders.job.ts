@@ -1,0 +1,72 @@
+import type { Queue } from 'bullmq';
+import type { OrdersRepository } from '@bazaar/db';
+import type { Logger, Metrics } from '@bazaar/platform';
+import { enqueueOrder, type AcceptedOrderStore, type OrderJobData } from '@bazaar/queue';
+
+const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+
+export interface ReconcileReport {
+  examined: number;
+  settled: number;
+  requeued: number;
+  retried: number;
+  waiting: number;
+}
+
+/**
+ * An accepted order neither settled in MySQL nor waiting in the queue after
+ * `afterSeconds` (a crash between accept and enqueue, a job that stalled too
+ * often or ran out of attempts) is enqueued again. The fixed job id and the
+ * worker's idempotency make this harmless when the order was fine after all.
+ */
+export class ReconcileOrdersJob {
+  static readonly NAME = 'reconcile-orders';
+
+  constructor(
+    private readonly store: AcceptedOrderStore,
+    private readonly orders: OrdersRepository,
+    private readonly queue: Queue<OrderJobData>,
+    private readonly metrics: Metrics,
+    private readonly afterSeconds: number,
+  ) {}
+
+  async run(log: Logger): Promise<ReconcileReport> {
+    const report: ReconcileReport = { examined: 0, settled: 0, requeued: 0, retried: 0, waiting: 0 };
+    const stale = await this.store.pendingOlderThan(Date.now() - this.afterSeconds * 1000, 200);
+    report.examined = stale.length;
+    if (stale.length === 0) return report;
+    const settled = await this.orders.settledStatuses(stale.map((s) => s.orderId));
+
+    for (const { orderId, userId } of stale) {
+      const done = settled.get(orderId);
+      if (done) {
+        // Settled in MySQL, but the worker died before telling Redis.
+        await this.store.markSettled(userId, orderId, done.status, done.reason);
+        report.settled++;
+        this.metrics.reconciled.inc({ action: 'settled' });
+        continue;
+      }
+      const job = await this.queue.getJob(orderId);
+      const state = job ? await job.getState() : 'missing';
+      if (LIVE_STATES.has(state)) {
+        report.waiting++;
+        continue;
+      }
+      if (job && state === 'failed') {
+        await job.retry('failed');
+        report.retried++;
+        this.metrics.reconciled.inc({ action: 'retried' });
+        log.warn({ orderId, failedReason: job.failedReason }, 'retrying a failed order job');
+        continue;
+      }
+      if (job) await job.remove();
+      const rec = await this.store.get(userId, orderId);
+      if (!rec) continue;
+      await enqueueOrder(this.queue, { order: rec.order, requestId: rec.order.requestId });
+      report.requeued++;
+      this.metrics.reconciled.inc({ action: 'requeued' });
+      log.warn({ orderId, reqId: rec.order.requestId, jobState: state }, 'accepted order was not queued; enqueued it again');
+    }
+    return report;
+  }
+}

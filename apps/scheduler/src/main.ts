@@ -1,0 +1,84 @@
+import 'reflect-metadata';
+import cron from 'node-cron';
+import { OrdersRepository, createDataSource } from '@bazaar/db';
+import { createLogger, createMetrics, createRedis, loadConfigOrExit, redisKeys, startHealthServer, type Logger } from '@bazaar/platform';
+import { AcceptedOrderStore, createOrdersQueue } from '@bazaar/queue';
+import { JobLease, RedisRunCoordinator } from './cron/redis-run-coordinator';
+import { ReconcileOrdersJob } from './jobs/reconcile-orders.job';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const log = createLogger('scheduler', config.LOG_LEVEL);
+  const metrics = createMetrics('scheduler');
+  const keys = redisKeys(config.REDIS_PREFIX);
+  const ds = createDataSource(config);
+  await ds.initialize();
+  const redis = createRedis(config.REDIS_URL, 'worker');
+  const queue = createOrdersQueue(redis, keys, config.ORDER_JOB_ATTEMPTS);
+  const coordinator = new RedisRunCoordinator(redis, keys);
+  const lease = new JobLease(redis, keys);
+
+  const jobs: { name: string; schedule: string; leaseMs: number; run: (log: Logger) => Promise<unknown> }[] = [
+    {
+      name: ReconcileOrdersJob.NAME,
+      schedule: config.RECONCILE_CRON,
+      leaseMs: 60_000,
+      run: (l) => new ReconcileOrdersJob(new AcceptedOrderStore(redis, keys), new OrdersRepository(ds), queue, metrics, config.RECONCILE_AFTER_SECONDS).run(l),
+    },
+  ];
+
+  const tasks = jobs.map((job) => {
+    if (!cron.validate(job.schedule)) throw new Error(`bad cron expression for ${job.name}: ${job.schedule}`);
+    const jobLog = log.child({ job: job.name });
+    const task = cron.createTask(
+      job.schedule,
+      async () => {
+        const end = metrics.schedulerDuration.startTimer({ job: job.name });
+        try {
+          const r = await lease.withLease(job.name, job.leaseMs, () => job.run(jobLog));
+          metrics.schedulerRuns.inc({ job: job.name, outcome: r.ran ? 'ok' : 'skipped' });
+          if (r.ran) jobLog.debug({ result: r.result }, 'job ran');
+          else jobLog.info('previous run still holds the lease; skipped');
+        } catch (err) {
+          metrics.schedulerRuns.inc({ job: job.name, outcome: 'error' });
+          jobLog.error({ err }, 'job failed');
+        } finally {
+          end();
+        }
+      },
+      { name: job.name, timezone: 'UTC', noOverlap: true, distributed: true, runCoordinator: coordinator },
+    );
+    return task;
+  });
+  for (const task of tasks) await task.start();
+
+  const health = await startHealthServer({
+    port: config.SCHEDULER_METRICS_PORT,
+    registry: metrics.registry,
+    ready: async () => {
+      await ds.query('SELECT 1');
+      await redis.ping();
+    },
+  });
+  log.info({ metricsPort: health.port, jobs: jobs.map((j) => `${j.name} ${j.schedule}`) }, 'scheduler started');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    for (const task of tasks) await task.stop();
+    await health.close();
+    await queue.close();
+    await redis.quit().catch(() => undefined);
+    await ds.destroy();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`scheduler failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,70 @@
+import 'reflect-metadata';
+import { Worker } from 'bullmq';
+import { OrderSettlementRepository, OrdersRepository, createDataSource } from '@bazaar/db';
+import { createLogger, createMetrics, createRedis, loadConfigOrExit, redisKeys, startHealthServer } from '@bazaar/platform';
+import { AcceptedOrderStore, QueueName, createOrdersQueue, type OrderJobData } from '@bazaar/queue';
+import { ordersProcessor } from './processors/orders.processor';
+import { ApplyOrderWorkflow } from './workflows/apply-order/apply-order.workflow';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const log = createLogger('worker', config.LOG_LEVEL);
+  const keys = redisKeys(config.REDIS_PREFIX);
+  const ds = createDataSource(config);
+  await ds.initialize();
+  const redis = createRedis(config.REDIS_URL, 'worker');
+  const workerRedis = createRedis(config.REDIS_URL, 'worker');
+  const store = new AcceptedOrderStore(redis, keys);
+  const queue = createOrdersQueue(redis, keys, config.ORDER_JOB_ATTEMPTS);
+  // Queue depth, read at scrape time (every worker reports the same queue-wide figures).
+  const metrics = createMetrics('worker', {
+    queueJobCounts: async () => ({ [QueueName.ORDERS]: await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized') }),
+  });
+
+  const workflow = new ApplyOrderWorkflow(ds, new OrderSettlementRepository(), new OrdersRepository(ds));
+  const worker = new Worker<OrderJobData>(QueueName.ORDERS, ordersProcessor({ workflow, store, metrics, log }), {
+    connection: workerRedis,
+    prefix: keys.bullPrefix,
+    concurrency: config.WORKER_CONCURRENCY,
+    lockDuration: 30_000,
+    maxStalledCount: 2,
+  });
+  worker.on('failed', (job, err) => log.warn({ orderId: job?.id, err: err.message, attempts: job?.attemptsMade }, 'orders job failed'));
+  worker.on('error', (err) => log.error({ err }, 'worker error'));
+
+  const health = await startHealthServer({
+    port: config.WORKER_METRICS_PORT,
+    registry: metrics.registry,
+    ready: async () => {
+      await ds.query('SELECT 1');
+      await redis.ping();
+      if (!worker.isRunning()) throw new Error('worker is not running');
+    },
+  });
+  log.info({ metricsPort: health.port, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: finishing active jobs');
+    const timer = setTimeout(() => {
+      log.error('shutdown timed out; unfinished jobs will be picked up again (stalled) and are idempotent');
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS).unref();
+    await worker.close();
+    await queue.close();
+    await health.close();
+    await Promise.allSettled([redis.quit(), workerRedis.quit()]);
+    await ds.destroy();
+    clearTimeout(timer);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`worker failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { LIMITS, id } from './common';
+import type { ProductStatus } from './enums';
+
+export const storeCreateInput = z.strictObject({ name: z.string().trim().min(1).max(100) });
+export const storeGetInput = z.strictObject({ storeId: id });
+
+export const productCreateInput = z.strictObject({
+  storeId: id,
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(5000).default(''),
+  price: z.number().int().min(0).max(LIMITS.maxPrice),
+  stock: z.number().int().min(0).max(LIMITS.maxStock),
+});
+export type ProductCreateInput = z.infer<typeof productCreateInput>;
+
+export const productGetInput = z.strictObject({ productId: id });
+
+export const productRestockInput = z.strictObject({
+  productId: id,
+  quantity: z.number().int().min(1).max(LIMITS.maxStock),
+});
+
+export interface StoreView {
+  id: number;
+  sellerId: number;
+  name: string;
+  createdAt: string;
+}
+
+export interface ProductView {
+  id: number;
+  storeId: number;
+  name: string;
+  description: string;
+  price: number;
+  stock: number;
+  status: ProductStatus;
+  createdAt: string;
+  updatedAt: string;
+}

@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { LIMITS, id, idempotencyKey, listInput, ulid } from './common';
+import { FulfillmentType, PAYMENT_METHODS, PaymentMethod, type FailureReason, type OrderStatus } from './enums';
+
+export const orderLineInput = z.strictObject({
+  productId: id,
+  quantity: z.number().int().min(1).max(LIMITS.maxQuantityPerLine),
+});
+
+export const deliveryAddress = z.strictObject({
+  recipient: z.string().trim().min(1).max(50),
+  phone: z.string().regex(/^[0-9+\- ]{7,20}$/, 'a phone number'),
+  postalCode: z.string().regex(/^[0-9]{5}$/, '5 digits'),
+  line1: z.string().trim().min(1).max(200),
+  line2: z.string().trim().max(200).optional(),
+});
+
+export const fulfillmentInput = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal(FulfillmentType.DELIVERY), address: deliveryAddress }),
+  z.strictObject({ type: z.literal(FulfillmentType.PICKUP), pickupAt: z.iso.datetime({ offset: true }) }),
+]);
+export type Fulfillment = z.infer<typeof fulfillmentInput>;
+
+export const orderPlaceInput = z
+  .strictObject({
+    idempotencyKey,
+    items: z.array(orderLineInput).min(1).max(LIMITS.maxLinesPerOrder).optional(),
+    fromCart: z.literal(true).optional(),
+    couponId: id.optional(),
+    points: z.number().int().min(0).max(LIMITS.maxWalletBalance).optional(),
+    paymentMethod: z.enum(PAYMENT_METHODS),
+    paymentKey: z.string().min(1).max(200).optional(),
+    fulfillment: fulfillmentInput,
+  })
+  .superRefine((v, ctx) => {
+    if ((v.items === undefined) === (v.fromCart === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['items'], message: 'give either items or fromCart: true' });
+    }
+    if (v.items) {
+      const seen = new Set<number>();
+      v.items.forEach((line, i) => {
+        if (seen.has(line.productId)) {
+          ctx.addIssue({ code: 'custom', path: ['items', i, 'productId'], message: 'each product at most once per order' });
+        }
+        seen.add(line.productId);
+      });
+    }
+    if (v.paymentMethod === PaymentMethod.BALANCE && v.paymentKey !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['paymentKey'], message: 'paymentKey is only for CARD payments' });
+    }
+    if (v.paymentMethod === PaymentMethod.CARD && v.paymentKey === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['paymentKey'], message: 'CARD payments need a paymentKey' });
+    }
+    if (v.fulfillment.type === FulfillmentType.PICKUP) {
+      const at = Date.parse(v.fulfillment.pickupAt);
+      const now = Date.now();
+      if (!(at > now && at < now + 30 * 86400_000)) {
+        ctx.addIssue({ code: 'custom', path: ['fulfillment', 'pickupAt'], message: 'a time within the next 30 days' });
+      }
+    }
+  });
+export type OrderPlaceInput = z.infer<typeof orderPlaceInput>;
+
+export const orderGetInput = z.strictObject({ orderId: ulid });
+export const orderListInput = z.strictObject({ ...listInput }).default({ limit: 20 });
+
+export interface OrderPlaceResult {
+  orderId: string;
+  status: OrderStatus;
+}
+
+export interface OrderLineView {
+  orderItemId: number | null;
+  productId: number;
+  storeId: number;
+  productName: string;
+  unitPrice: number;
+  quantity: number;
+  subtotal: number;
+  discount: number;
+  points: number;
+  cash: number;
+}
+
+export interface OrderView {
+  id: string;
+  status: OrderStatus;
+  failureReason: FailureReason | null;
+  paymentMethod: PaymentMethod;
+  fulfillment: Fulfillment;
+  items: OrderLineView[];
+  itemsTotal: number;
+  discount: number;
+  pointsUsed: number;
+  cashPaid: number;
+  pointsEarned: number;
+  acceptedAt: string;
+  settledAt: string | null;
+}

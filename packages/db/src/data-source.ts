@@ -1,0 +1,138 @@
+import 'reflect-metadata';
+import { DataSource, type QueryRunner } from 'typeorm';
+import type { Config } from '@bazaar/platform';
+import { ENTITIES } from './entities';
+import { MIGRATIONS } from './migrations';
+
+interface Credentials {
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+  database: string;
+}
+
+export function parseMysqlUrl(url: string): Credentials & { type: 'mysql' | 'mariadb' } {
+  const u = new URL(url);
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (!database) throw new Error(`MySQL URL has no database name: ${u.protocol}//${u.host}`);
+  return {
+    type: u.protocol === 'mariadb:' ? 'mariadb' : 'mysql',
+    host: u.hostname,
+    port: u.port ? Number(u.port) : 3306,
+    username: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+    database,
+  };
+}
+
+export type DbConfig = Pick<Config, 'MYSQL_URL' | 'MYSQL_REPLICA_URLS' | 'MYSQL_POOL_SIZE' | 'MYSQL_POOL_QUEUE_LIMIT' | 'MYSQL_CONNECT_TIMEOUT_MS'>;
+
+/**
+ * One DataSource per process: writes (and reads that must see them) go to the
+ * primary; `readQueryRunner()` reads from a replica when replicas are set.
+ * Pools are bounded: at most MYSQL_POOL_SIZE connections per node, and at
+ * most MYSQL_POOL_QUEUE_LIMIT waiters before a query fails fast.
+ */
+export function createDataSource(config: DbConfig): DataSource {
+  const { type, ...primary } = parseMysqlUrl(config.MYSQL_URL);
+  const replicas = config.MYSQL_REPLICA_URLS.map((u) => {
+    const { type: _t, ...c } = parseMysqlUrl(u);
+    return c;
+  });
+  return new DataSource({
+    type,
+    ...(replicas.length > 0 ? { replication: { master: primary, slaves: replicas, selector: 'RR' as const } } : primary),
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'schema_migrations',
+    synchronize: false,
+    migrationsRun: false,
+    charset: 'utf8mb4_unicode_ci',
+    timezone: 'Z',
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    connectTimeout: config.MYSQL_CONNECT_TIMEOUT_MS,
+    poolSize: config.MYSQL_POOL_SIZE,
+    extra: { queueLimit: config.MYSQL_POOL_QUEUE_LIMIT, waitForConnections: true, enableKeepAlive: true },
+    logging: ['error', 'warn', 'migration'],
+  });
+}
+
+/** A query runner on a replica (or the primary when there are none). Always release it. */
+export function readQueryRunner(ds: DataSource): QueryRunner {
+  return ds.createQueryRunner('slave');
+}
+
+/** Runs fn on a replica connection and releases it. */
+export async function onReplica<T>(ds: DataSource, fn: (q: QueryRunner) => Promise<T>): Promise<T> {
+  const q = readQueryRunner(ds);
+  try {
+    return await fn(q);
+  } finally {
+    await q.release();
+  }
+}
+
+/** Runs fn in one transaction on the primary; commits, or rolls back and rethrows. The runner is always released. */
+export async function inTransaction<T>(ds: DataSource, fn: (q: QueryRunner) => Promise<T>): Promise<T> {
+  const q = ds.createQueryRunner('master');
+  await q.connect();
+  await q.startTransaction();
+  try {
+    const result = await fn(q);
+    await q.commitTransaction();
+    return result;
+  } catch (err) {
+    if (q.isTransactionActive) await q.rollbackTransaction().catch(() => undefined);
+    throw err;
+  } finally {
+    await q.release();
+  }
+}
+
+/** MySQL error numbers we act on. */
+export const MysqlErrno = {
+  DUP_ENTRY: 1062,
+  LOCK_WAIT_TIMEOUT: 1205,
+  DEADLOCK: 1213,
+} as const;
+
+export function mysqlErrno(err: unknown): number | undefined {
+  const e = err as { errno?: unknown; driverError?: { errno?: unknown } } | null;
+  const n = e?.driverError?.errno ?? e?.errno;
+  return typeof n === 'number' ? n : undefined;
+}
+
+export function isDuplicateKey(err: unknown): boolean {
+  return mysqlErrno(err) === MysqlErrno.DUP_ENTRY;
+}
+
+export function isRetryableTxError(err: unknown): boolean {
+  const n = mysqlErrno(err);
+  return n === MysqlErrno.DEADLOCK || n === MysqlErrno.LOCK_WAIT_TIMEOUT;
+}
+
+/** Runs a transaction, retrying it a few times on deadlock / lock-wait timeout. */
+export async function inRetryingTransaction<T>(ds: DataSource, fn: (q: QueryRunner) => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await inTransaction(ds, fn);
+    } catch (err) {
+      if (i >= attempts || !isRetryableTxError(err)) throw err;
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 20 * i)));
+    }
+  }
+}
+
+/** Creates the database named in the URL if it does not exist. */
+export async function ensureDatabase(mysqlUrl: string): Promise<void> {
+  const { type, database, ...c } = parseMysqlUrl(mysqlUrl);
+  const ds = new DataSource({ type, ...c, database: undefined as unknown as string });
+  await ds.initialize();
+  try {
+    await ds.query(`CREATE DATABASE IF NOT EXISTS \`${database.replace(/`/g, '')}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  } finally {
+    await ds.destroy();
+  }
+}

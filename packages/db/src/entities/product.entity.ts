@@ -1,0 +1,35 @@
+import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { ProductStatus } from '@bazaar/contracts';
+import { bigintNumber } from './transformers';
+
+@Entity({ name: 'products' })
+@Index('idx_products_store', ['storeId', 'id'])
+export class ProductEntity {
+  @PrimaryGeneratedColumn({ type: 'bigint', unsigned: true })
+  id: number;
+
+  @Column({ type: 'bigint', unsigned: true, name: 'store_id', transformer: bigintNumber })
+  storeId: number;
+
+  @Column({ type: 'varchar', length: 200 })
+  name: string;
+
+  @Column({ type: 'text' })
+  description: string;
+
+  /** Unit price in won. */
+  @Column({ type: 'bigint', unsigned: true, transformer: bigintNumber })
+  price: number;
+
+  @Column({ type: 'int', unsigned: true })
+  stock: number;
+
+  @Column({ type: 'enum', enum: Object.values(ProductStatus), default: ProductStatus.ACTIVE })
+  status: ProductStatus;
+
+  @CreateDateColumn({ type: 'datetime', precision: 3, name: 'created_at' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ type: 'datetime', precision: 3, name: 'updated_at' })
+  updatedAt: Date;
+}

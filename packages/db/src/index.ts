@@ -1,0 +1,10 @@
+import 'reflect-metadata';
+
+export * from './data-source';
+export * from './entities';
+export * from './migrations';
+export * from './repositories/users.repository';
+export * from './repositories/catalog.repository';
+export * from './repositories/wallet.repository';
+export * from './repositories/orders.repository';
+export * from './repositories/order-settlement.repository';

@@ -1,0 +1,4 @@
+import { Initial1763900000000 } from './1763900000000-initial';
+
+/** Every migration, in order. Never edit one that has landed: add a new one. */
+export const MIGRATIONS = [Initial1763900000000];

@@ -1,0 +1,121 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import type { FailureReason, Fulfillment, OrderStatus, PaymentMethod } from '@bazaar/contracts';
+
+export interface SettledOrderRow {
+  id: string;
+  userId: number;
+  status: OrderStatus;
+  failureReason: FailureReason | null;
+  paymentMethod: PaymentMethod;
+  fulfillment: Fulfillment;
+  itemsTotal: number;
+  discountTotal: number;
+  pointsUsed: number;
+  cashPaid: number;
+  pointsEarned: number;
+  acceptedAt: Date;
+  settledAt: Date | null;
+  items: SettledItemRow[];
+}
+
+export interface SettledItemRow {
+  id: number;
+  lineNo: number;
+  productId: number;
+  storeId: number;
+  productName: string;
+  unitPrice: number;
+  quantity: number;
+  subtotal: number;
+  discount: number;
+  points: number;
+  cash: number;
+  earned: number;
+  refundedQuantity: number;
+}
+
+type Raw = Record<string, unknown>;
+const n = (v: unknown) => Number(v);
+
+function toOrder(r: Raw, items: SettledItemRow[]): SettledOrderRow {
+  const f = r.fulfillment;
+  return {
+    id: String(r.id),
+    userId: n(r.user_id),
+    status: r.status as OrderStatus,
+    failureReason: (r.failure_reason ?? null) as FailureReason | null,
+    paymentMethod: r.payment_method as PaymentMethod,
+    fulfillment: (typeof f === 'string' ? JSON.parse(f) : f) as Fulfillment,
+    itemsTotal: n(r.items_total),
+    discountTotal: n(r.discount_total),
+    pointsUsed: n(r.points_used),
+    cashPaid: n(r.cash_paid),
+    pointsEarned: n(r.points_earned),
+    acceptedAt: r.accepted_at as Date,
+    settledAt: (r.settled_at ?? null) as Date | null,
+    items,
+  };
+}
+
+function toItem(r: Raw): SettledItemRow {
+  return {
+    id: n(r.id),
+    lineNo: n(r.line_no),
+    productId: n(r.product_id),
+    storeId: n(r.store_id),
+    productName: String(r.product_name),
+    unitPrice: n(r.unit_price),
+    quantity: n(r.quantity),
+    subtotal: n(r.subtotal),
+    discount: n(r.discount),
+    points: n(r.points),
+    cash: n(r.cash),
+    earned: n(r.earned),
+    refundedQuantity: n(r.refunded_quantity),
+  };
+}
+
+const ORDER_COLUMNS = `id, user_id, status, failure_reason, payment_method, fulfillment, items_total, discount_total, points_used,
+  cash_paid, points_earned, accepted_at, settled_at`;
+
+/** Reads of settled orders. Owner reads go to the primary (read-your-writes). */
+export class OrdersRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  async findSettled(orderId: string, q?: QueryRunner): Promise<SettledOrderRow | null> {
+    const run = (sql: string, params: unknown[]) => (q ? q.query(sql, params) : this.ds.query(sql, params)) as Promise<Raw[]>;
+    const [row] = await run(`SELECT ${ORDER_COLUMNS} FROM orders WHERE id = ?`, [orderId]);
+    if (!row) return null;
+    const items = await run(`SELECT * FROM order_items WHERE order_id = ? ORDER BY line_no`, [orderId]);
+    return toOrder(row, items.map(toItem));
+  }
+
+  /** Status of each of these orders that is settled in MySQL (primary). */
+  async settledStatuses(orderIds: string[]): Promise<Map<string, { status: OrderStatus; reason: FailureReason | null }>> {
+    if (orderIds.length === 0) return new Map();
+    const rows = (await this.ds.query(`SELECT id, status, failure_reason FROM orders WHERE id IN (${orderIds.map(() => '?').join(',')})`, orderIds)) as {
+      id: string;
+      status: OrderStatus;
+      failure_reason: FailureReason | null;
+    }[];
+    return new Map(rows.map((r) => [r.id, { status: r.status, reason: r.failure_reason }]));
+  }
+
+  async listSettled(userId: number, beforeId: string | undefined, limit: number): Promise<SettledOrderRow[]> {
+    const rows = (await this.ds.query(
+      `SELECT ${ORDER_COLUMNS} FROM orders WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?`,
+      [userId, beforeId ?? '~', limit],
+    )) as Raw[];
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => String(r.id));
+    const items = (await this.ds.query(`SELECT * FROM order_items WHERE order_id IN (${ids.map(() => '?').join(',')}) ORDER BY order_id, line_no`, ids)) as Raw[];
+    const byOrder = new Map<string, SettledItemRow[]>();
+    for (const it of items) {
+      const key = String(it.order_id);
+      const list = byOrder.get(key) ?? [];
+      list.push(toItem(it));
+      byOrder.set(key, list);
+    }
+    return rows.map((r) => toOrder(r, byOrder.get(String(r.id)) ?? []));
+  }
+}

@@ -1,0 +1,5 @@
+export * from './money/apportion';
+export * from './money/pricing';
+export * from './money/refund';
+export * from './points/lots';
+export * from './orders/order-state';

@@ -1,0 +1,91 @@
+import { assertSafeInt, mulDivFloor } from './integers';
+
+export interface RefundSharesInput {
+  /** Units on the line (q >= 1). */
+  quantity: number;
+  /** Units of the line refunded by earlier refunds (u). */
+  refundedBefore: number;
+  /** Units refunded now (k >= 1); u + k <= q. */
+  refundNow: number;
+  /** The line's cash, points and reward share as priced (money.md §2). */
+  lineCash: number;
+  linePoints: number;
+  lineEarned: number;
+}
+
+export interface RefundShares {
+  /** Cash to give back for these units, before any clawback shortfall. */
+  cash: number;
+  /** Points to give back (see planGiveBack). */
+  points: number;
+  /** Reward to claw back (see applyClawback). */
+  clawback: number;
+}
+
+/**
+ * `cum(X, n) = floor(X * n / q)`: the part of X that belongs to the first n of
+ * q units (BigInt inside, exact for any safe integers).
+ */
+export function cum(x: number, n: number, q: number): number {
+  assertSafeInt('x', x);
+  assertSafeInt('q', q, 1);
+  assertSafeInt('n', n);
+  if (n > q) throw new RangeError(`n (${n}) exceeds q (${q})`);
+  return mulDivFloor(x, n, q);
+}
+
+/**
+ * What refunding `refundNow` more units of a line gives back (money.md §4):
+ * `cum(X, u+k) - cum(X, u)` for cash, points and reward clawback. Any sequence
+ * of refunds that ends with every unit refunded returns exactly lineCash and
+ * linePoints and claws back exactly lineEarned.
+ *
+ * @throws RangeError unless every field is a non-negative safe integer,
+ *   quantity >= 1, refundNow >= 1 and refundedBefore + refundNow <= quantity.
+ */
+export function refundShares(input: RefundSharesInput): RefundShares {
+  const { quantity: q, refundedBefore: u, refundNow: k, lineCash, linePoints, lineEarned } = input;
+  assertSafeInt('quantity', q, 1);
+  assertSafeInt('refundedBefore', u);
+  assertSafeInt('refundNow', k, 1);
+  assertSafeInt('lineCash', lineCash);
+  assertSafeInt('linePoints', linePoints);
+  assertSafeInt('lineEarned', lineEarned);
+  if (u + k > q) {
+    throw new RangeError(`refundedBefore (${u}) + refundNow (${k}) exceeds the line quantity (${q})`);
+  }
+  const share = (x: number): number => cum(x, u + k, q) - cum(x, u, q);
+  return { cash: share(lineCash), points: share(linePoints), clawback: share(lineEarned) };
+}
+
+export interface ClawbackPlan {
+  /** Points to take from the order's reward lot. */
+  fromLot: number;
+  /** Won deducted from the cash given back, for the part the lot could not cover. */
+  fromCash: number;
+  /** Cash actually given back: the input cashBack minus fromCash (never below 0). */
+  cashBack: number;
+  /** Clawback that neither the lot nor this refund's cash could cover; it is forgone. */
+  waived: number;
+}
+
+/**
+ * Takes a refund's reward clawback (money.md §4): first from the order's reward
+ * lot, up to its remaining; the shortfall (the customer already spent it) is
+ * deducted from the cash given back by this refund, never below 0. Whatever is
+ * still uncovered is reported as `waived` so the caller can record it.
+ *
+ * `rewardLotRemaining` is the remaining of the reward lot as the caller holds
+ * it (locked); whether an expired reward lot still counts is the caller's call.
+ *
+ * @throws RangeError unless all arguments are non-negative safe integers.
+ */
+export function applyClawback(cashBack: number, clawback: number, rewardLotRemaining: number): ClawbackPlan {
+  assertSafeInt('cashBack', cashBack);
+  assertSafeInt('clawback', clawback);
+  assertSafeInt('rewardLotRemaining', rewardLotRemaining);
+  const fromLot = Math.min(clawback, rewardLotRemaining);
+  const shortfall = clawback - fromLot;
+  const fromCash = Math.min(shortfall, cashBack);
+  return { fromLot, fromCash, cashBack: cashBack - fromCash, waived: shortfall - fromCash };
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+const mysqlUrl = z
+  .string()
+  .url()
+  .refine((u) => /^(mysql|mariadb):\/\//.test(u), 'must start with mysql:// or mariadb://');
+
+/**
+ * The one schema every process reads its settings through. Defaults are for a
+ * developer machine (MariaDB and Redis on localhost); production sets them by env.
+ */
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  MYSQL_URL: mysqlUrl.default('mysql://root@127.0.0.1:3306/bazaar'),
+  MYSQL_REPLICA_URLS: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(mysqlUrl)),
+  MYSQL_POOL_SIZE: positiveInt(500).default(10),
+  MYSQL_POOL_QUEUE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(1000),
+  MYSQL_CONNECT_TIMEOUT_MS: positiveInt(60_000).default(5000),
+
+  REDIS_URL: z.string().url().refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, _ or -, at most 32').default('bz'),
+
+  API_HOST: z.string().min(1).default('0.0.0.0'),
+  API_PORT: port.default(3000),
+  API_BODY_LIMIT_BYTES: positiveInt(10_000_000).default(1_048_576),
+  WORKER_METRICS_PORT: port.default(9101),
+  WORKER_CONCURRENCY: positiveInt(256).default(16),
+  SCHEDULER_METRICS_PORT: port.default(9201),
+
+  SESSION_TTL_SECONDS: positiveInt(90 * 86400).default(7 * 86400),
+  IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(86400).max(30 * 86400).default(2 * 86400),
+  ORDER_JOB_ATTEMPTS: positiveInt(100).default(10),
+  RECONCILE_CRON: z.string().min(9).default('*/10 * * * * *'),
+  RECONCILE_AFTER_SECONDS: positiveInt(86400).default(30),
+
+  BULL_BOARD_USER: z.string().min(1).default('admin'),
+  BULL_BOARD_PASSWORD: z.string().min(8, 'at least 8 characters').default('bazaar-admin'),
+  SHUTDOWN_TIMEOUT_MS: positiveInt(120_000).default(10_000),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = configSchema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  return result.data;
+}
+
+/** For a process entry point: parse, or print the problem and exit 1. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

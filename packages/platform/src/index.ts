@@ -1,0 +1,7 @@
+export * from './config';
+export * from './logger';
+export * from './ids';
+export * from './metrics';
+export * from './redis';
+export * from './keys';
+export * from './health-server';

@@ -1,0 +1,35 @@
+/**
+ * Every Redis key the system uses, built in one place. Keys that one Lua
+ * script touches together share a {hash tag}, so they live in one Redis
+ * Cluster slot.
+ *
+ * Accepted orders are spread over ORDER_SHARDS tags: a customer's
+ * idempotency records, accepted orders and the shard's pending index all sit
+ * in one slot, so accepting an order is one atomic script, and the
+ * reconciler walks ORDER_SHARDS small indexes instead of scanning keys.
+ */
+export const ORDER_SHARDS = 64;
+
+export function orderShardOf(userId: number): number {
+  return userId % ORDER_SHARDS;
+}
+
+export function redisKeys(prefix: string) {
+  const shardTag = (shard: number) => `{${prefix}:os${shard}}`;
+  return {
+    prefix,
+    session: (tokenHash: string) => `${prefix}:session:${tokenHash}`,
+    userSessions: (userId: number) => `${prefix}:user-sessions:${userId}`,
+    orderIdempotency: (userId: number, key: string) => `${shardTag(orderShardOf(userId))}:idem:${userId}:${key}`,
+    acceptedOrder: (userId: number, orderId: string) => `${shardTag(orderShardOf(userId))}:order:${orderId}`,
+    pendingOrders: (shard: number) => `${shardTag(shard)}:pending`,
+    userPendingOrders: (userId: number) => `${shardTag(orderShardOf(userId))}:user-pending:${userId}`,
+    productSnapshot: (productId: number) => `${prefix}:product:${productId}`,
+    cronSlot: (key: string) => `${prefix}:cron:slot:${key}`,
+    cronLease: (job: string) => `${prefix}:cron:lease:${job}`,
+    /** BullMQ's own prefix: all queue keys live under it. */
+    bullPrefix: `${prefix}:bull`,
+  };
+}
+
+export type RedisKeys = ReturnType<typeof redisKeys>;

@@ -1,0 +1,104 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric the fleet exports, defined once. Names and labels are part of
+ * the public contract (dashboards and alerts read them): see shared/spec/contract.md.
+ */
+export interface MetricsOptions {
+  /** Read at scrape time: job counts by queue, then by state. */
+  queueJobCounts?: () => Promise<Record<string, Record<string, number>>>;
+}
+
+export function createMetrics(service: string, opts: MetricsOptions = {}) {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry, prefix: 'bazaar_process_' });
+
+  const m = {
+    registry,
+    httpDuration: new Histogram({
+      name: 'bazaar_http_request_duration_seconds',
+      help: 'API request duration by tRPC procedure and result code',
+      labelNames: ['procedure', 'code'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    orders: new Counter({
+      name: 'bazaar_orders_total',
+      help: 'Orders by outcome (accepted, paid, failed, cancelled, rejected) and reason',
+      labelNames: ['outcome', 'reason'] as const,
+      registers: [registry],
+    }),
+    refunds: new Counter({
+      name: 'bazaar_refunds_total',
+      help: 'Refunds by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    jobDuration: new Histogram({
+      name: 'bazaar_job_duration_seconds',
+      help: 'Queue job processing time by queue and outcome',
+      labelNames: ['queue', 'outcome'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    queueJobs: new Gauge({
+      name: 'bazaar_queue_jobs',
+      help: 'Jobs in each queue by state',
+      labelNames: ['queue', 'state'] as const,
+      registers: [registry],
+      async collect() {
+        if (!opts.queueJobCounts) return;
+        for (const [queue, states] of Object.entries(await opts.queueJobCounts())) {
+          for (const [state, n] of Object.entries(states)) this.set({ queue, state }, n);
+        }
+      },
+    }),
+    cacheRequests: new Counter({
+      name: 'bazaar_cache_requests_total',
+      help: 'Cache look-ups by cache and result (hit, miss)',
+      labelNames: ['cache', 'result'] as const,
+      registers: [registry],
+    }),
+    couponClaims: new Counter({
+      name: 'bazaar_coupon_claims_total',
+      help: 'Coupon claims by outcome (issued, sold_out, duplicate)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    viewFlushes: new Counter({
+      name: 'bazaar_view_counter_flush_total',
+      help: 'Product-view counter flushes by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    schedulerRuns: new Counter({
+      name: 'bazaar_scheduler_runs_total',
+      help: 'Scheduler job ticks by job and outcome (ok, error, skipped)',
+      labelNames: ['job', 'outcome'] as const,
+      registers: [registry],
+    }),
+    schedulerDuration: new Histogram({
+      name: 'bazaar_scheduler_run_duration_seconds',
+      help: 'Scheduler job run time',
+      labelNames: ['job'] as const,
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    reconciled: new Counter({
+      name: 'bazaar_reconciler_actions_total',
+      help: 'What the reconciler did with each stale accepted order (requeued, settled, retried)',
+      labelNames: ['action'] as const,
+      registers: [registry],
+    }),
+    walletCharges: new Counter({
+      name: 'bazaar_wallet_charges_total',
+      help: 'Wallet top-ups by outcome (charged, replayed)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

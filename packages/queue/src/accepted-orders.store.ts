@@ -1,0 +1,149 @@
+import type { Redis } from 'ioredis';
+import { ORDER_SHARDS, orderShardOf, type RedisKeys } from '@bazaar/platform';
+import { OrderStatus, type FailureReason } from '@bazaar/contracts';
+import { acceptedOrder, type AcceptedOrder } from './payloads';
+
+/**
+ * Accept atomically, in the customer's shard slot: the idempotency record,
+ * the accepted order, the shard's pending index and the customer's pending
+ * index. A duplicate (same caller, same key) gets the first order's id back.
+ */
+const ACCEPT_LUA = `
+local existing = redis.call('GET', KEYS[1])
+if existing then return {0, existing} end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[5])
+redis.call('HSET', KEYS[2], 'data', ARGV[3], 'status', 'PENDING')
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[2])
+return {1, ARGV[1]}
+`;
+
+/** After the MySQL commit: record the outcome for readers, keep it a while, drop it from the indexes. */
+const SETTLE_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'status', ARGV[1], 'reason', ARGV[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+end
+redis.call('ZREM', KEYS[2], ARGV[3])
+redis.call('ZREM', KEYS[3], ARGV[3])
+return 1
+`;
+
+export interface AcceptResult {
+  created: boolean;
+  orderId: string;
+  paramsHash: string;
+}
+
+export interface AcceptedRecord {
+  order: AcceptedOrder;
+  status: OrderStatus;
+  reason: FailureReason | null;
+}
+
+type Commands = {
+  bazaarAccept(k1: string, k2: string, k3: string, k4: string, ...argv: (string | number)[]): Promise<[number, string]>;
+  bazaarSettle(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<number>;
+};
+
+const pendingMember = (userId: number, orderId: string) => `${orderId}:${userId}`;
+
+export function parsePendingMember(member: string): { orderId: string; userId: number } {
+  const [orderId = '', userId = ''] = member.split(':');
+  return { orderId, userId: Number(userId) };
+}
+
+/** Accepted, not yet settled orders in Redis: the API writes them, workers settle them, the reconciler sweeps them. */
+export class AcceptedOrderStore {
+  private readonly r: Redis & Commands;
+
+  constructor(
+    redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly settledTtlSeconds = 86400,
+  ) {
+    if (!('bazaarAccept' in redis)) {
+      redis.defineCommand('bazaarAccept', { numberOfKeys: 4, lua: ACCEPT_LUA });
+      redis.defineCommand('bazaarSettle', { numberOfKeys: 3, lua: SETTLE_LUA });
+    }
+    this.r = redis as Redis & Commands;
+  }
+
+  private userPendingKey(userId: number): string {
+    return this.keys.userPendingOrders(userId);
+  }
+
+  async accept(order: AcceptedOrder, paramsHash: string, idempotencyTtlSeconds: number): Promise<AcceptResult> {
+    const value = `${paramsHash}|${order.orderId}`;
+    const [created, stored] = await this.r.bazaarAccept(
+      this.keys.orderIdempotency(order.userId, order.idempotencyKey),
+      this.keys.acceptedOrder(order.userId, order.orderId),
+      this.keys.pendingOrders(orderShardOf(order.userId)),
+      this.userPendingKey(order.userId),
+      value,
+      pendingMember(order.userId, order.orderId),
+      JSON.stringify(order),
+      Date.parse(order.acceptedAt),
+      idempotencyTtlSeconds,
+    );
+    const [hash = '', orderId = ''] = stored.split('|');
+    return { created: created === 1, orderId, paramsHash: hash };
+  }
+
+  /** The idempotency record of (caller, key), if any. */
+  async lookup(userId: number, idempotencyKey: string): Promise<{ orderId: string; paramsHash: string } | null> {
+    const stored = await this.r.get(this.keys.orderIdempotency(userId, idempotencyKey));
+    if (!stored) return null;
+    const [paramsHash = '', orderId = ''] = stored.split('|');
+    return { orderId, paramsHash };
+  }
+
+  async get(userId: number, orderId: string): Promise<AcceptedRecord | null> {
+    const h = await this.r.hgetall(this.keys.acceptedOrder(userId, orderId));
+    if (!h.data) return null;
+    return {
+      order: acceptedOrder.parse(JSON.parse(h.data)),
+      status: (h.status as OrderStatus | undefined) ?? OrderStatus.PENDING,
+      reason: (h.reason || null) as FailureReason | null,
+    };
+  }
+
+  async markSettled(userId: number, orderId: string, status: OrderStatus, reason: FailureReason | null): Promise<void> {
+    await this.r.bazaarSettle(
+      this.keys.acceptedOrder(userId, orderId),
+      this.keys.pendingOrders(orderShardOf(userId)),
+      this.userPendingKey(userId),
+      status,
+      reason ?? '',
+      pendingMember(userId, orderId),
+      this.settledTtlSeconds,
+    );
+  }
+
+  /** The customer's unsettled order ids, newest first. */
+  async pendingOfUser(userId: number, limit: number): Promise<string[]> {
+    const members = await this.r.zrevrange(this.userPendingKey(userId), 0, limit - 1);
+    return members.map((m) => parsePendingMember(m).orderId);
+  }
+
+  /** Unsettled orders accepted before `cutoffMs`, across all shards (oldest first per shard). */
+  async pendingOlderThan(cutoffMs: number, perShard: number): Promise<{ orderId: string; userId: number }[]> {
+    const pipeline = this.r.pipeline();
+    for (let s = 0; s < ORDER_SHARDS; s++) pipeline.zrangebyscore(this.keys.pendingOrders(s), 0, cutoffMs, 'LIMIT', 0, perShard);
+    const results = (await pipeline.exec()) ?? [];
+    const out: { orderId: string; userId: number }[] = [];
+    for (const [err, members] of results) {
+      if (err) throw err;
+      for (const m of members as string[]) out.push(parsePendingMember(m));
+    }
+    return out;
+  }
+
+  /** Number of accepted, unsettled orders across all shards. */
+  async pendingCount(): Promise<number> {
+    const pipeline = this.r.pipeline();
+    for (let s = 0; s < ORDER_SHARDS; s++) pipeline.zcard(this.keys.pendingOrders(s));
+    const results = (await pipeline.exec()) ?? [];
+    return results.reduce((sum, [, c]) => sum + Number(c ?? 0), 0);
+  }
+}

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { PAYMENT_METHODS, fulfillmentInput, id, ulid } from '@bazaar/contracts';
+
+/** One accepted line: the product's price and name at the moment of acceptance. */
+export const acceptedLine = z.strictObject({
+  productId: id,
+  storeId: id,
+  name: z.string(),
+  unitPrice: z.number().int().min(0),
+  quantity: z.number().int().min(1),
+});
+export type AcceptedLine = z.infer<typeof acceptedLine>;
+
+/**
+ * An accepted order: what the API keeps in Redis and what the `orders` job
+ * carries. Producer and consumer both parse it with this schema.
+ */
+export const acceptedOrder = z.strictObject({
+  orderId: ulid,
+  userId: id,
+  requestId: z.string().min(1).max(64),
+  idempotencyKey: z.string(),
+  acceptedAt: z.iso.datetime(),
+  paymentMethod: z.enum(PAYMENT_METHODS),
+  paymentKey: z.string().optional(),
+  couponId: id.optional(),
+  points: z.number().int().min(0).optional(),
+  fulfillment: fulfillmentInput,
+  lines: z.array(acceptedLine).min(1),
+});
+export type AcceptedOrder = z.infer<typeof acceptedOrder>;
+
+export const orderJobData = z.strictObject({ order: acceptedOrder, requestId: z.string().min(1).max(64) });
+export type OrderJobData = z.infer<typeof orderJobData>;

@@ -1,0 +1,37 @@
+import { Queue, type DefaultJobOptions, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '@bazaar/platform';
+import type { OrderJobData } from './payloads';
+
+export const QueueName = { ORDERS: 'orders', REFUNDS: 'refunds' } as const;
+export type QueueName = (typeof QueueName)[keyof typeof QueueName];
+
+export const OrderJobName = { APPLY: 'apply-order' } as const;
+
+/** The one place job options are set: retries with exponential backoff, bounded retention. */
+export function defaultJobOptions(attempts: number): DefaultJobOptions {
+  return {
+    attempts,
+    backoff: { type: 'exponential', delay: 500 },
+    removeOnComplete: { age: 3600, count: 10_000 },
+    removeOnFail: { age: 7 * 86400, count: 50_000 },
+  };
+}
+
+/** The one place job ids are built: the order id itself, so re-adding the same order is a no-op. */
+export function orderJobId(orderId: string): string {
+  if (!/^[0-9A-Z]{26}$/.test(orderId)) throw new Error(`not an order id: ${orderId}`);
+  return orderId;
+}
+
+export function createOrdersQueue(connection: Redis, keys: RedisKeys, attempts: number): Queue<OrderJobData> {
+  return new Queue<OrderJobData>(QueueName.ORDERS, {
+    connection,
+    prefix: keys.bullPrefix,
+    defaultJobOptions: defaultJobOptions(attempts),
+  });
+}
+
+export async function enqueueOrder(queue: Queue<OrderJobData>, data: OrderJobData, opts: JobsOptions = {}): Promise<void> {
+  await queue.add(OrderJobName.APPLY, data, { ...opts, jobId: orderJobId(data.order.orderId) });
+}
