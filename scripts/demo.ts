@@ -18,7 +18,13 @@ async function main(): Promise<void> {
   const sellerApi = bazaarClient(API, { token: (await anon.auth.login.mutate({ email: seller.email, password })).token });
   const store = await sellerApi.stores.create.mutate({ name: `꽃집 ${run}` });
   step(2, 'the seller opens a store', store);
-  const product = await sellerApi.products.create.mutate({ storeId: store.id, name: '장미 꽃다발 (rose bouquet)', description: 'Twelve red roses', price: 15_000, stock: 10 });
+  const product = await sellerApi.products.create.mutate({
+    storeId: store.id,
+    name: '장미 꽃다발 (rose bouquet)',
+    description: 'Twelve red roses',
+    price: 15_000,
+    stock: 10,
+  });
   step(3, 'and lists a product with stock 10', { id: product.id, name: product.name, price: product.price, stock: product.stock });
 
   const customer = await anon.auth.signup.mutate({ email: `customer-${run}@demo.bazaar`, password, name: `Demo Customer ${run}`, role: 'CUSTOMER' });

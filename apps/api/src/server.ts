@@ -3,7 +3,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
-import Fastify, { type FastifyPluginAsync } from 'fastify';
+import Fastify, { LogController, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from '@bazaar/platform';
 import { createContextFactory } from './context';
 import type { Deps } from './deps';
@@ -16,10 +16,9 @@ let seq = 0;
 export async function buildServer(deps: Deps, logger: Logger) {
   const app = Fastify({
     loggerInstance: logger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
     bodyLimit: deps.config.API_BODY_LIMIT_BYTES,
     routerOptions: { maxParamLength: 5000 },
-    requestIdLogLabel: 'reqId',
     // The caller's x-request-id when it is sane, else a fresh one; it follows the order into the worker.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];

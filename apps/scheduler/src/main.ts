@@ -33,14 +33,14 @@ async function main(): Promise<void> {
     const task = cron.createTask(
       job.schedule,
       async () => {
-        const end = metrics.schedulerDuration.startTimer({ job: job.name });
+        const end = metrics.schedulerDuration.startTimer({ task: job.name });
         try {
           const r = await lease.withLease(job.name, job.leaseMs, () => job.run(jobLog));
-          metrics.schedulerRuns.inc({ job: job.name, outcome: r.ran ? 'ok' : 'skipped' });
+          metrics.schedulerRuns.inc({ task: job.name, outcome: r.ran ? 'ok' : 'skipped' });
           if (r.ran) jobLog.debug({ result: r.result }, 'job ran');
           else jobLog.info('previous run still holds the lease; skipped');
         } catch (err) {
-          metrics.schedulerRuns.inc({ job: job.name, outcome: 'error' });
+          metrics.schedulerRuns.inc({ task: job.name, outcome: 'error' });
           jobLog.error({ err }, 'job failed');
         } finally {
           end();

@@ -2,7 +2,10 @@ import { z } from 'zod';
 import { Role } from './enums';
 
 export const signupInput = z.strictObject({
-  email: z.email().max(254).transform((e) => e.toLowerCase()),
+  email: z
+    .email()
+    .max(254)
+    .transform((e) => e.toLowerCase()),
   password: z.string().min(10, 'at least 10 characters').max(128),
   name: z.string().trim().min(1).max(50),
   role: z.enum([Role.CUSTOMER, Role.SELLER]),
@@ -10,7 +13,10 @@ export const signupInput = z.strictObject({
 export type SignupInput = z.infer<typeof signupInput>;
 
 export const loginInput = z.strictObject({
-  email: z.email().max(254).transform((e) => e.toLowerCase()),
+  email: z
+    .email()
+    .max(254)
+    .transform((e) => e.toLowerCase()),
   password: z.string().min(1).max(128),
 });
 export type LoginInput = z.infer<typeof loginInput>;

@@ -136,3 +136,16 @@ export async function ensureDatabase(mysqlUrl: string): Promise<void> {
     await ds.destroy();
   }
 }
+
+/** Something that runs SQL: a DataSource or a transaction's QueryRunner. */
+export type SqlRunner = Pick<QueryRunner, 'query'> | Pick<DataSource, 'query'>;
+
+/** A SELECT's rows, typed by the caller (who knows the columns it asked for). */
+export async function selectRows<T>(db: SqlRunner, sql: string, params: unknown[] = []): Promise<T[]> {
+  return (await (db as Pick<QueryRunner, 'query'>).query(sql, params)) as T[];
+}
+
+/** An INSERT / UPDATE / DELETE's result header. */
+export async function execute(db: SqlRunner, sql: string, params: unknown[] = []): Promise<{ affectedRows: number; insertId: number }> {
+  return (await (db as Pick<QueryRunner, 'query'>).query(sql, params)) as { affectedRows: number; insertId: number };
+}

@@ -19,14 +19,26 @@ export const configSchema = z.object({
   MYSQL_REPLICA_URLS: z
     .string()
     .default('')
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(mysqlUrl)),
   MYSQL_POOL_SIZE: positiveInt(500).default(10),
   MYSQL_POOL_QUEUE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(1000),
   MYSQL_CONNECT_TIMEOUT_MS: positiveInt(60_000).default(5000),
 
-  REDIS_URL: z.string().url().refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
-  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, _ or -, at most 32').default('bz'),
+  REDIS_URL: z
+    .string()
+    .url()
+    .refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://')
+    .default('redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, _ or -, at most 32')
+    .default('bz'),
 
   API_HOST: z.string().min(1).default('0.0.0.0'),
   API_PORT: port.default(3000),
@@ -36,7 +48,12 @@ export const configSchema = z.object({
   SCHEDULER_METRICS_PORT: port.default(9201),
 
   SESSION_TTL_SECONDS: positiveInt(90 * 86400).default(7 * 86400),
-  IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(86400).max(30 * 86400).default(2 * 86400),
+  IDEMPOTENCY_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(86400)
+    .max(30 * 86400)
+    .default(2 * 86400),
   ORDER_JOB_ATTEMPTS: positiveInt(100).default(10),
   RECONCILE_CRON: z.string().min(9).default('*/10 * * * * *'),
   RECONCILE_AFTER_SECONDS: positiveInt(86400).default(30),

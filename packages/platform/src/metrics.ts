@@ -75,13 +75,13 @@ export function createMetrics(service: string, opts: MetricsOptions = {}) {
     schedulerRuns: new Counter({
       name: 'bazaar_scheduler_runs_total',
       help: 'Scheduler job ticks by job and outcome (ok, error, skipped)',
-      labelNames: ['job', 'outcome'] as const,
+      labelNames: ['task', 'outcome'] as const,
       registers: [registry],
     }),
     schedulerDuration: new Histogram({
       name: 'bazaar_scheduler_run_duration_seconds',
       help: 'Scheduler job run time',
-      labelNames: ['job'] as const,
+      labelNames: ['task'] as const,
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
       registers: [registry],
     }),

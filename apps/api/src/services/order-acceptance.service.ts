@@ -21,7 +21,10 @@ export function paramsHash(input: OrderPlaceInput): string {
               .map(([k, x]) => [k, canonical(x)]),
           )
         : v;
-  return createHash('sha256').update(JSON.stringify(canonical(rest))).digest('base64url').slice(0, 32);
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(rest)))
+    .digest('base64url')
+    .slice(0, 32);
 }
 
 /**

@@ -1,5 +1,13 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { FAILURE_REASONS, ORDER_STATUSES, PAYMENT_METHODS, type FailureReason, type Fulfillment, type OrderStatus, type PaymentMethod } from '@bazaar/contracts';
+import {
+  FAILURE_REASONS,
+  ORDER_STATUSES,
+  PAYMENT_METHODS,
+  type FailureReason,
+  type Fulfillment,
+  type OrderStatus,
+  type PaymentMethod,
+} from '@bazaar/contracts';
 import { bigintNumber } from './transformers';
 
 /** An order as settled by a worker. Accepted-but-unsettled orders live in Redis. */

@@ -1,6 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { ROLES, type Role } from '@bazaar/contracts';
-import { bigintNumber } from './transformers';
 
 @Entity({ name: 'users' })
 export class UserEntity {

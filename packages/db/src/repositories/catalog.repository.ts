@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { ProductStatus } from '@bazaar/contracts';
-import { onReplica } from '../data-source';
+import { execute, onReplica, selectRows } from '../data-source';
 import { ProductEntity, StoreEntity } from '../entities';
 
 export interface ProductPricing {
@@ -41,9 +41,7 @@ export class CatalogRepository {
 
   /** Adds stock with one conditional statement; false when the product is gone. */
   async restock(productId: number, quantity: number): Promise<boolean> {
-    const res = (await this.ds.query(`UPDATE products SET stock = stock + ? WHERE id = ? AND status = 'ACTIVE'`, [quantity, productId])) as {
-      affectedRows: number;
-    };
+    const res = await execute(this.ds, `UPDATE products SET stock = stock + ? WHERE id = ? AND status = 'ACTIVE'`, [quantity, productId]);
     return res.affectedRows === 1;
   }
 
@@ -51,13 +49,13 @@ export class CatalogRepository {
   pricing(ids: number[]): Promise<ProductPricing[]> {
     if (ids.length === 0) return Promise.resolve([]);
     return onReplica(this.ds, async (q) => {
-      const rows = (await q.query(`SELECT id, store_id, name, price, status FROM products WHERE id IN (${ids.map(() => '?').join(',')})`, ids)) as {
+      const rows = await selectRows<{
         id: number | string;
         store_id: number | string;
         name: string;
         price: number | string;
         status: ProductStatus;
-      }[];
+      }>(q, `SELECT id, store_id, name, price, status FROM products WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
       return rows.map((r) => ({ id: Number(r.id), storeId: Number(r.store_id), name: r.name, price: Number(r.price), status: r.status }));
     });
   }

@@ -1,4 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
+import { selectRows } from '../data-source';
 import type { FailureReason, Fulfillment, OrderStatus, PaymentMethod } from '@bazaar/contracts';
 
 export interface SettledOrderRow {
@@ -93,22 +94,27 @@ export class OrdersRepository {
   /** Status of each of these orders that is settled in MySQL (primary). */
   async settledStatuses(orderIds: string[]): Promise<Map<string, { status: OrderStatus; reason: FailureReason | null }>> {
     if (orderIds.length === 0) return new Map();
-    const rows = (await this.ds.query(`SELECT id, status, failure_reason FROM orders WHERE id IN (${orderIds.map(() => '?').join(',')})`, orderIds)) as {
+    const rows = await selectRows<{
       id: string;
       status: OrderStatus;
       failure_reason: FailureReason | null;
-    }[];
+    }>(this.ds, `SELECT id, status, failure_reason FROM orders WHERE id IN (${orderIds.map(() => '?').join(',')})`, orderIds);
     return new Map(rows.map((r) => [r.id, { status: r.status, reason: r.failure_reason }]));
   }
 
   async listSettled(userId: number, beforeId: string | undefined, limit: number): Promise<SettledOrderRow[]> {
-    const rows = (await this.ds.query(
-      `SELECT ${ORDER_COLUMNS} FROM orders WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?`,
-      [userId, beforeId ?? '~', limit],
-    )) as Raw[];
+    const rows = await selectRows<Raw>(this.ds, `SELECT ${ORDER_COLUMNS} FROM orders WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?`, [
+      userId,
+      beforeId ?? '~',
+      limit,
+    ]);
     if (rows.length === 0) return [];
     const ids = rows.map((r) => String(r.id));
-    const items = (await this.ds.query(`SELECT * FROM order_items WHERE order_id IN (${ids.map(() => '?').join(',')}) ORDER BY order_id, line_no`, ids)) as Raw[];
+    const items = await selectRows<Raw>(
+      this.ds,
+      `SELECT * FROM order_items WHERE order_id IN (${ids.map(() => '?').join(',')}) ORDER BY order_id, line_no`,
+      ids,
+    );
     const byOrder = new Map<string, SettledItemRow[]>();
     for (const it of items) {
       const key = String(it.order_id);

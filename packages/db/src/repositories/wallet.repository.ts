@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { LIMITS, WalletEntryKind, type WalletEntryView } from '@bazaar/contracts';
-import { inRetryingTransaction } from '../data-source';
+import { execute, inRetryingTransaction, selectRows } from '../data-source';
 
 export class IdempotencyConflictError extends Error {
   constructor() {
@@ -43,11 +43,12 @@ export class WalletRepository {
   charge(userId: number, amount: number, key: string): Promise<{ entry: WalletEntryView; replayed: boolean }> {
     return inRetryingTransaction(this.ds, async (q) => {
       await q.query(`INSERT INTO wallet_accounts (user_id, balance) VALUES (?, 0) ON DUPLICATE KEY UPDATE user_id = user_id`, [userId]);
-      const [acc] = (await q.query(`SELECT balance FROM wallet_accounts WHERE user_id = ? FOR UPDATE`, [userId])) as { balance: number | string }[];
-      const [existing] = (await q.query(
+      const [acc] = await selectRows<{ balance: number | string }>(q, `SELECT balance FROM wallet_accounts WHERE user_id = ? FOR UPDATE`, [userId]);
+      const [existing] = await selectRows<EntryRow>(
+        q,
         `SELECT id, kind, amount, balance_after, ref, created_at FROM wallet_entries WHERE user_id = ? AND kind = ? AND ref = ?`,
         [userId, WalletEntryKind.CHARGE, key],
-      )) as EntryRow[];
+      );
       if (existing) {
         if (Number(existing.amount) !== amount) throw new IdempotencyConflictError();
         return { entry: toView(existing), replayed: true };
@@ -55,13 +56,13 @@ export class WalletRepository {
       const balanceAfter = Number(acc?.balance ?? 0) + amount;
       if (balanceAfter > LIMITS.maxWalletBalance) throw new WalletLimitError();
       await q.query(`UPDATE wallet_accounts SET balance = ? WHERE user_id = ?`, [balanceAfter, userId]);
-      const res = (await q.query(`INSERT INTO wallet_entries (user_id, kind, amount, balance_after, ref) VALUES (?, ?, ?, ?, ?)`, [
+      const res = await execute(q, `INSERT INTO wallet_entries (user_id, kind, amount, balance_after, ref) VALUES (?, ?, ?, ?, ?)`, [
         userId,
         WalletEntryKind.CHARGE,
         amount,
         balanceAfter,
         key,
-      ])) as { insertId: number };
+      ]);
       return {
         entry: { id: Number(res.insertId), kind: WalletEntryKind.CHARGE, amount, balanceAfter, ref: key, createdAt: new Date().toISOString() },
         replayed: false,
@@ -71,16 +72,17 @@ export class WalletRepository {
 
   /** Primary read: a customer sees their own top-up at once. */
   async balance(userId: number): Promise<number> {
-    const [row] = (await this.ds.query(`SELECT balance FROM wallet_accounts WHERE user_id = ?`, [userId])) as { balance: number | string }[];
+    const [row] = await selectRows<{ balance: number | string }>(this.ds, `SELECT balance FROM wallet_accounts WHERE user_id = ?`, [userId]);
     return Number(row?.balance ?? 0);
   }
 
   async history(userId: number, cursor: number | undefined, limit: number): Promise<{ items: WalletEntryView[]; nextCursor: string | null }> {
-    const rows = (await this.ds.query(
+    const rows = await selectRows<EntryRow>(
+      this.ds,
       `SELECT id, kind, amount, balance_after, ref, created_at FROM wallet_entries
        WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?`,
       [userId, cursor ?? Number.MAX_SAFE_INTEGER, limit + 1],
-    )) as EntryRow[];
+    );
     const items = rows.slice(0, limit).map(toView);
     return { items, nextCursor: rows.length > limit ? String(items[items.length - 1]?.id) : null };
   }

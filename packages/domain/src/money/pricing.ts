@@ -57,9 +57,7 @@ export interface PricedOrder {
   earned: number;
 }
 
-export type PricingRefusalReason =
-  | typeof FailureReason.COUPON_NOT_APPLICABLE
-  | typeof FailureReason.INSUFFICIENT_POINTS;
+export type PricingRefusalReason = typeof FailureReason.COUPON_NOT_APPLICABLE | typeof FailureReason.INSUFFICIENT_POINTS;
 
 export interface PricingRefusal {
   ok: false;

@@ -59,7 +59,10 @@ export function isLotLive(lot: { expiresAt: Date }, now: Date): boolean {
 export function liveBalance(lots: readonly PointLot[], now: Date): number {
   assertDate('now', now);
   lots.forEach(assertLot);
-  return safeSum('live balance', lots.filter((lot) => isLotLive(lot, now)).map((lot) => lot.remaining));
+  return safeSum(
+    'live balance',
+    lots.filter((lot) => isLotLive(lot, now)).map((lot) => lot.remaining),
+  );
 }
 
 /** `from + days` whole days (24 h each), e.g. `expiryAfter(now, REISSUE_VALID_DAYS)`. */
@@ -83,9 +86,7 @@ export function planSpend(lots: readonly PointLot[], amount: number, now: Date):
   const available = liveBalance(lots, now); // validates lots and now
   if (amount > available) throw new InsufficientPointsError(amount, available);
 
-  const live = lots
-    .filter((lot) => isLotLive(lot, now) && lot.remaining > 0)
-    .sort((a, b) => a.expiresAt.getTime() - b.expiresAt.getTime() || a.id - b.id);
+  const live = lots.filter((lot) => isLotLive(lot, now) && lot.remaining > 0).sort((a, b) => a.expiresAt.getTime() - b.expiresAt.getTime() || a.id - b.id);
   const rows: LotAmount[] = [];
   let left = amount;
   for (const lot of live) {
@@ -119,7 +120,10 @@ export function planGiveBack(consumptions: readonly ConsumedLot[], amount: numbe
     assertSafeInt(`consumptions[${i}].amount`, c.amount);
     assertDate(`consumptions[${i}].expiresAt`, c.expiresAt);
   });
-  const outstanding = safeSum('outstanding points', consumptions.map((c) => c.amount));
+  const outstanding = safeSum(
+    'outstanding points',
+    consumptions.map((c) => c.amount),
+  );
   if (amount > outstanding) {
     throw new RangeError(`cannot give back ${amount} points: only ${outstanding} of the spend are outstanding`);
   }

@@ -6,7 +6,9 @@ import { publicProcedure, router, sellerProcedure } from '../../trpc';
 export const toStoreView = (s: StoreEntity): StoreView => ({ id: s.id, sellerId: s.sellerId, name: s.name, createdAt: s.createdAt.toISOString() });
 
 export const storesRouter = router({
-  create: sellerProcedure.input(storeCreateInput).mutation(async ({ ctx, input }) => toStoreView(await ctx.deps.catalog.createStore(ctx.user.userId, input.name))),
+  create: sellerProcedure
+    .input(storeCreateInput)
+    .mutation(async ({ ctx, input }) => toStoreView(await ctx.deps.catalog.createStore(ctx.user.userId, input.name))),
 
   get: publicProcedure.input(storeGetInput).query(async ({ ctx, input }) => {
     const store = await ctx.deps.catalog.findStore(input.storeId);

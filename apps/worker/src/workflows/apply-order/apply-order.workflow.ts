@@ -1,6 +1,13 @@
 import type { DataSource } from 'typeorm';
 import { FailureReason, OrderStatus } from '@bazaar/contracts';
-import { inRetryingTransaction, inTransaction, type OrderSettlementRepository, type OrdersRepository, type SettlementLine, type SettlementOrder } from '@bazaar/db';
+import {
+  inRetryingTransaction,
+  inTransaction,
+  type OrderSettlementRepository,
+  type OrdersRepository,
+  type SettlementLine,
+  type SettlementOrder,
+} from '@bazaar/db';
 import { priceOrder } from '@bazaar/domain';
 import type { AcceptedOrder } from '@bazaar/queue';
 
@@ -118,7 +125,11 @@ export class ApplyOrderWorkflow {
     };
     const inserted = await inTransaction(this.ds, async (q) => {
       if (!(await this.settlement.insertOrder(q, { ...row, status: OrderStatus.FAILED, failureReason: reason, pointsEarned: 0 }))) return false;
-      await this.settlement.insertItems(q, row.id, lines.map((l) => ({ ...l, earned: 0 })));
+      await this.settlement.insertItems(
+        q,
+        row.id,
+        lines.map((l) => ({ ...l, earned: 0 })),
+      );
       return true;
     });
     if (!inserted) return this.existing(order.orderId);

@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { testEnv } from './test-env';
+
+const ROOT = join(__dirname, '..', '..');
+const ENTRY = {
+  api: 'apps/api/src/main.ts',
+  worker: 'apps/worker/src/main.ts',
+  scheduler: 'apps/scheduler/src/main.ts',
+} as const;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RunningProcess {
+  kind: keyof typeof ENTRY;
+  child: ChildProcess;
+  port: number;
+  logs: string[];
+  /** SIGTERM and wait for exit (SIGKILL after a grace period). */
+  stop(): Promise<number | null>;
+  kill(): Promise<void>;
+}
+
+/**
+ * Starts a real process (api, worker or scheduler) as a child, the way
+ * `npm run up` does, against the run's database and Redis prefix, and waits
+ * until its /readyz answers.
+ */
+export async function startProcess(kind: keyof typeof ENTRY, env: Record<string, string> = {}): Promise<RunningProcess> {
+  const port = await freePort();
+  const portVar = { api: 'API_PORT', worker: 'WORKER_METRICS_PORT', scheduler: 'SCHEDULER_METRICS_PORT' }[kind];
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY[kind]], {
+    cwd: ROOT,
+    env: { ...process.env, ...testEnv(), NODE_ENV: 'test', LOG_LEVEL: 'info', API_HOST: '127.0.0.1', [portVar]: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const collect = (b: Buffer) => {
+    for (const line of b.toString().split('\n')) if (line) logs.push(line);
+    if (logs.length > 20_000) logs.splice(0, logs.length - 20_000);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const until = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${kind} exited with ${child.exitCode}:\n${logs.slice(-20).join('\n')}`);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`)
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) break;
+    if (Date.now() > until) {
+      child.kill('SIGKILL');
+      throw new Error(`${kind} not ready within 30 s:\n${logs.slice(-20).join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  return {
+    kind,
+    child,
+    port,
+    logs,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
