@@ -11,7 +11,16 @@ import { FieldError, ReasonedError, schemaIssues } from './errors';
 const t = initTRPC.context<Ctx>().create({
   isDev: false,
   errorFormatter({ shape, error }) {
-    const issues = error.code === 'BAD_REQUEST' ? (schemaIssues(error.cause) ?? (error.cause instanceof FieldError ? error.cause.issues : null)) : null;
+    // FieldError first: its issues already have string paths, which schemaIssues cannot read.
+    // A body or ?input= that is not JSON: name the root, not the parser's message.
+    const issues =
+      error.code !== 'BAD_REQUEST'
+        ? null
+        : error.cause instanceof FieldError
+          ? error.cause.issues
+          : error.cause instanceof SyntaxError
+            ? [{ path: '(root)', message: 'not valid JSON' }]
+            : schemaIssues(error.cause);
     const reason = error.cause instanceof ReasonedError ? error.cause.reason : undefined;
     let message = shape.message;
     if (error.code === 'INTERNAL_SERVER_ERROR') message = 'Internal server error';
