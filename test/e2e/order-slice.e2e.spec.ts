@@ -248,4 +248,27 @@ describe('order slice end to end (api + 2 workers + 2 schedulers)', () => {
     expect(ran).toBeGreaterThanOrEqual(Math.floor(seconds) - 2);
     expect(ran).toBeLessThanOrEqual(Math.ceil(seconds) + 1);
   });
+
+  it('serves health and the contract metrics from every process', async () => {
+    const metrics = (p: RunningProcess) => fetch(`http://127.0.0.1:${p.port}/metrics`).then((r) => r.text());
+    for (const p of [api, ...workers, ...schedulers]) {
+      expect((await fetch(`http://127.0.0.1:${p.port}/healthz`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${p.port}/readyz`)).status).toBe(200);
+    }
+    const apiText = await metrics(api);
+    expect(apiText).toMatch(/bazaar_orders_total\{[^}]*outcome="accepted"/);
+    expect(apiText).toMatch(/bazaar_http_request_duration_seconds_bucket\{[^}]*procedure="orders.place"[^}]*code="OK"/);
+    expect(apiText).toMatch(/bazaar_http_request_duration_seconds_bucket\{[^}]*procedure="orders.place"[^}]*code="CONFLICT"/);
+    const workerText = (await Promise.all(workers.map(metrics))).join('\n');
+    expect(workerText).toMatch(/bazaar_orders_total\{[^}]*outcome="paid"/);
+    expect(workerText).toMatch(/bazaar_orders_total\{[^}]*outcome="failed"[^}]*reason="OUT_OF_STOCK"/);
+    expect(workerText).toMatch(/bazaar_job_duration_seconds_bucket\{[^}]*queue="orders"/);
+    expect(workerText).toMatch(/bazaar_queue_jobs\{[^}]*queue="orders"[^}]*state="waiting"/);
+    expect(await metrics(schedulers[0]!)).toMatch(/bazaar_scheduler_runs_total/);
+  });
+
+  it('stops every process gracefully on SIGTERM (exit code 0)', async () => {
+    const codes = await Promise.all([api, ...workers, ...schedulers].map((p) => p.stop()));
+    expect(codes).toEqual([0, 0, 0, 0, 0]);
+  });
 });
