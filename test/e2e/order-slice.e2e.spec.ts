@@ -58,7 +58,7 @@ describe('order slice end to end (api + 2 workers + 2 schedulers)', () => {
     const customers = await Promise.all(Array.from({ length: 20 }, () => account('CUSTOMER')));
     await Promise.all(customers.map((c, i) => c.client.wallet.charge.mutate({ amount: 20_000 + i, idempotencyKey: `topup-${i}-aaaa` })));
 
-    const placed = await Promise.all(
+    const attempts = await Promise.all(
       customers.flatMap((c, ci) =>
         Array.from({ length: 10 }, (_, k) =>
           c.client.orders.place
@@ -68,12 +68,23 @@ describe('order slice end to end (api + 2 workers + 2 schedulers)', () => {
               paymentMethod: 'BALANCE',
               fulfillment: DELIVERY,
             })
-            .then((r) => ({ customer: c, orderId: r.orderId, status: r.status })),
+            .then(
+              (r) => ({ customer: c, orderId: r.orderId, status: r.status, refused: null as string | null }),
+              (e: unknown) => ({
+                customer: c,
+                orderId: '',
+                status: 'REFUSED',
+                refused: (e as { data?: { code?: string; reason?: string } }).data?.reason ?? String(e),
+              }),
+            ),
         ),
       ),
     );
-    expect(placed).toHaveLength(200);
-    expect(new Set(placed.map((p) => p.orderId)).size).toBe(200);
+    // The sold-out gate refuses at the door what cannot be sold; the rest is accepted and settled.
+    const refused = attempts.filter((a) => a.refused !== null);
+    expect(refused.every((a) => a.refused === 'OUT_OF_STOCK')).toBe(true);
+    const placed = attempts.filter((a) => a.refused === null);
+    expect(new Set(placed.map((p) => p.orderId)).size).toBe(placed.length);
     expect(placed.every((p) => p.status === 'PENDING')).toBe(true);
 
     const settled = await Promise.all(
@@ -89,7 +100,7 @@ describe('order slice end to end (api + 2 workers + 2 schedulers)', () => {
     const paid = settled.filter((o) => o.status === 'PAID');
     const failed = settled.filter((o) => o.status === 'FAILED');
     expect(paid).toHaveLength(50);
-    expect(failed).toHaveLength(150);
+    expect(failed.length + refused.length).toBe(150);
     expect(failed.every((o) => o.failureReason === 'OUT_OF_STOCK')).toBe(true);
     expect((await anon().products.get.query({ productId: product.id })).stock).toBe(0);
 
@@ -257,11 +268,11 @@ describe('order slice end to end (api + 2 workers + 2 schedulers)', () => {
     }
     const apiText = await metrics(api);
     expect(apiText).toMatch(/bazaar_orders_total\{[^}]*outcome="accepted"/);
+    expect(apiText).toMatch(/bazaar_orders_total\{[^}]*outcome="rejected"[^}]*reason="OUT_OF_STOCK"/);
     expect(apiText).toMatch(/bazaar_http_request_duration_seconds_bucket\{[^}]*procedure="orders.place"[^}]*code="OK"/);
     expect(apiText).toMatch(/bazaar_http_request_duration_seconds_bucket\{[^}]*procedure="orders.place"[^}]*code="CONFLICT"/);
     const workerText = (await Promise.all(workers.map(metrics))).join('\n');
     expect(workerText).toMatch(/bazaar_orders_total\{[^}]*outcome="paid"/);
-    expect(workerText).toMatch(/bazaar_orders_total\{[^}]*outcome="failed"[^}]*reason="OUT_OF_STOCK"/);
     expect(workerText).toMatch(/bazaar_job_duration_seconds_bucket\{[^}]*queue="orders"/);
     expect(workerText).toMatch(/bazaar_queue_jobs\{[^}]*queue="orders"[^}]*state="waiting"/);
     expect(await metrics(schedulers[0]!)).toMatch(/bazaar_scheduler_runs_total/);

@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import type { Redis } from 'ioredis';
 import { CatalogRepository, OrdersRepository, UsersRepository, WalletRepository, createDataSource } from '@bazaar/db';
 import { createMetrics, createRedis, redisKeys, type Config, type Metrics, type RedisKeys } from '@bazaar/platform';
-import { AcceptedOrderStore, createOrdersQueue, type OrderJobData } from '@bazaar/queue';
+import { AcceptedOrderStore, SoldOutGate, createOrdersQueue, type OrderJobData } from '@bazaar/queue';
 import { OrderAcceptanceService } from './services/order-acceptance.service';
 import { OrderQueryService } from './services/order-query.service';
 import { PasswordService } from './services/password.service';
@@ -25,6 +25,7 @@ export interface Deps {
   sessions: SessionService;
   passwords: PasswordService;
   pricing: ProductPricingCache;
+  gate: SoldOutGate;
   acceptance: OrderAcceptanceService;
   orderQueries: OrderQueryService;
   close(): Promise<void>;
@@ -47,6 +48,7 @@ export async function createDeps(config: Config): Promise<Deps> {
   const orders = new OrdersRepository(ds);
   const store = new AcceptedOrderStore(redis, keys);
   const pricing = new ProductPricingCache(redis, keys, catalog, metrics);
+  const gate = new SoldOutGate(redis, keys);
   return {
     config,
     metrics,
@@ -61,7 +63,16 @@ export async function createDeps(config: Config): Promise<Deps> {
     sessions: new SessionService(redis, keys, config.SESSION_TTL_SECONDS),
     passwords: new PasswordService(),
     pricing,
-    acceptance: new OrderAcceptanceService(pricing, store, ordersQueue, metrics, config.IDEMPOTENCY_TTL_SECONDS),
+    gate,
+    acceptance: new OrderAcceptanceService(
+      pricing,
+      store,
+      ordersQueue,
+      gate,
+      (productId, orderIds) => catalog.stockSnapshot(productId, orderIds),
+      metrics,
+      config.IDEMPOTENCY_TTL_SECONDS,
+    ),
     orderQueries: new OrderQueryService(store, orders),
     async close() {
       await ordersQueue.close();

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import cron from 'node-cron';
 import { OrdersRepository, createDataSource } from '@bazaar/db';
 import { createLogger, createMetrics, createRedis, loadConfigOrExit, redisKeys, startHealthServer, type Logger } from '@bazaar/platform';
-import { AcceptedOrderStore, createOrdersQueue } from '@bazaar/queue';
+import { AcceptedOrderStore, OrderOutcomePublisher, SoldOutGate, createOrdersQueue } from '@bazaar/queue';
 import { JobLease, RedisRunCoordinator } from './cron/redis-run-coordinator';
 import { ReconcileOrdersJob } from './jobs/reconcile-orders.job';
 
@@ -18,12 +18,21 @@ async function main(): Promise<void> {
   const coordinator = new RedisRunCoordinator(redis, keys);
   const lease = new JobLease(redis, keys);
 
+  const store = new AcceptedOrderStore(redis, keys);
+  const reconcile = new ReconcileOrdersJob(
+    store,
+    new OrderOutcomePublisher(store, new SoldOutGate(redis, keys)),
+    new OrdersRepository(ds),
+    queue,
+    metrics,
+    config.RECONCILE_AFTER_SECONDS,
+  );
   const jobs: { name: string; schedule: string; leaseMs: number; run: (log: Logger) => Promise<unknown> }[] = [
     {
       name: ReconcileOrdersJob.NAME,
       schedule: config.RECONCILE_CRON,
       leaseMs: 60_000,
-      run: (l) => new ReconcileOrdersJob(new AcceptedOrderStore(redis, keys), new OrdersRepository(ds), queue, metrics, config.RECONCILE_AFTER_SECONDS).run(l),
+      run: (l) => reconcile.run(l),
     },
   ];
 

@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import { Worker } from 'bullmq';
 import { OrderSettlementRepository, OrdersRepository, createDataSource } from '@bazaar/db';
 import { createLogger, createMetrics, createRedis, loadConfigOrExit, redisKeys, startHealthServer } from '@bazaar/platform';
-import { AcceptedOrderStore, QueueName, createOrdersQueue, type OrderJobData } from '@bazaar/queue';
+import { AcceptedOrderStore, OrderOutcomePublisher, QueueName, SoldOutGate, createOrdersQueue, type OrderJobData } from '@bazaar/queue';
+import { CustomerLock } from './locks/customer-lock';
 import { ordersProcessor } from './processors/orders.processor';
 import { ApplyOrderWorkflow } from './workflows/apply-order/apply-order.workflow';
 
@@ -22,13 +23,23 @@ async function main(): Promise<void> {
   });
 
   const workflow = new ApplyOrderWorkflow(ds, new OrderSettlementRepository(), new OrdersRepository(ds));
-  const worker = new Worker<OrderJobData>(QueueName.ORDERS, ordersProcessor({ workflow, store, metrics, log }), {
-    connection: workerRedis,
-    prefix: keys.bullPrefix,
-    concurrency: config.WORKER_CONCURRENCY,
-    lockDuration: 30_000,
-    maxStalledCount: 2,
-  });
+  const worker = new Worker<OrderJobData>(
+    QueueName.ORDERS,
+    ordersProcessor({
+      workflow,
+      outcomes: new OrderOutcomePublisher(store, new SoldOutGate(redis, keys)),
+      lock: new CustomerLock(redis, keys),
+      metrics,
+      log,
+    }),
+    {
+      connection: workerRedis,
+      prefix: keys.bullPrefix,
+      concurrency: config.WORKER_CONCURRENCY,
+      lockDuration: 30_000,
+      maxStalledCount: 2,
+    },
+  );
   worker.on('failed', (job, err) => log.warn({ orderId: job?.id, err: err.message, attempts: job?.attemptsMade }, 'orders job failed'));
   worker.on('error', (err) => log.error({ err }, 'worker error'));
 

@@ -25,6 +25,12 @@ export function redisKeys(prefix: string) {
     pendingOrders: (shard: number) => `${shardTag(shard)}:pending`,
     userPendingOrders: (userId: number) => `${shardTag(orderShardOf(userId))}:user-pending:${userId}`,
     productSnapshot: (productId: number) => `${prefix}:product:${productId}`,
+    /** The sold-out gate: every key in one slot, so one script can take all lines of an order at once. */
+    gateAvailable: (productId: number) => `{${prefix}:gate}:avail:${productId}`,
+    gateReservations: (productId: number) => `{${prefix}:gate}:res:${productId}`,
+    gateReservedProducts: `{${prefix}:gate}:res-products`,
+    gateReturned: (operationId: string) => `{${prefix}:gate}:returned:${operationId}`,
+    customerLock: (userId: number) => `${prefix}:lock:customer:${userId}`,
     cronSlot: (key: string) => `${prefix}:cron:slot:${key}`,
     cronLease: (job: string) => `${prefix}:cron:lease:${job}`,
     /** BullMQ's own prefix: all queue keys live under it. */

@@ -1,3 +1,5 @@
 export * from './payloads';
 export * from './queues';
 export * from './accepted-orders.store';
+export * from './sold-out-gate';
+export * from './order-outcome';

@@ -3,7 +3,7 @@ import type { Queue } from 'bullmq';
 import { TRPCError } from '@trpc/server';
 import { FailureReason, OrderStatus, PaymentMethod, type OrderPlaceInput, type OrderPlaceResult } from '@bazaar/contracts';
 import { newId, type Logger, type Metrics } from '@bazaar/platform';
-import { enqueueOrder, type AcceptedOrder, type AcceptedOrderStore, type OrderJobData } from '@bazaar/queue';
+import { enqueueOrder, type AcceptedOrder, type AcceptedOrderStore, type OrderJobData, type SoldOutGate, type StockSnapshot } from '@bazaar/queue';
 import { badField, preconditionFailed } from '../errors';
 import type { ProductPricingCache } from './product-pricing.cache';
 
@@ -39,6 +39,8 @@ export class OrderAcceptanceService {
     private readonly pricing: ProductPricingCache,
     private readonly store: AcceptedOrderStore,
     private readonly queue: Queue<OrderJobData>,
+    private readonly gate: SoldOutGate,
+    private readonly stockSnapshot: StockSnapshot,
     private readonly metrics: Metrics,
     private readonly idempotencyTtlSeconds: number,
   ) {}
@@ -70,8 +72,17 @@ export class OrderAcceptanceService {
       fulfillment: input.fulfillment,
       lines,
     };
+    await this.passGate(order, log);
     const accepted = await this.store.accept(order, hash, this.idempotencyTtlSeconds);
-    if (!accepted.created) return this.replay(accepted, hash, log);
+    if (!accepted.created) {
+      // A concurrent duplicate won the key: hand our units back and answer with its order.
+      await this.gate.release(
+        order.orderId,
+        lines.map((l) => l.productId),
+        true,
+      );
+      return this.replay(accepted, hash, log);
+    }
 
     try {
       await enqueueOrder(this.queue, { order, requestId });
@@ -82,6 +93,29 @@ export class OrderAcceptanceService {
     this.metrics.orders.inc({ outcome: 'accepted', reason: '' });
     log.info({ orderId: order.orderId, lines: lines.length }, 'order accepted');
     return { orderId: order.orderId, status: OrderStatus.PENDING };
+  }
+
+  /**
+   * The sold-out gate: all lines reserved at once in Redis, or the order is
+   * refused here with OUT_OF_STOCK and never queued. A counter Redis lost is
+   * rebuilt from MySQL first.
+   */
+  private async passGate(order: AcceptedOrder, log: Logger): Promise<void> {
+    const lines = order.lines.map((l) => ({ productId: l.productId, quantity: l.quantity }));
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const taken = await this.gate.take(order.orderId, order.userId, lines, Date.parse(order.acceptedAt));
+      if (taken.ok === true) return;
+      if (taken.ok === false) {
+        const i = order.lines.findIndex((l) => l.productId === taken.productId);
+        this.metrics.orders.inc({ outcome: 'rejected', reason: FailureReason.OUT_OF_STOCK });
+        throw preconditionFailed(FailureReason.OUT_OF_STOCK, `product ${taken.productId} (items.${i}) is sold out or has fewer units left`);
+      }
+      for (const productId of taken.productIds) {
+        const available = await this.gate.rebuild(productId, this.stockSnapshot);
+        log.warn({ productId, available }, 'sold-out gate counter was missing; rebuilt from MySQL');
+      }
+    }
+    throw new Error('sold-out gate counters could not be rebuilt');
   }
 
   /** A duplicate gets the first answer; the same key with other parameters is a CONFLICT. */

@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { OrdersRepository } from '@bazaar/db';
 import type { Logger, Metrics } from '@bazaar/platform';
-import { enqueueOrder, type AcceptedOrderStore, type OrderJobData } from '@bazaar/queue';
+import { enqueueOrder, type AcceptedOrderStore, type OrderJobData, type OrderOutcomePublisher } from '@bazaar/queue';
 
 const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
 
@@ -24,6 +24,7 @@ export class ReconcileOrdersJob {
 
   constructor(
     private readonly store: AcceptedOrderStore,
+    private readonly outcomes: OrderOutcomePublisher,
     private readonly orders: OrdersRepository,
     private readonly queue: Queue<OrderJobData>,
     private readonly metrics: Metrics,
@@ -41,7 +42,9 @@ export class ReconcileOrdersJob {
       const done = settled.get(orderId);
       if (done) {
         // Settled in MySQL, but the worker died before telling Redis.
-        await this.store.markSettled(userId, orderId, done.status, done.reason);
+        const rec = await this.store.get(userId, orderId);
+        if (rec) await this.outcomes.settled(rec.order, done.status, done.reason);
+        else await this.store.markSettled(userId, orderId, done.status, done.reason);
         report.settled++;
         this.metrics.reconciled.inc({ action: 'settled' });
         continue;

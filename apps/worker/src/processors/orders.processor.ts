@@ -1,10 +1,11 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger, Metrics } from '@bazaar/platform';
-import { QueueName, orderJobData, type AcceptedOrderStore, type OrderJobData } from '@bazaar/queue';
+import { QueueName, orderJobData, type OrderJobData, type OrderOutcomePublisher } from '@bazaar/queue';
+import type { CustomerLock } from '../locks/customer-lock';
 import type { ApplyOrderWorkflow, ApplyOutcome } from '../workflows/apply-order/apply-order.workflow';
 
 /** Glue: parse the payload, run the workflow, tell Redis the outcome, count and log it. */
-export function ordersProcessor(deps: { workflow: ApplyOrderWorkflow; store: AcceptedOrderStore; metrics: Metrics; log: Logger }) {
+export function ordersProcessor(deps: { workflow: ApplyOrderWorkflow; outcomes: OrderOutcomePublisher; lock: CustomerLock; metrics: Metrics; log: Logger }) {
   return async (job: Job<OrderJobData>): Promise<ApplyOutcome> => {
     const parsed = orderJobData.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`malformed orders job ${job.id}: ${parsed.error.message}`);
@@ -12,8 +13,8 @@ export function ordersProcessor(deps: { workflow: ApplyOrderWorkflow; store: Acc
     const log = deps.log.child({ reqId: requestId, orderId: order.orderId, userId: order.userId, attempt: job.attemptsMade + 1 });
     const end = deps.metrics.jobDuration.startTimer({ queue: QueueName.ORDERS });
     try {
-      const outcome = await deps.workflow.run(order);
-      await deps.store.markSettled(order.userId, order.orderId, outcome.status, outcome.reason);
+      const outcome = await deps.lock.withLock(order.userId, () => deps.workflow.run(order));
+      await deps.outcomes.settled(order, outcome.status, outcome.reason);
       end({ outcome: outcome.status.toLowerCase() });
       if (outcome.appliedNow) {
         deps.metrics.orders.inc({ outcome: outcome.status.toLowerCase(), reason: outcome.reason ?? '' });

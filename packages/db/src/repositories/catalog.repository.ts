@@ -59,4 +59,28 @@ export class CatalogRepository {
       return rows.map((r) => ({ id: Number(r.id), storeId: Number(r.store_id), name: r.name, price: Number(r.price), status: r.status }));
     });
   }
+
+  /**
+   * For the sold-out gate's rebuild, read on the primary in one consistent
+   * snapshot: the product's stock, which of the given orders MySQL has
+   * recorded (their units are already out of, or back in, that stock), and
+   * which of those are settled (no longer awaiting payment).
+   */
+  async stockSnapshot(productId: number, orderIds: string[]): Promise<{ stock: number; recordedOrderIds: string[]; settledOrderIds: string[] }> {
+    const q = this.ds.createQueryRunner('master');
+    await q.connect();
+    try {
+      await q.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+      const [row] = await selectRows<{ stock: number | string; status: ProductStatus }>(q, 'SELECT stock, status FROM products WHERE id = ?', [productId]);
+      const settled =
+        orderIds.length === 0
+          ? []
+          : await selectRows<{ id: string; status: string }>(q, `SELECT id, status FROM orders WHERE id IN (${orderIds.map(() => '?').join(',')})`, orderIds);
+      await q.query('COMMIT');
+      const stock = row && row.status === ProductStatus.ACTIVE ? Number(row.stock) : 0;
+      return { stock, recordedOrderIds: settled.map((r) => r.id), settledOrderIds: settled.filter((r) => r.status !== 'PENDING').map((r) => r.id) };
+    } finally {
+      await q.release();
+    }
+  }
 }

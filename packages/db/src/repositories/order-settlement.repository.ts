@@ -1,5 +1,5 @@
 import type { QueryRunner } from 'typeorm';
-import { WalletEntryKind, type FailureReason, type Fulfillment, type OrderStatus, type PaymentMethod } from '@bazaar/contracts';
+import { OrderStatus, WalletEntryKind, type FailureReason, type Fulfillment, type PaymentMethod } from '@bazaar/contracts';
 import { isDuplicateKey } from '../data-source';
 
 export interface SettlementOrder {
@@ -82,6 +82,19 @@ export class OrderSettlementRepository {
       `INSERT INTO order_items (order_id, line_no, product_id, store_id, product_name, unit_price, quantity, subtotal, discount, points, cash, earned)
        VALUES ${lines.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
       values,
+    );
+  }
+
+  /**
+   * A refusal inside the order transaction, after its effects were rolled back
+   * to the savepoint: the order and its lines become FAILED, earning nothing.
+   */
+  async markFailed(q: QueryRunner, orderId: string, reason: FailureReason): Promise<void> {
+    await q.query(
+      `UPDATE orders o JOIN order_items i ON i.order_id = o.id
+       SET o.status = ?, o.failure_reason = ?, o.points_earned = 0, i.earned = 0
+       WHERE o.id = ?`,
+      [OrderStatus.FAILED, reason, orderId],
     );
   }
 

@@ -28,6 +28,7 @@ export const productsRouter = router({
     await assertOwnsStore(ctx.deps, ctx.user, input.storeId);
     const p = await ctx.deps.catalog.createProduct(input);
     await ctx.deps.pricing.put({ id: p.id, storeId: p.storeId, name: p.name, price: p.price, status: p.status });
+    await ctx.deps.gate.init(p.id, p.stock);
     return toProductView(p);
   }),
 
@@ -42,6 +43,7 @@ export const productsRouter = router({
     if (!p || p.status === ProductStatus.DELETED) throw new TRPCError({ code: 'NOT_FOUND', message: `no product ${input.productId}` });
     await assertOwnsStore(ctx.deps, ctx.user, p.storeId);
     if (!(await ctx.deps.catalog.restock(p.id, input.quantity))) throw new TRPCError({ code: 'NOT_FOUND', message: `no product ${input.productId}` });
+    await ctx.deps.gate.add(p.id, input.quantity);
     return toProductView((await ctx.deps.catalog.findProduct(p.id)) ?? p);
   }),
 });

@@ -35,8 +35,11 @@ class AlreadySettled extends Error {}
  * finds it taken), the lines, the wallet debit with its ledger row, and last
  * the conditional stock decrements in product id order (so hot stock rows are
  * held for the shortest time and always locked in the same order). A refusal
- * rolls everything back and records the order FAILED with its reason.
- * Statements: 4 + one per line.
+ * rolls the effects back to a savepoint taken after the lines and records the
+ * order FAILED with its reason in the same transaction: the order row (and
+ * its lock) never goes away, so concurrent duplicates of a refused order also
+ * just find the key taken, instead of racing to re-insert it and deadlocking.
+ * Statements: 5 + one per line; a refusal adds 2.
  */
 export class ApplyOrderWorkflow {
   constructor(
@@ -48,7 +51,7 @@ export class ApplyOrderWorkflow {
   async run(order: AcceptedOrder): Promise<ApplyOutcome> {
     // Points and rewards arrive with the points ledger; until then every won is cash and nothing is earned.
     const priced = priceOrder({ lines: order.lines, points: 0, pointBalance: 0, rewardBps: 0 });
-    if (!priced.ok) return this.fail(order, priced.reason, null);
+    if (!priced.ok) return this.fail(order, priced.reason);
     const lines: SettlementLine[] = order.lines.map((l, i) => {
       const p = priced.lines[i]!;
       return { productId: l.productId, storeId: l.storeId, productName: l.name, unitPrice: l.unitPrice, quantity: l.quantity, ...p };
@@ -72,42 +75,48 @@ export class ApplyOrderWorkflow {
     const byProduct = [...lines].sort((a, b) => a.productId - b.productId);
 
     try {
-      await inRetryingTransaction(this.ds, async (q) => {
+      return await inRetryingTransaction(this.ds, async (q): Promise<ApplyOutcome> => {
         if (!(await this.settlement.insertOrder(q, row))) throw new AlreadySettled();
         await this.settlement.insertItems(q, row.id, lines);
-        if (row.cashPaid > 0 && !(await this.settlement.debitWallet(q, row.userId, row.cashPaid, row.id))) {
-          throw new Refusal(FailureReason.INSUFFICIENT_BALANCE);
+        await q.query('SAVEPOINT order_effects');
+        try {
+          if (row.cashPaid > 0 && !(await this.settlement.debitWallet(q, row.userId, row.cashPaid, row.id))) {
+            throw new Refusal(FailureReason.INSUFFICIENT_BALANCE);
+          }
+          for (const l of byProduct) {
+            if (!(await this.settlement.takeStock(q, l.productId, l.quantity))) throw new Refusal(FailureReason.OUT_OF_STOCK);
+          }
+        } catch (err) {
+          if (!(err instanceof Refusal)) throw err;
+          // Undo the wallet and stock effects, keep the order row: it is recorded FAILED in this same transaction.
+          await q.query('ROLLBACK TO SAVEPOINT order_effects');
+          await this.settlement.markFailed(q, row.id, err.reason);
+          return { status: OrderStatus.FAILED, reason: err.reason, appliedNow: true };
         }
-        for (const l of byProduct) {
-          if (!(await this.settlement.takeStock(q, l.productId, l.quantity))) throw new Refusal(FailureReason.OUT_OF_STOCK);
-        }
+        return { status: OrderStatus.PAID, reason: null, appliedNow: true };
       });
-      return { status: OrderStatus.PAID, reason: null, appliedNow: true };
     } catch (err) {
       if (err instanceof AlreadySettled) return this.existing(order.orderId);
-      if (err instanceof Refusal) return this.fail(order, err.reason, { row, lines });
       throw err;
     }
   }
 
-  /** Records the refusal: the order and its lines as FAILED, nothing else changed. */
-  private async fail(order: AcceptedOrder, reason: FailureReason, built: { row: SettlementOrder; lines: SettlementLine[] } | null): Promise<ApplyOutcome> {
-    const lines =
-      built?.lines ??
-      order.lines.map((l) => ({
-        productId: l.productId,
-        storeId: l.storeId,
-        productName: l.name,
-        unitPrice: l.unitPrice,
-        quantity: l.quantity,
-        subtotal: l.unitPrice * l.quantity,
-        discount: 0,
-        points: 0,
-        cash: l.unitPrice * l.quantity,
-        earned: 0,
-      }));
+  /** Records a refusal found before the transaction (pricing): the order and its lines as FAILED, nothing else changed. */
+  private async fail(order: AcceptedOrder, reason: FailureReason): Promise<ApplyOutcome> {
+    const lines: SettlementLine[] = order.lines.map((l) => ({
+      productId: l.productId,
+      storeId: l.storeId,
+      productName: l.name,
+      unitPrice: l.unitPrice,
+      quantity: l.quantity,
+      subtotal: l.unitPrice * l.quantity,
+      discount: 0,
+      points: 0,
+      cash: l.unitPrice * l.quantity,
+      earned: 0,
+    }));
     const itemsTotal = lines.reduce((s, l) => s + l.subtotal, 0);
-    const row: SettlementOrder = built?.row ?? {
+    const row: SettlementOrder = {
       id: order.orderId,
       userId: order.userId,
       status: OrderStatus.FAILED,
@@ -124,12 +133,8 @@ export class ApplyOrderWorkflow {
       acceptedAt: new Date(order.acceptedAt),
     };
     const inserted = await inTransaction(this.ds, async (q) => {
-      if (!(await this.settlement.insertOrder(q, { ...row, status: OrderStatus.FAILED, failureReason: reason, pointsEarned: 0 }))) return false;
-      await this.settlement.insertItems(
-        q,
-        row.id,
-        lines.map((l) => ({ ...l, earned: 0 })),
-      );
+      if (!(await this.settlement.insertOrder(q, row))) return false;
+      await this.settlement.insertItems(q, row.id, lines);
       return true;
     });
     if (!inserted) return this.existing(order.orderId);

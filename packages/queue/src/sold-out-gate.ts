@@ -1,0 +1,211 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '@bazaar/platform';
+
+/**
+ * TAKE: all lines of an order at once, or none. KEYS = n available counters,
+ * then n reservation hashes, then the reserved-products set. Returns
+ * {1} taken (or already taken by this order), {0, i} line i does not fit,
+ * {-1, i, j, …} those lines' counters are missing (rebuild them, then retry).
+ */
+const TAKE_LUA = `
+local n = tonumber(ARGV[2])
+local missing = {}
+for i = 1, n do
+  if redis.call('EXISTS', KEYS[i]) == 0 then missing[#missing + 1] = i end
+end
+if #missing > 0 then
+  table.insert(missing, 1, -1)
+  return missing
+end
+if redis.call('HEXISTS', KEYS[n + 1], ARGV[1]) == 1 then return {1} end
+for i = 1, n do
+  if tonumber(redis.call('GET', KEYS[i])) < tonumber(ARGV[2 + i]) then return {0, i} end
+end
+for i = 1, n do
+  redis.call('DECRBY', KEYS[i], ARGV[2 + i])
+  redis.call('HSET', KEYS[n + i], ARGV[1], ARGV[2 + i] .. '|' .. ARGV[3 + n])
+  redis.call('SADD', KEYS[2 * n + 1], ARGV[3 + n + i])
+end
+return {1}
+`;
+
+/**
+ * RELEASE when an accepted order reaches PAID, FAILED or CANCELLED: its
+ * reservations go; the units come back to the counters only when
+ * ARGV[2] = '1' (failed, cancelled, expired: MySQL's stock is as if the
+ * order never was) — exactly once, because only the HDEL that removes the
+ * reservation gives back. A missing counter is left missing (its rebuild
+ * counts from MySQL). KEYS = n counters, then n reservation hashes.
+ */
+const RELEASE_LUA = `
+local n = (#KEYS) / 2
+local given = 0
+for i = 1, n do
+  local res = redis.call('HGET', KEYS[n + i], ARGV[1])
+  if res and redis.call('HDEL', KEYS[n + i], ARGV[1]) == 1 and ARGV[2] == '1' then
+    if redis.call('EXISTS', KEYS[i]) == 1 then
+      local qty = tonumber(string.match(res, '^(%d+)'))
+      redis.call('INCRBY', KEYS[i], qty)
+      given = given + qty
+    end
+  end
+end
+return given
+`;
+
+/** RETURN units of a settled (PAID) order that is cancelled or refunded: once per operation id. */
+const RETURN_LUA = `
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('INCRBY', KEYS[i], ARGV[i]) end
+end
+return 1
+`;
+
+/** Raise a counter that exists (restock); a missing one is rebuilt from MySQL when needed. */
+const ADD_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCRBY', KEYS[1], ARGV[1]) end
+return -1
+`;
+
+/**
+ * REBUILD's last step: set the counter to MySQL's stock minus the units
+ * still held by unsettled reservations — unless another process rebuilt it
+ * first — and drop the reservations MySQL shows settled.
+ */
+const SET_REBUILT_LUA = `
+local set = redis.call('SET', KEYS[1], ARGV[1], 'NX')
+for i = 2, #ARGV do redis.call('HDEL', KEYS[2], ARGV[i]) end
+if set then return 1 else return 0 end
+`;
+
+type Commands = {
+  gateTake(...args: (string | number)[]): Promise<number[]>;
+  gateRelease(...args: (string | number)[]): Promise<number>;
+  gateReturn(...args: (string | number)[]): Promise<number>;
+  gateAdd(key: string, qty: number): Promise<number>;
+  gateSetRebuilt(...args: (string | number)[]): Promise<number>;
+};
+
+export type TakeResult = { ok: true } | { ok: false; productId: number } | { ok: 'missing'; productIds: number[] };
+
+export interface GateLine {
+  productId: number;
+  quantity: number;
+}
+
+export interface Reservation {
+  orderId: string;
+  quantity: number;
+  userId: number;
+  acceptedAtMs: number;
+}
+
+/** What a rebuild needs from MySQL, read in one consistent snapshot. */
+export type StockSnapshot = (
+  productId: number,
+  reservedOrderIds: string[],
+) => Promise<{ stock: number; recordedOrderIds: string[]; settledOrderIds: string[] }>;
+
+/**
+ * The sold-out gate: per-product available counters in Redis, so a storm of
+ * orders on a sold-out product is refused at the door instead of queued.
+ * MySQL stays the truth (the worker's conditional decrement still guards);
+ * a lost counter is rebuilt from MySQL's stock minus the units reserved by
+ * accepted, unsettled orders.
+ */
+export class SoldOutGate {
+  private readonly r: Redis & Commands;
+
+  constructor(
+    redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {
+    if (!('gateTake' in redis)) {
+      redis.defineCommand('gateTake', { lua: TAKE_LUA });
+      redis.defineCommand('gateRelease', { lua: RELEASE_LUA });
+      redis.defineCommand('gateReturn', { lua: RETURN_LUA });
+      redis.defineCommand('gateAdd', { numberOfKeys: 1, lua: ADD_LUA });
+      redis.defineCommand('gateSetRebuilt', { numberOfKeys: 2, lua: SET_REBUILT_LUA });
+    }
+    this.r = redis as Redis & Commands;
+  }
+
+  /** Reserve every line for this order, or nothing. Idempotent per order id. */
+  async take(orderId: string, userId: number, lines: GateLine[], acceptedAtMs: number): Promise<TakeResult> {
+    const n = lines.length;
+    const keys = [
+      ...lines.map((l) => this.keys.gateAvailable(l.productId)),
+      ...lines.map((l) => this.keys.gateReservations(l.productId)),
+      this.keys.gateReservedProducts,
+    ];
+    const argv = [orderId, n, ...lines.map((l) => l.quantity), `${userId}|${acceptedAtMs}`, ...lines.map((l) => l.productId)];
+    const res = await this.r.gateTake(keys.length, ...keys, ...argv);
+    const [code, ...rest] = res;
+    if (code === 1) return { ok: true };
+    if (code === 0) return { ok: false, productId: lines[(rest[0] ?? 1) - 1]!.productId };
+    return { ok: 'missing', productIds: rest.map((i) => lines[i - 1]!.productId) };
+  }
+
+  /** The order settled: drop its reservations; give the units back unless it was paid. Returns units given back. */
+  release(orderId: string, productIds: number[], giveBack: boolean): Promise<number> {
+    const keys = [...productIds.map((p) => this.keys.gateAvailable(p)), ...productIds.map((p) => this.keys.gateReservations(p))];
+    return this.r.gateRelease(keys.length, ...keys, orderId, giveBack ? '1' : '0');
+  }
+
+  /** Units of a paid order come back (cancel, refund): once per operation id. */
+  async returnUnits(operationId: string, lines: GateLine[]): Promise<boolean> {
+    const keys = [this.keys.gateReturned(operationId), ...lines.map((l) => this.keys.gateAvailable(l.productId))];
+    return (await this.r.gateReturn(keys.length, ...keys, 30 * 86400, ...lines.map((l) => l.quantity))) === 1;
+  }
+
+  /** A new product's counter. */
+  async init(productId: number, stock: number): Promise<void> {
+    await this.r.set(this.keys.gateAvailable(productId), stock);
+  }
+
+  /** Restock: raise the counter if it exists (a missing one is rebuilt from MySQL anyway). */
+  async add(productId: number, quantity: number): Promise<void> {
+    await this.r.gateAdd(this.keys.gateAvailable(productId), quantity);
+  }
+
+  async available(productId: number): Promise<number | null> {
+    const v = await this.r.get(this.keys.gateAvailable(productId));
+    return v === null ? null : Number(v);
+  }
+
+  async reservations(productId: number): Promise<Reservation[]> {
+    const all = await this.r.hgetall(this.keys.gateReservations(productId));
+    return Object.entries(all).map(([orderId, v]) => {
+      const [q = '0', u = '0', at = '0'] = v.split('|');
+      return { orderId, quantity: Number(q), userId: Number(u), acceptedAtMs: Number(at) };
+    });
+  }
+
+  /** Products that may hold reservations (for the sweeper). */
+  reservedProducts(): Promise<string[]> {
+    return this.r.smembers(this.keys.gateReservedProducts);
+  }
+
+  /**
+   * Rebuilds a lost counter: snapshot the reservations, read MySQL's stock and
+   * which of those orders are settled in one consistent snapshot, then set
+   * stock − units held by the unsettled ones (if nobody else did meanwhile).
+   * While the counter is missing no order can take from it, so no
+   * reservation can appear between the two reads.
+   */
+  async rebuild(productId: number, snapshot: StockSnapshot): Promise<number> {
+    const reserved = await this.reservations(productId);
+    const { stock, recordedOrderIds, settledOrderIds } = await snapshot(
+      productId,
+      reserved.map((r) => r.orderId),
+    );
+    // Units of orders MySQL has recorded are already counted in its stock; the others are held only here.
+    const recorded = new Set(recordedOrderIds);
+    const held = reserved.filter((r) => !recorded.has(r.orderId)).reduce((s, r) => s + r.quantity, 0);
+    // Settled orders' reservations go now (their own release then finds nothing to give back twice);
+    // an order still awaiting payment keeps its reservation until it settles.
+    await this.r.gateSetRebuilt(this.keys.gateAvailable(productId), this.keys.gateReservations(productId), Math.max(0, stock - held), ...settledOrderIds);
+    return (await this.available(productId)) ?? 0;
+  }
+}
