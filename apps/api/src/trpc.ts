@@ -59,8 +59,7 @@ export const publicProcedure = t.procedure.use(timed);
 
 /** Resolves the bearer token to a session; narrows ctx.user. */
 export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
-  const header = ctx.authorization;
-  const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+  const token = /^Bearer\s+(\S+)\s*$/i.exec(ctx.authorization ?? '')?.[1];
   if (!token) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'sign in first: Authorization: Bearer <token>' });
   const session = await ctx.deps.sessions.resolve(token);
   if (!session) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'the token is unknown or has expired' });

@@ -1,32 +1,669 @@
-import { startTestApi, newAccount, type TestApi } from '../../../test/support/api-harness';
+import { randomBytes } from 'node:crypto';
+import { LIMITS } from '@bazaar/contracts';
+import { DELIVERY, PASSWORD, newAccount, newProduct, startTestApi, uniqueEmail, type TestApi } from '../../../test/support/api-harness';
 
-describe('explore', () => {
+/**
+ * Bad input, over real HTTP, for every procedure of the app router. Raw fetch
+ * in the tRPC v11 non-batched wire format (POST + JSON body for mutations,
+ * GET + ?input= for queries) so we can send what the typed client would not.
+ *
+ * Every answer: the right HTTP status and data.code, never INTERNAL_SERVER_ERROR,
+ * BAD_REQUEST naming the offending field (data.issues and the message), no
+ * stack trace, SQL or file path in the body, and no effect (wallet, orders, stock).
+ */
+
+type Kind = 'query' | 'mutation';
+const PROCEDURES: Record<string, Kind> = {
+  'auth.signup': 'mutation',
+  'auth.login': 'mutation',
+  'auth.me': 'query',
+  'auth.logout': 'mutation',
+  'wallet.balance': 'query',
+  'wallet.charge': 'mutation',
+  'wallet.history': 'query',
+  'stores.create': 'mutation',
+  'stores.get': 'query',
+  'stores.mine': 'query',
+  'products.create': 'mutation',
+  'products.get': 'query',
+  'products.restock': 'mutation',
+  'orders.place': 'mutation',
+  'orders.get': 'query',
+  'orders.list': 'query',
+};
+
+const HTTP = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_SUPPORTED: 405,
+  CONFLICT: 409,
+  PRECONDITION_FAILED: 412,
+} as const;
+type Code = keyof typeof HTTP;
+
+/** Text sent as is (malformed JSON, numbers JSON.stringify cannot write). */
+class Raw {
+  constructor(readonly text: string) {}
+}
+/** Send no input at all. */
+const NONE = Symbol('no input');
+
+interface Issue {
+  path: string;
+  message: string;
+}
+interface ErrorBody {
+  message: string;
+  code: number;
+  data: { code: string; httpStatus: number; path?: string; issues?: Issue[]; reason?: string | null };
+}
+interface Answer {
+  status: number;
+  text: string;
+  error?: ErrorBody;
+  data?: unknown;
+}
+
+/**
+ * Stack frames, SQL, driver error codes and file paths. (A bare ' at ' is not
+ * checked: the contract's own messages say "at least 10 characters" and
+ * "each product at most once per order"; a stack frame is " at fn (file:1:2)".)
+ */
+const LEAKS: RegExp[] = [/stack/i, /\bat \S+ \(/, /\bat \S+:\d+:\d+/, /in JSON at position/, /SELECT/, /INSERT/, /sql/i, /\bER_[A-Z_]+/, /node_modules/, /\.ts:\d+/];
+
+function expectNoLeak(a: Answer): void {
+  for (const re of LEAKS) expect(a.text).not.toMatch(re);
+}
+
+function expectError(a: Answer, code: Code, fields: string[] = []): ErrorBody {
+  expectNoLeak(a);
+  expect(a.error?.data.code).not.toBe('INTERNAL_SERVER_ERROR');
+  expect({ status: a.status, code: a.error?.data.code, httpStatus: a.error?.data.httpStatus }).toEqual({ status: HTTP[code], code, httpStatus: HTTP[code] });
+  const err = a.error!;
+  if (code === 'BAD_REQUEST') {
+    const paths = (err.data.issues ?? []).map((i) => i.path);
+    expect(paths.length).toBeGreaterThan(0);
+    for (const f of fields) {
+      expect(paths).toContain(f);
+      expect(err.message).toContain(f);
+    }
+  }
+  return err;
+}
+
+interface Fixtures {
+  customer: { token: string; email: string };
+  sellerA: { token: string; storeId: number; productId: number };
+  sellerB: { token: string; storeId: number; productId: number };
+  loggedOutToken: string;
+}
+const STOCK_A = 10;
+const STOCK_B = 5;
+const SETUP_CHARGE = { amount: 50_000, idempotencyKey: 'bad-input-setup-charge' };
+const UNKNOWN_ULID = '01ARZ3NDEKTSV4RRFFQ69G5FAV';
+const UNKNOWN_ID = 987_654_321;
+
+describe('bad input on every procedure, over HTTP', () => {
   let api: TestApi;
-  beforeAll(async () => { api = await startTestApi(); });
-  afterAll(async () => { await api.close(); });
-  it('x', async () => {
-    const c = await newAccount(api, 'CUSTOMER');
-    const auth = { authorization: `Bearer ${c.token}` };
-    const go = async (label: string, path: string, init: RequestInit) => {
-      const res = await fetch(`${api.url}/trpc/${path}`, init);
-      console.log(label, res.status, await res.text());
+  const f = {} as Fixtures;
+
+  async function send(path: string, input: unknown, opts: { token?: string; authorization?: string; kind?: Kind } = {}): Promise<Answer> {
+    const kind = opts.kind ?? PROCEDURES[path] ?? 'mutation';
+    const headers: Record<string, string> = {};
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    if (opts.authorization !== undefined) headers.authorization = opts.authorization;
+    const text = input === NONE ? undefined : input instanceof Raw ? input.text : JSON.stringify(input);
+    const res =
+      kind === 'query'
+        ? await fetch(`${api.url}/trpc/${path}${text === undefined ? '' : `?input=${encodeURIComponent(text)}`}`, { headers })
+        : await fetch(`${api.url}/trpc/${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: text ?? '' });
+    const body = await res.text();
+    let parsed: { error?: ErrorBody; result?: { data?: unknown } } = {};
+    try {
+      parsed = JSON.parse(body) as typeof parsed;
+    } catch {
+      // not JSON: the status and text are asserted
+    }
+    return { status: res.status, text: body, error: parsed.error, data: parsed.result?.data };
+  }
+
+  async function ok(path: string, input: unknown, token?: string): Promise<unknown> {
+    const a = await send(path, input, { token });
+    expectNoLeak(a);
+    expect({ path, status: a.status, error: a.error }).toEqual({ path, status: 200, error: undefined });
+    return a.data;
+  }
+
+  // "Changes nothing" probes.
+  async function expectWalletUnchanged(): Promise<void> {
+    expect(await ok('wallet.balance', NONE, f.customer.token)).toEqual({ balance: SETUP_CHARGE.amount });
+    const history = (await ok('wallet.history', { limit: 100 }, f.customer.token)) as { items: { kind: string; ref: string; amount: number }[] };
+    expect(history.items.map((e) => ({ kind: e.kind, ref: e.ref, amount: e.amount }))).toEqual([{ kind: 'CHARGE', ref: SETUP_CHARGE.idempotencyKey, amount: SETUP_CHARGE.amount }]);
+  }
+  async function expectStock(productId: number, stock: number): Promise<void> {
+    const p = (await ok('products.get', { productId })) as { stock: number };
+    expect(p.stock).toBe(stock);
+  }
+  async function expectNoOrders(): Promise<void> {
+    expect(await ok('orders.list', { limit: 100 }, f.customer.token)).toEqual({ items: [], nextCursor: null });
+    await expectStock(f.sellerA.productId, STOCK_A);
+    await expectStock(f.sellerB.productId, STOCK_B);
+  }
+
+  beforeAll(async () => {
+    api = await startTestApi();
+    const [customer, a, b] = await Promise.all([
+      newAccount(api, 'CUSTOMER'),
+      newProduct(api, { stock: STOCK_A, price: 1_000 }),
+      newProduct(api, { stock: STOCK_B, price: 2_000 }),
+    ]);
+    await customer.client.wallet.charge.mutate(SETUP_CHARGE);
+    f.customer = { token: customer.token, email: customer.user.email };
+    f.sellerA = { token: a.seller.token, storeId: a.store.id, productId: a.product.id };
+    f.sellerB = { token: b.seller.token, storeId: b.store.id, productId: b.product.id };
+    // A second session of the customer, logged out (with a junk body: logout takes no input).
+    const { token } = await api.client().auth.login.mutate({ email: customer.user.email, password: PASSWORD });
+    const out = await send('auth.logout', new Raw('{junk'), { token });
+    expect({ status: out.status, data: out.data }).toEqual({ status: 200, data: { ok: true } });
+    f.loggedOutToken = token;
+  });
+
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  /** A table case: builds the bad input from the procedure's valid one. */
+  interface Case<V> {
+    name: string;
+    make: (v: V) => unknown;
+    fields: string[];
+  }
+  const caseFor =
+    <V>() =>
+    (name: string, make: (v: V) => unknown, ...fields: string[]): Case<V> => ({ name, make, fields });
+
+  /** Junk every procedure with an input schema must refuse at the root, plus an unknown field. */
+  function junk<V extends object>(): Case<V>[] {
+    const c = caseFor<V>();
+    return [
+      c('no input', () => NONE, '(root)'),
+      c('null', () => null, '(root)'),
+      c('an array', () => [], '(root)'),
+      c('a string', () => 'hello', '(root)'),
+      c('a number', () => 42, '(root)'),
+      c('malformed JSON', () => new Raw('{"a": 1,'), '(root)'),
+      c('not JSON at all', () => new Raw('<xml/>'), '(root)'),
+      c('an unknown field', (v) => ({ ...v, isAdmin: true }), 'isAdmin'),
+    ];
+  }
+
+  /** Declares one table test per case; `after` checks the case changed nothing. */
+  function table<V extends object>(path: string, token: () => string | undefined, valid: () => V, cases: Case<V>[], after?: () => Promise<void>): void {
+    it.each(cases.map((k) => [k.name, k] as const))(`${path}: %s → BAD_REQUEST`, async (_name, k) => {
+      const a = await send(path, k.make(valid()), { token: token() });
+      expectError(a, 'BAD_REQUEST', k.fields);
+      if (after) await after();
+    });
+  }
+
+  describe('auth.signup', () => {
+    const valid = () => ({ email: uniqueEmail('never'), password: PASSWORD, name: 'Never', role: 'CUSTOMER' });
+    const c = caseFor<ReturnType<typeof valid>>();
+    table('auth.signup', () => undefined, valid, [
+      ...junk<ReturnType<typeof valid>>(),
+      c('email missing', ({ email: _e, ...v }) => v, 'email'),
+      c('email not an email', (v) => ({ ...v, email: 'not-an-email' }), 'email'),
+      c('email a number', (v) => ({ ...v, email: 12345 }), 'email'),
+      c('email null', (v) => ({ ...v, email: null }), 'email'),
+      c('email too long', (v) => ({ ...v, email: `${'a'.repeat(250)}@x.io` }), 'email'),
+      c('password 9 characters', (v) => ({ ...v, password: '123456789' }), 'password'),
+      c('password 129 characters', (v) => ({ ...v, password: 'p'.repeat(129) }), 'password'),
+      c('password huge (500 kB)', (v) => ({ ...v, password: 'p'.repeat(500_000) }), 'password'),
+      c('password an array', (v) => ({ ...v, password: [PASSWORD] }), 'password'),
+      c('name empty', (v) => ({ ...v, name: '' }), 'name'),
+      c('name only spaces', (v) => ({ ...v, name: '    ' }), 'name'),
+      c('name 51 characters', (v) => ({ ...v, name: 'n'.repeat(51) }), 'name'),
+      c('role ADMIN', (v) => ({ ...v, role: 'ADMIN' }), 'role'),
+      c('role lower case', (v) => ({ ...v, role: 'customer' }), 'role'),
+      c('role missing', ({ role: _r, ...v }) => v, 'role'),
+      c('several fields at once', () => ({ email: 'x', password: 'short', name: '', role: 'ROOT' }), 'email', 'password', 'name', 'role'),
+    ]);
+
+    it('an email already registered (in any case) → CONFLICT', async () => {
+      for (const email of [f.customer.email, f.customer.email.toUpperCase()]) {
+        const err = expectError(await send('auth.signup', { email, password: PASSWORD, name: 'Twin', role: 'CUSTOMER' }), 'CONFLICT');
+        expect(err.message).not.toContain('Duplicate');
+      }
+    });
+  });
+
+  describe('auth.login', () => {
+    const valid = () => ({ email: f.customer.email, password: PASSWORD });
+    const c = caseFor<ReturnType<typeof valid>>();
+    table('auth.login', () => undefined, valid, [
+      ...junk<ReturnType<typeof valid>>(),
+      c('email missing', ({ email: _e, ...v }) => v, 'email'),
+      c('email not an email', (v) => ({ ...v, email: 'nobody' }), 'email'),
+      c('password empty', (v) => ({ ...v, password: '' }), 'password'),
+      c('password 129 characters', (v) => ({ ...v, password: 'p'.repeat(129) }), 'password'),
+      c('password a number', (v) => ({ ...v, password: 1234567890 }), 'password'),
+    ]);
+
+    it('a wrong password and an unknown email → UNAUTHORIZED with the same message', async () => {
+      const wrong = expectError(await send('auth.login', { email: f.customer.email, password: 'wrong-password-1' }), 'UNAUTHORIZED');
+      const unknown = expectError(await send('auth.login', { email: uniqueEmail('ghost'), password: PASSWORD }), 'UNAUTHORIZED');
+      expect(unknown.message).toBe(wrong.message);
+    });
+  });
+
+  describe('procedures without input ignore whatever input is sent', () => {
+    it.each([['auth.me'], ['wallet.balance']])('%s', async (path) => {
+      for (const input of [new Raw('{junk'), { extra: 1 }, null]) await ok(path, input, f.customer.token);
+    });
+    it('stores.mine', async () => {
+      for (const input of [new Raw('{junk'), { sellerId: 1 }, null]) await ok('stores.mine', input, f.sellerA.token);
+    });
+  });
+
+  describe('wallet.charge', () => {
+    const valid = () => ({ amount: 100, idempotencyKey: 'bad-input-charge-key' });
+    const c = caseFor<ReturnType<typeof valid>>();
+    table(
+      'wallet.charge',
+      () => f.customer.token,
+      valid,
+      [
+        ...junk<ReturnType<typeof valid>>(),
+        c('amount missing', ({ amount: _a, ...v }) => v, 'amount'),
+        c('amount a string', (v) => ({ ...v, amount: '100' }), 'amount'),
+        c('amount null', (v) => ({ ...v, amount: null }), 'amount'),
+        c('amount an array', (v) => ({ ...v, amount: [100] }), 'amount'),
+        c('amount zero', (v) => ({ ...v, amount: 0 }), 'amount'),
+        c('amount negative', (v) => ({ ...v, amount: -100 }), 'amount'),
+        c('amount fractional', (v) => ({ ...v, amount: 100.5 }), 'amount'),
+        c('amount over the charge limit', (v) => ({ ...v, amount: LIMITS.maxWalletCharge + 1 }), 'amount'),
+        c('amount huge', (v) => ({ ...v, amount: 1e308 }), 'amount'),
+        c('amount unsafe integer', (v) => ({ ...v, amount: 2 ** 60 }), 'amount'),
+        c('amount 1e400 (Infinity)', (v) => new Raw(`{"amount": 1e400, "idempotencyKey": "${v.idempotencyKey}"}`), 'amount'),
+        c('idempotencyKey missing', ({ idempotencyKey: _k, ...v }) => v, 'idempotencyKey'),
+        c('idempotencyKey 7 characters', (v) => ({ ...v, idempotencyKey: 'abcdefg' }), 'idempotencyKey'),
+        c('idempotencyKey 65 characters', (v) => ({ ...v, idempotencyKey: 'k'.repeat(65) }), 'idempotencyKey'),
+        c('idempotencyKey huge', (v) => ({ ...v, idempotencyKey: 'k'.repeat(100_000) }), 'idempotencyKey'),
+        c('idempotencyKey with spaces', (v) => ({ ...v, idempotencyKey: 'bad key with spaces' }), 'idempotencyKey'),
+        c('idempotencyKey with punctuation', (v) => ({ ...v, idempotencyKey: "key';--DROP" }), 'idempotencyKey'),
+        c('idempotencyKey non-ASCII', (v) => ({ ...v, idempotencyKey: '키키키키키키키키키' }), 'idempotencyKey'),
+        c('idempotencyKey a number', (v) => ({ ...v, idempotencyKey: 123456789 }), 'idempotencyKey'),
+        c('a userId field', (v) => ({ ...v, userId: 1 }), 'userId'),
+      ],
+      expectWalletUnchanged,
+    );
+  });
+
+  describe('wallet.history', () => {
+    const valid = () => ({ limit: 10 });
+    const c = caseFor<ReturnType<typeof valid>>();
+    table(
+      'wallet.history',
+      () => f.customer.token,
+      valid,
+      [
+        ...junk<ReturnType<typeof valid>>().filter((k) => k.name !== 'no input'), // no input means the defaults
+        c('cursor not a number', (v) => ({ ...v, cursor: 'abc' }), 'cursor'),
+        c('cursor fractional', (v) => ({ ...v, cursor: '1.5' }), 'cursor'),
+        c('cursor beyond safe integers', (v) => ({ ...v, cursor: '1e400' }), 'cursor'),
+        c('cursor empty', (v) => ({ ...v, cursor: '' }), 'cursor'),
+        c('cursor a number', (v) => ({ ...v, cursor: 5 }), 'cursor'),
+        c('cursor 201 characters', (v) => ({ ...v, cursor: '1'.repeat(201) }), 'cursor'),
+        c('limit zero', () => ({ limit: 0 }), 'limit'),
+        c('limit 101', () => ({ limit: 101 }), 'limit'),
+        c('limit negative', () => ({ limit: -1 }), 'limit'),
+        c('limit fractional', () => ({ limit: 2.5 }), 'limit'),
+        c('limit a string', () => ({ limit: '10' }), 'limit'),
+      ],
+      expectWalletUnchanged,
+    );
+  });
+
+  describe('stores.create', () => {
+    const valid = () => ({ name: 'Never created' });
+    const c = caseFor<ReturnType<typeof valid>>();
+    table('stores.create', () => f.sellerA.token, valid, [
+      ...junk<ReturnType<typeof valid>>(),
+      c('name missing', () => ({}), 'name'),
+      c('name empty', () => ({ name: '' }), 'name'),
+      c('name only spaces', () => ({ name: '   ' }), 'name'),
+      c('name 101 characters', () => ({ name: 's'.repeat(101) }), 'name'),
+      c('name huge (200 kB)', () => ({ name: 's'.repeat(200_000) }), 'name'),
+      c('name a number', () => ({ name: 7 }), 'name'),
+      c('a sellerId field', (v) => ({ ...v, sellerId: 1 }), 'sellerId'),
+    ]);
+
+    it('creates no store on refusal', async () => {
+      const mine = (await ok('stores.mine', NONE, f.sellerA.token)) as { id: number }[];
+      expect(mine.map((s) => s.id)).toEqual([f.sellerA.storeId]);
+    });
+  });
+
+  describe('stores.get', () => {
+    const valid = () => ({ storeId: f.sellerA.storeId });
+    const c = caseFor<ReturnType<typeof valid>>();
+    table('stores.get', () => undefined, valid, [
+      ...junk<ReturnType<typeof valid>>(),
+      c('storeId missing', () => ({}), 'storeId'),
+      c('storeId a string', () => ({ storeId: '1' }), 'storeId'),
+      c('storeId zero', () => ({ storeId: 0 }), 'storeId'),
+      c('storeId negative', () => ({ storeId: -1 }), 'storeId'),
+      c('storeId fractional', () => ({ storeId: 1.5 }), 'storeId'),
+      c('storeId beyond safe integers', () => ({ storeId: 2 ** 53 }), 'storeId'),
+      c('storeId null', () => ({ storeId: null }), 'storeId'),
+    ]);
+
+    it('an unknown store → NOT_FOUND', async () => {
+      expectError(await send('stores.get', { storeId: UNKNOWN_ID }), 'NOT_FOUND');
+      expectError(await send('stores.get', { storeId: Number.MAX_SAFE_INTEGER }), 'NOT_FOUND');
+    });
+  });
+
+  describe('products.create', () => {
+    const valid = () => ({ storeId: f.sellerA.storeId, name: 'Never created', description: '', price: 100, stock: 1 });
+    const c = caseFor<ReturnType<typeof valid>>();
+    table('products.create', () => f.sellerA.token, valid, [
+      ...junk<ReturnType<typeof valid>>(),
+      c('storeId missing', ({ storeId: _s, ...v }) => v, 'storeId'),
+      c('storeId zero', (v) => ({ ...v, storeId: 0 }), 'storeId'),
+      c('storeId a string', (v) => ({ ...v, storeId: String(v.storeId) }), 'storeId'),
+      c('name empty', (v) => ({ ...v, name: '' }), 'name'),
+      c('name 201 characters', (v) => ({ ...v, name: 'n'.repeat(201) }), 'name'),
+      c('description 5001 characters', (v) => ({ ...v, description: 'd'.repeat(5001) }), 'description'),
+      c('description null', (v) => ({ ...v, description: null }), 'description'),
+      c('price missing', ({ price: _p, ...v }) => v, 'price'),
+      c('price negative', (v) => ({ ...v, price: -1 }), 'price'),
+      c('price fractional', (v) => ({ ...v, price: 99.99 }), 'price'),
+      c('price over the limit', (v) => ({ ...v, price: LIMITS.maxPrice + 1 }), 'price'),
+      c('price a string', (v) => ({ ...v, price: '100' }), 'price'),
+      c('stock negative', (v) => ({ ...v, stock: -1 }), 'stock'),
+      c('stock fractional', (v) => ({ ...v, stock: 0.5 }), 'stock'),
+      c('stock over the limit', (v) => ({ ...v, stock: LIMITS.maxStock + 1 }), 'stock'),
+      c('a status field', (v) => ({ ...v, status: 'ACTIVE' }), 'status'),
+    ]);
+
+    it("an unknown store → NOT_FOUND; another seller's store → FORBIDDEN", async () => {
+      expectError(await send('products.create', { ...valid(), storeId: UNKNOWN_ID }, { token: f.sellerA.token }), 'NOT_FOUND');
+      expectError(await send('products.create', { ...valid(), storeId: f.sellerB.storeId }, { token: f.sellerA.token }), 'FORBIDDEN');
+    });
+  });
+
+  describe('products.get', () => {
+    const valid = () => ({ productId: f.sellerA.productId });
+    const c = caseFor<ReturnType<typeof valid>>();
+    table('products.get', () => undefined, valid, [
+      ...junk<ReturnType<typeof valid>>(),
+      c('productId missing', () => ({}), 'productId'),
+      c('productId a string', () => ({ productId: 'x' }), 'productId'),
+      c('productId zero', () => ({ productId: 0 }), 'productId'),
+      c('productId negative', () => ({ productId: -5 }), 'productId'),
+      c('productId fractional', () => ({ productId: 1.5 }), 'productId'),
+      c('productId beyond safe integers', () => ({ productId: 2 ** 53 }), 'productId'),
+    ]);
+
+    it('an unknown product → NOT_FOUND', async () => {
+      expectError(await send('products.get', { productId: UNKNOWN_ID }), 'NOT_FOUND');
+    });
+  });
+
+  describe('products.restock', () => {
+    const valid = () => ({ productId: f.sellerA.productId, quantity: 1 });
+    const c = caseFor<ReturnType<typeof valid>>();
+    const stockUnchanged = async () => {
+      await expectStock(f.sellerA.productId, STOCK_A);
+      await expectStock(f.sellerB.productId, STOCK_B);
     };
-    await go('malformed', 'wallet.charge', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"amount": 5,' });
-    await go('malformed-get', `products.get?input=${encodeURIComponent('{bad')}`, { method: 'GET' });
-    await go('no-input-get', `products.get`, { method: 'GET' });
-    await go('null-get', `products.get?input=null`, { method: 'GET' });
-    await go('unknown', `nope.nope`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-    await go('get-on-mutation', `auth.signup?input=%7B%7D`, { method: 'GET' });
-    await go('post-on-query', `products.get`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"productId":1}' });
-    await go('no-ct', 'wallet.charge', { method: 'POST', headers: { ...auth }, body: '{"amount": 5}' });
-    await go('text-ct', 'wallet.charge', { method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: '{"amount": 5}' });
-    await go('empty', 'wallet.charge', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '' });
-    await go('orders.list null', `orders.list?input=null`, { method: 'GET', headers: auth });
-    await go('orders.list noinput', `orders.list`, { method: 'GET', headers: auth });
-    await go('history cursor', `wallet.history?input=${encodeURIComponent(JSON.stringify({ cursor: 'abc' }))}`, { method: 'GET', headers: auth });
-    await go('email', 'auth.signup', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'nope', password: 'x', name: '', role: 'ADMIN', extra: 1 }) });
-    await go('big', 'auth.signup', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'a@b.cd', password: 'x'.repeat(2_000_000), name: 'a', role: 'CUSTOMER' }) });
-    await go('maxid', `products.get?input=${encodeURIComponent(JSON.stringify({ productId: Number.MAX_SAFE_INTEGER }))}`, { method: 'GET' });
-    await go('batch', `products.get,stores.get?batch=1&input=${encodeURIComponent(JSON.stringify({ 0: { productId: 'x' }, 1: {storeId: -1} }))}`, { method: 'GET' });
+    table(
+      'products.restock',
+      () => f.sellerA.token,
+      valid,
+      [
+        ...junk<ReturnType<typeof valid>>(),
+        c('productId missing', ({ productId: _p, ...v }) => v, 'productId'),
+        c('productId a string', (v) => ({ ...v, productId: 'abc' }), 'productId'),
+        c('productId negative', (v) => ({ ...v, productId: -1 }), 'productId'),
+        c('quantity missing', ({ quantity: _q, ...v }) => v, 'quantity'),
+        c('quantity zero', (v) => ({ ...v, quantity: 0 }), 'quantity'),
+        c('quantity negative', (v) => ({ ...v, quantity: -10 }), 'quantity'),
+        c('quantity fractional', (v) => ({ ...v, quantity: 1.5 }), 'quantity'),
+        c('quantity over the limit', (v) => ({ ...v, quantity: LIMITS.maxStock + 1 }), 'quantity'),
+        c('quantity a string', (v) => ({ ...v, quantity: '5' }), 'quantity'),
+      ],
+      stockUnchanged,
+    );
+
+    it("an unknown product → NOT_FOUND; another seller's product → FORBIDDEN; stock unchanged", async () => {
+      expectError(await send('products.restock', { productId: UNKNOWN_ID, quantity: 1 }, { token: f.sellerA.token }), 'NOT_FOUND');
+      expectError(await send('products.restock', { productId: f.sellerB.productId, quantity: 1 }, { token: f.sellerA.token }), 'FORBIDDEN');
+      await stockUnchanged();
+    });
+  });
+
+  describe('orders.place', () => {
+    const valid = () => ({
+      idempotencyKey: 'bad-input-order-key',
+      items: [{ productId: f.sellerA.productId, quantity: 1 }],
+      paymentMethod: 'BALANCE',
+      fulfillment: DELIVERY as { type: string; address: Record<string, unknown> },
+    });
+    type V = ReturnType<typeof valid>;
+    const c = caseFor<V>();
+    const line = (v: V, patch: Record<string, unknown>) => ({ ...v, items: [{ ...v.items[0], ...patch }] });
+    const address = (v: V, patch: Record<string, unknown>) => ({ ...v, fulfillment: { ...v.fulfillment, address: { ...v.fulfillment.address, ...patch } } });
+    const pickup = (v: V, pickupAt: unknown) => ({ ...v, fulfillment: { type: 'PICKUP', pickupAt } });
+    const inDays = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString();
+    table(
+      'orders.place',
+      () => f.customer.token,
+      valid,
+      [
+        ...junk<V>(),
+        c('items missing (and no fromCart)', ({ items: _i, ...v }) => v, 'items'),
+        c('items empty', (v) => ({ ...v, items: [] }), 'items'),
+        c('items not an array', (v) => ({ ...v, items: { productId: 1, quantity: 1 } }), 'items'),
+        c('10,000 lines', (v) => ({ ...v, items: Array.from({ length: 10_000 }, (_, i) => ({ productId: i + 1, quantity: 1 })) }), 'items'),
+        c('51 lines', (v) => ({ ...v, items: Array.from({ length: LIMITS.maxLinesPerOrder + 1 }, (_, i) => ({ productId: i + 1, quantity: 1 })) }), 'items'),
+        c('both items and fromCart', (v) => ({ ...v, fromCart: true }), 'items'),
+        c('fromCart false', ({ items: _i, ...v }) => ({ ...v, fromCart: false }), 'fromCart'),
+        c('quantity zero', (v) => line(v, { quantity: 0 }), 'items.0.quantity'),
+        c('quantity negative', (v) => line(v, { quantity: -1 }), 'items.0.quantity'),
+        c('quantity fractional', (v) => line(v, { quantity: 0.5 }), 'items.0.quantity'),
+        c('quantity over the per-line limit', (v) => line(v, { quantity: LIMITS.maxQuantityPerLine + 1 }), 'items.0.quantity'),
+        c('quantity huge', (v) => line(v, { quantity: 1e300 }), 'items.0.quantity'),
+        c('quantity a string', (v) => line(v, { quantity: '1' }), 'items.0.quantity'),
+        c('quantity missing', (v) => ({ ...v, items: [{ productId: v.items[0]!.productId }] }), 'items.0.quantity'),
+        c('productId a string', (v) => line(v, { productId: 'one' }), 'items.0.productId'),
+        c('productId zero', (v) => line(v, { productId: 0 }), 'items.0.productId'),
+        c('a price on the line', (v) => line(v, { price: 1 }), 'items.0.price'),
+        c('a line null', (v) => ({ ...v, items: [v.items[0], null] }), 'items.1'),
+        c('an unknown product', (v) => ({ ...v, items: [v.items[0], { productId: UNKNOWN_ID, quantity: 1 }] }), 'items.1.productId'),
+        c('the same product twice', (v) => ({ ...v, items: [v.items[0], { productId: f.sellerB.productId, quantity: 1 }, { ...v.items[0], quantity: 2 }] }), 'items.2.productId'),
+        c('paymentMethod missing', ({ paymentMethod: _p, ...v }) => v, 'paymentMethod'),
+        c('paymentMethod unknown', (v) => ({ ...v, paymentMethod: 'CASH' }), 'paymentMethod'),
+        c('BALANCE with a paymentKey', (v) => ({ ...v, paymentKey: 'pk_test_123' }), 'paymentKey'),
+        c('CARD without a paymentKey', (v) => ({ ...v, paymentMethod: 'CARD' }), 'paymentKey'),
+        c('CARD with an empty paymentKey', (v) => ({ ...v, paymentMethod: 'CARD', paymentKey: '' }), 'paymentKey'),
+        c('idempotencyKey missing', ({ idempotencyKey: _k, ...v }) => v, 'idempotencyKey'),
+        c('idempotencyKey 7 characters', (v) => ({ ...v, idempotencyKey: 'short-k' }), 'idempotencyKey'),
+        c('idempotencyKey 65 characters', (v) => ({ ...v, idempotencyKey: 'k'.repeat(65) }), 'idempotencyKey'),
+        c('idempotencyKey with bad characters', (v) => ({ ...v, idempotencyKey: 'order/key#1!' }), 'idempotencyKey'),
+        c('idempotencyKey null', (v) => ({ ...v, idempotencyKey: null }), 'idempotencyKey'),
+        c('fulfillment missing', ({ fulfillment: _f, ...v }) => v, 'fulfillment'),
+        c('fulfillment type unknown', (v) => ({ ...v, fulfillment: { type: 'DRONE' } }), 'fulfillment.type'),
+        c('DELIVERY without an address', (v) => ({ ...v, fulfillment: { type: 'DELIVERY' } }), 'fulfillment.address'),
+        c('DELIVERY with a pickupAt', (v) => ({ ...v, fulfillment: { ...v.fulfillment, pickupAt: inDays(1) } }), 'fulfillment.pickupAt'),
+        c('postalCode 4 digits', (v) => address(v, { postalCode: '1234' }), 'fulfillment.address.postalCode'),
+        c('phone not a phone', (v) => address(v, { phone: 'call me' }), 'fulfillment.address.phone'),
+        c('recipient empty', (v) => address(v, { recipient: '' }), 'fulfillment.address.recipient'),
+        c('line1 201 characters', (v) => address(v, { line1: 'l'.repeat(201) }), 'fulfillment.address.line1'),
+        c('an unknown address field', (v) => address(v, { country: 'KR' }), 'fulfillment.address.country'),
+        c('pickupAt in the past', (v) => pickup(v, '2020-01-01T10:00:00Z'), 'fulfillment.pickupAt'),
+        c('pickupAt 31 days ahead', (v) => pickup(v, inDays(31)), 'fulfillment.pickupAt'),
+        c('pickupAt not a date', (v) => pickup(v, 'tomorrow'), 'fulfillment.pickupAt'),
+        c('pickupAt without an offset', (v) => pickup(v, inDays(1).replace('Z', '')), 'fulfillment.pickupAt'),
+        c('pickupAt a number', (v) => pickup(v, Date.now() + 86_400_000), 'fulfillment.pickupAt'),
+        c('couponId zero', (v) => ({ ...v, couponId: 0 }), 'couponId'),
+        c('couponId a string', (v) => ({ ...v, couponId: 'SALE10' }), 'couponId'),
+        c('points negative', (v) => ({ ...v, points: -1 }), 'points'),
+        c('points fractional', (v) => ({ ...v, points: 1.5 }), 'points'),
+        c('a userId field', (v) => ({ ...v, userId: 1 }), 'userId'),
+        c('a status field', (v) => ({ ...v, status: 'PAID' }), 'status'),
+      ],
+      expectNoOrders,
+    );
+
+    it.each([
+      ['a couponId', { couponId: 1 }, 'COUPON_UNAVAILABLE'],
+      ['CARD with a paymentKey', { paymentMethod: 'CARD', paymentKey: 'pk_test_123' }, 'PAYMENT_ERROR'],
+      ['points', { points: 100 }, 'INSUFFICIENT_POINTS'],
+      ['fromCart', { items: undefined, fromCart: true }, null],
+    ] as const)('%s → PRECONDITION_FAILED, data.reason %s', async (_name, patch, reason) => {
+      const err = expectError(await send('orders.place', { ...valid(), ...patch }, { token: f.customer.token }), 'PRECONDITION_FAILED');
+      expect(err.data.reason).toBe(reason);
+      await expectNoOrders();
+      await expectWalletUnchanged();
+    });
+  });
+
+  describe('orders.get', () => {
+    const valid = () => ({ orderId: UNKNOWN_ULID });
+    const c = caseFor<ReturnType<typeof valid>>();
+    table('orders.get', () => f.customer.token, valid, [
+      ...junk<ReturnType<typeof valid>>(),
+      c('orderId missing', () => ({}), 'orderId'),
+      c('orderId short', () => ({ orderId: 'abc' }), 'orderId'),
+      c('orderId lower case', () => ({ orderId: UNKNOWN_ULID.toLowerCase() }), 'orderId'),
+      c('orderId 27 characters', () => ({ orderId: `${UNKNOWN_ULID}0` }), 'orderId'),
+      c('orderId with a U (not Crockford base32)', () => ({ orderId: `${UNKNOWN_ULID.slice(0, 25)}U` }), 'orderId'),
+      c('orderId SQL-ish', () => ({ orderId: "' OR 1=1 -- xxxxxxxxxxxxxx" }), 'orderId'),
+      c('orderId a number', () => ({ orderId: 123 }), 'orderId'),
+      c('orderId huge', () => ({ orderId: 'A'.repeat(5000) }), 'orderId'),
+    ]);
+
+    it('an unknown order → NOT_FOUND', async () => {
+      expectError(await send('orders.get', { orderId: UNKNOWN_ULID }, { token: f.customer.token }), 'NOT_FOUND');
+    });
+  });
+
+  describe('orders.list', () => {
+    const valid = () => ({ limit: 10 });
+    const c = caseFor<ReturnType<typeof valid>>();
+    table(
+      'orders.list',
+      () => f.customer.token,
+      valid,
+      [
+        ...junk<ReturnType<typeof valid>>().filter((k) => k.name !== 'no input'), // no input means the defaults
+        c('cursor not an order id', (v) => ({ ...v, cursor: 'abc' }), 'cursor'),
+        c('cursor lower case', (v) => ({ ...v, cursor: UNKNOWN_ULID.toLowerCase() }), 'cursor'),
+        c('cursor SQL-ish', (v) => ({ ...v, cursor: "0' OR '1'='1" }), 'cursor'),
+        c('cursor empty', (v) => ({ ...v, cursor: '' }), 'cursor'),
+        c('cursor a number', (v) => ({ ...v, cursor: 1 }), 'cursor'),
+        c('cursor huge', (v) => ({ ...v, cursor: 'C'.repeat(5000) }), 'cursor'),
+        c('limit zero', () => ({ limit: 0 }), 'limit'),
+        c('limit 101', () => ({ limit: 101 }), 'limit'),
+        c('limit fractional', () => ({ limit: 1.5 }), 'limit'),
+      ],
+      expectNoOrders,
+    );
+  });
+
+  describe('authentication and roles', () => {
+    /** Every protected procedure, with a valid input and the role it is for. */
+    const PROTECTED: [path: string, role: 'customer' | 'seller', input: () => unknown][] = [
+      ['auth.me', 'customer', () => NONE],
+      ['auth.logout', 'customer', () => NONE],
+      ['wallet.balance', 'customer', () => NONE],
+      ['wallet.charge', 'customer', () => ({ amount: 100, idempotencyKey: 'auth-test-charge' })],
+      ['wallet.history', 'customer', () => ({ limit: 10 })],
+      ['stores.create', 'seller', () => ({ name: 'Never created' })],
+      ['stores.mine', 'seller', () => NONE],
+      ['products.create', 'seller', () => ({ storeId: f.sellerA.storeId, name: 'Never', description: '', price: 1, stock: 1 })],
+      ['products.restock', 'seller', () => ({ productId: f.sellerA.productId, quantity: 1 })],
+      [
+        'orders.place',
+        'customer',
+        () => ({ idempotencyKey: 'auth-test-order', items: [{ productId: f.sellerA.productId, quantity: 1 }], paymentMethod: 'BALANCE', fulfillment: DELIVERY }),
+      ],
+      ['orders.get', 'customer', () => ({ orderId: UNKNOWN_ULID })],
+      ['orders.list', 'customer', () => ({ limit: 10 })],
+    ];
+    const BAD_CREDENTIALS: [name: string, authorization: () => string | undefined][] = [
+      ['no Authorization header', () => undefined],
+      ['Basic credentials', () => `Basic ${Buffer.from('user:pass').toString('base64')}`],
+      ['another scheme', () => `Token ${f.customer.token}`],
+      ['Bearer without a token', () => 'Bearer'],
+      ['Bearer and spaces', () => 'Bearer     '],
+      ['an unknown token', () => `Bearer ${randomBytes(32).toString('base64url')}`],
+      ['a token with junk after it', () => `Bearer ${f.customer.token} junk`],
+      ['a huge token', () => `Bearer ${'t'.repeat(5000)}`],
+      ['a token after logout', () => `Bearer ${f.loggedOutToken}`],
+    ];
+
+    it.each(PROTECTED.flatMap(([path, , input]) => BAD_CREDENTIALS.map(([name, authorization]) => [path, name, input, authorization] as const)))(
+      '%s with %s → UNAUTHORIZED',
+      async (path, _name, input, authorization) => {
+        expectError(await send(path, input(), { authorization: authorization() }), 'UNAUTHORIZED');
+      },
+    );
+
+    it('UNAUTHORIZED comes before input validation (no schema details for strangers)', async () => {
+      const err = expectError(await send('wallet.charge', { amount: -1, idempotencyKey: 'x' }), 'UNAUTHORIZED');
+      expect(err.data.issues).toBeUndefined();
+    });
+
+    it.each(PROTECTED.filter(([path, role]) => role === 'customer' && !path.startsWith('auth.')))('a SELLER calling %s → FORBIDDEN', async (path, _role, input) => {
+      expectError(await send(path, input(), { token: f.sellerA.token }), 'FORBIDDEN');
+    });
+
+    it.each(PROTECTED.filter(([, role]) => role === 'seller'))('a CUSTOMER calling %s → FORBIDDEN', async (path, _role, input) => {
+      expectError(await send(path, input(), { token: f.customer.token }), 'FORBIDDEN');
+    });
+
+    it('public procedures ignore a bad Authorization header', async () => {
+      for (const authorization of ['Bearer nope', 'Basic Zm9vOmJhcg==']) {
+        const a = await send('products.get', { productId: f.sellerA.productId }, { authorization });
+        expectNoLeak(a);
+        expect(a.status).toBe(200);
+      }
+    });
+
+    it('none of the refused calls changed anything', async () => {
+      await expectWalletUnchanged();
+      await expectNoOrders();
+      const mine = (await ok('stores.mine', NONE, f.sellerA.token)) as { id: number }[];
+      expect(mine.map((s) => s.id)).toEqual([f.sellerA.storeId]);
+      // The customer's own session survived every refused logout.
+      expect(await ok('auth.me', NONE, f.customer.token)).toMatchObject({ email: f.customer.email, role: 'CUSTOMER' });
+    });
+  });
+
+  describe('the wire', () => {
+    it.each([['nope.nope'], ['auth'], ['auth.signup.x'], ['auth.admin'], ['__proto__'], ['auth.constructor'], ['toString']])(
+      'an unknown procedure path %s → NOT_FOUND',
+      async (path) => {
+        expectError(await send(path, {}, { kind: 'mutation' }), 'NOT_FOUND');
+        expectError(await send(path, {}, { kind: 'query' }), 'NOT_FOUND');
+      },
+    );
+
+    it('a query sent as POST and a mutation sent as GET → METHOD_NOT_SUPPORTED', async () => {
+      expectError(await send('products.get', { productId: f.sellerA.productId }, { kind: 'mutation' }), 'METHOD_NOT_SUPPORTED');
+      expectError(await send('wallet.charge', { amount: 1, idempotencyKey: 'method-test' }, { kind: 'query', token: f.customer.token }), 'METHOD_NOT_SUPPORTED');
+      await expectWalletUnchanged();
+    });
+
+    it('a body over the size limit → 413, and it leaks nothing', async () => {
+      const a = await send('stores.create', { name: 'x'.repeat(api.deps.config.API_BODY_LIMIT_BYTES) }, { token: f.sellerA.token });
+      expect(a.status).toBe(413);
+      expectNoLeak(a);
+    });
   });
 });

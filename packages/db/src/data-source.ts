@@ -55,7 +55,8 @@ export function createDataSource(config: DbConfig): DataSource {
     connectTimeout: config.MYSQL_CONNECT_TIMEOUT_MS,
     poolSize: config.MYSQL_POOL_SIZE,
     extra: { queueLimit: config.MYSQL_POOL_QUEUE_LIMIT, waitForConnections: true, enableKeepAlive: true },
-    logging: ['error', 'warn', 'migration'],
+    // Failed queries are not logged here (their parameters may hold secrets); callers log what they handle.
+    logging: ['warn', 'migration'],
   });
 }
 

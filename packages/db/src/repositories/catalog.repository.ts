@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { ProductStatus } from '@bazaar/contracts';
+import { LIMITS, ProductStatus } from '@bazaar/contracts';
 import { execute, onReplica, selectRows } from '../data-source';
 import { ProductEntity, StoreEntity } from '../entities';
 
@@ -39,9 +39,14 @@ export class CatalogRepository {
     return this.ds.getRepository(ProductEntity).findOneBy({ id });
   }
 
-  /** Adds stock with one conditional statement; false when the product is gone. */
+  /** Adds stock with one conditional statement, never past LIMITS.maxStock; false when the product is gone or would exceed it. */
   async restock(productId: number, quantity: number): Promise<boolean> {
-    const res = await execute(this.ds, `UPDATE products SET stock = stock + ? WHERE id = ? AND status = 'ACTIVE'`, [quantity, productId]);
+    const res = await execute(this.ds, `UPDATE products SET stock = stock + ? WHERE id = ? AND status = 'ACTIVE' AND stock + ? <= ?`, [
+      quantity,
+      productId,
+      quantity,
+      LIMITS.maxStock,
+    ]);
     return res.affectedRows === 1;
   }
 

@@ -1,6 +1,6 @@
 import type { QueryRunner } from 'typeorm';
 import { OrderStatus, WalletEntryKind, type FailureReason, type Fulfillment, type PaymentMethod } from '@bazaar/contracts';
-import { isDuplicateKey } from '../data-source';
+import { execute, isDuplicateKey, selectRows } from '../data-source';
 
 export interface SettlementOrder {
   id: string;
@@ -47,7 +47,7 @@ export class OrderSettlementRepository {
       await q.query(
         `INSERT INTO orders (id, user_id, status, failure_reason, payment_method, fulfillment, items_total, discount_total,
            points_used, cash_paid, points_earned, idempotency_key, request_id, accepted_at, settled_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP(3))`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? = 'PENDING', NULL, CURRENT_TIMESTAMP(3)))`,
         [
           o.id,
           o.userId,
@@ -63,6 +63,7 @@ export class OrderSettlementRepository {
           o.idempotencyKey,
           o.requestId,
           o.acceptedAt,
+          o.status,
         ],
       );
       return true;
@@ -122,4 +123,100 @@ export class OrderSettlementRepository {
     );
     return true;
   }
+
+  /** The order row, locked for this transaction (null when MySQL has not seen the order). */
+  async lockOrder(q: QueryRunner, orderId: string): Promise<LockedOrder | null> {
+    const [row] = await selectRows<{ user_id: number | string; status: OrderStatus; payment_method: PaymentMethod; cash_paid: number | string }>(
+      q,
+      'SELECT user_id, status, payment_method, cash_paid FROM orders WHERE id = ? FOR UPDATE',
+      [orderId],
+    );
+    if (!row) return null;
+    const lines = await selectRows<{ product_id: number | string; quantity: number | string }>(
+      q,
+      'SELECT product_id, quantity - refunded_quantity AS quantity FROM order_items WHERE order_id = ? ORDER BY line_no',
+      [orderId],
+    );
+    return {
+      userId: Number(row.user_id),
+      status: row.status,
+      paymentMethod: row.payment_method,
+      cashPaid: Number(row.cash_paid),
+      lines: lines.map((l) => ({ productId: Number(l.product_id), quantity: Number(l.quantity) })),
+    };
+  }
+
+  /** Moves the order from one of `from` to `to`; false when it is in none of them (someone else moved it). */
+  async transition(q: QueryRunner, orderId: string, from: OrderStatus[], to: OrderStatus, reason: FailureReason | null = null): Promise<boolean> {
+    const res = await execute(
+      q,
+      `UPDATE orders SET status = ?, failure_reason = ?, settled_at = COALESCE(settled_at, CURRENT_TIMESTAMP(3))
+       WHERE id = ? AND status IN (${from.map(() => '?').join(',')})`,
+      [to, reason, orderId, ...from],
+    );
+    return res.affectedRows === 1;
+  }
+
+  /** Units go back to stock, in product id order (the same lock order as takeStock). */
+  async returnStock(q: QueryRunner, lines: { productId: number; quantity: number }[]): Promise<void> {
+    for (const l of [...lines].sort((a, b) => a.productId - b.productId)) {
+      if (l.quantity > 0) await execute(q, 'UPDATE products SET stock = stock + ? WHERE id = ?', [l.quantity, l.productId]);
+    }
+  }
+
+  /** Credits the wallet with its ledger row; (user, kind, ref) unique makes a second credit for the same ref impossible. */
+  async creditWallet(q: QueryRunner, userId: number, amount: number, kind: WalletEntryKind, ref: string): Promise<void> {
+    await execute(q, 'UPDATE wallet_accounts SET balance = balance + ? WHERE user_id = ?', [amount, userId]);
+    await execute(
+      q,
+      `INSERT INTO wallet_entries (user_id, kind, amount, balance_after, ref)
+       SELECT user_id, ?, ?, balance, ? FROM wallet_accounts WHERE user_id = ?`,
+      [kind, amount, ref, userId],
+    );
+  }
+
+  async insertPayment(q: QueryRunner, p: { orderId: string; userId: number; paymentKey: string; amount: number }): Promise<void> {
+    await execute(q, `INSERT INTO payments (order_id, user_id, payment_key, amount, status) VALUES (?, ?, ?, ?, 'CONFIRMING')`, [
+      p.orderId,
+      p.userId,
+      p.paymentKey,
+      p.amount,
+    ]);
+  }
+
+  async payment(q: QueryRunner, orderId: string): Promise<PaymentRow | null> {
+    const [row] = await selectRows<{ payment_key: string; amount: number | string; canceled_amount: number | string; status: PaymentStatus }>(
+      q,
+      'SELECT payment_key, amount, canceled_amount, status FROM payments WHERE order_id = ?',
+      [orderId],
+    );
+    return row ? { paymentKey: row.payment_key, amount: Number(row.amount), canceledAmount: Number(row.canceled_amount), status: row.status } : null;
+  }
+
+  async setPayment(q: QueryRunner, orderId: string, status: PaymentStatus, canceledAmount?: number): Promise<void> {
+    await execute(
+      q,
+      `UPDATE payments SET status = ?, canceled_amount = COALESCE(?, canceled_amount),
+         approved_at = IF(? = 'DONE', COALESCE(approved_at, CURRENT_TIMESTAMP(3)), approved_at) WHERE order_id = ?`,
+      [status, canceledAmount ?? null, status, orderId],
+    );
+  }
+}
+
+export type PaymentStatus = 'CONFIRMING' | 'DONE' | 'FAILED' | 'PARTIAL_CANCELED' | 'CANCELED';
+
+export interface PaymentRow {
+  paymentKey: string;
+  amount: number;
+  canceledAmount: number;
+  status: PaymentStatus;
+}
+
+export interface LockedOrder {
+  userId: number;
+  status: OrderStatus;
+  paymentMethod: PaymentMethod;
+  cashPaid: number;
+  /** Units per line not yet refunded. */
+  lines: { productId: number; quantity: number }[];
 }

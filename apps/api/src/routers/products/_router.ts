@@ -1,7 +1,8 @@
 import { TRPCError } from '@trpc/server';
-import { ProductStatus, Role, productCreateInput, productGetInput, productRestockInput, type ProductView } from '@bazaar/contracts';
+import { LIMITS, ProductStatus, Role, productCreateInput, productGetInput, productRestockInput, type ProductView } from '@bazaar/contracts';
 import type { ProductEntity } from '@bazaar/db';
 import type { Deps } from '../../deps';
+import { badField } from '../../errors';
 import { publicProcedure, router, sellerProcedure } from '../../trpc';
 
 export const toProductView = (p: ProductEntity): ProductView => ({
@@ -42,7 +43,8 @@ export const productsRouter = router({
     const p = await ctx.deps.catalog.findProduct(input.productId);
     if (!p || p.status === ProductStatus.DELETED) throw new TRPCError({ code: 'NOT_FOUND', message: `no product ${input.productId}` });
     await assertOwnsStore(ctx.deps, ctx.user, p.storeId);
-    if (!(await ctx.deps.catalog.restock(p.id, input.quantity))) throw new TRPCError({ code: 'NOT_FOUND', message: `no product ${input.productId}` });
+    if (p.stock + input.quantity > LIMITS.maxStock) throw badField(['quantity'], `stock may not exceed ${LIMITS.maxStock}`);
+    if (!(await ctx.deps.catalog.restock(p.id, input.quantity))) throw new TRPCError({ code: 'CONFLICT', message: 'the product changed meanwhile; try again' });
     await ctx.deps.gate.add(p.id, input.quantity);
     return toProductView((await ctx.deps.catalog.findProduct(p.id)) ?? p);
   }),

@@ -21,8 +21,8 @@ export const walletRouter = router({
   }),
 
   history: customerProcedure.input(walletHistoryInput).query(({ ctx, input }) => {
+    if (input.cursor !== undefined && !/^[1-9][0-9]{0,15}$/.test(input.cursor)) throw badField(['cursor'], 'not a cursor this API returned');
     const cursor = input.cursor === undefined ? undefined : Number(input.cursor);
-    if (cursor !== undefined && !Number.isSafeInteger(cursor)) throw badField(['cursor'], 'not a cursor this API returned');
     return ctx.deps.wallet.history(ctx.user.userId, cursor, input.limit);
   }),
 });
