@@ -43,10 +43,10 @@ function reachable(host, port) {
   });
 }
 
-async function waitReady(name, port, logFile) {
+async function waitReady(name, port, logFile, path = '/readyz') {
   const until = Date.now() + 60_000;
   while (Date.now() < until) {
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.ok, () => false);
     if (ok) return;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -79,7 +79,10 @@ run('npm', ['run', '--silent', 'db:seed'], 'loading demo data');
 // 4. Start the fleet.
 mkdirSync(join(RUN, 'logs'), { recursive: true });
 mkdirSync(join(RUN, 'pids'), { recursive: true });
+const gatewayPort = Number(env.FAKE_GATEWAY_PORT ?? 9300);
 const fleet = [
+  // The local stand-in for the card payment gateway (Toss Payments' API shape); production points PAYMENT_GATEWAY_URL at the real one.
+  { name: 'fake-gateway', entry: 'apps/fake-gateway/src/main.ts', port: gatewayPort, env: {}, ready: '/healthz' },
   { name: 'api', entry: 'apps/api/src/main.ts', port: apiPort, env: { API_PORT: String(apiPort) } },
   { name: 'worker-1', entry: 'apps/worker/src/main.ts', port: 9101, env: { WORKER_METRICS_PORT: '9101' } },
   { name: 'worker-2', entry: 'apps/worker/src/main.ts', port: 9102, env: { WORKER_METRICS_PORT: '9102' } },
@@ -101,16 +104,17 @@ for (const p of fleet) {
   writeFileSync(join(RUN, 'pids', `${p.name}.pid`), String(child.pid));
   p.logFile = logFile;
 }
-say('→ starting api, 2 workers and the scheduler');
-await Promise.all(fleet.map((p) => waitReady(p.name, p.port, p.logFile)));
+say('→ starting the fake payment gateway, api, 2 workers and the scheduler');
+await Promise.all(fleet.map((p) => waitReady(p.name, p.port, p.logFile, p.ready)));
 
 say(`
 ✓ Bazaar is up.
   API (tRPC)     http://127.0.0.1:${apiPort}/trpc
   Bull Board     http://127.0.0.1:${apiPort}/admin/queues   (user ${env.BULL_BOARD_USER ?? 'admin'}, password from BULL_BOARD_PASSWORD, default bazaar-admin)
   Health         http://127.0.0.1:${apiPort}/readyz
-  Metrics        api :${apiPort}/metrics · workers :9101/metrics, :9102/metrics · scheduler :${fleet[3].port}/metrics
-  Logs           .run/logs/{api,worker-1,worker-2,scheduler}.log
+  Metrics        api :${apiPort}/metrics · workers :9101/metrics, :9102/metrics · scheduler :${fleet[4].port}/metrics
+  Card payments  fake gateway at http://127.0.0.1:${gatewayPort} (mint test payment keys: POST /__test/payment-keys)
+  Logs           .run/logs/{api,worker-1,worker-2,scheduler,fake-gateway}.log
   Demo accounts  customer@demo.bazaar / seller1@demo.bazaar, password bazaar-demo-1234
   Try it         npm run demo
   Stop it        npm run down`);

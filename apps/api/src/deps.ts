@@ -1,10 +1,11 @@
-import type { Queue } from 'bullmq';
+import { QueueEvents, type Queue } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import type { Redis } from 'ioredis';
 import { CatalogRepository, OrdersRepository, UsersRepository, WalletRepository, createDataSource } from '@bazaar/db';
 import { createMetrics, createRedis, redisKeys, type Config, type Metrics, type RedisKeys } from '@bazaar/platform';
-import { AcceptedOrderStore, SoldOutGate, createOrdersQueue, type OrderJobData } from '@bazaar/queue';
+import { AcceptedOrderStore, SoldOutGate, createOrdersQueue, type OrdersQueueData } from '@bazaar/queue';
 import { OrderAcceptanceService } from './services/order-acceptance.service';
+import { OrderCancelService } from './services/order-cancel.service';
 import { OrderQueryService } from './services/order-query.service';
 import { PasswordService } from './services/password.service';
 import { ProductPricingCache } from './services/product-pricing.cache';
@@ -18,7 +19,11 @@ export interface Deps {
   ds: DataSource;
   redis: Redis;
   queueRedis: Redis;
-  ordersQueue: Queue<OrderJobData>;
+  ordersQueue: Queue<OrdersQueueData>;
+  /** Lazily started: only orders.cancel waits on job results. */
+  ordersEvents(): Promise<QueueEvents>;
+  store: AcceptedOrderStore;
+  orders: OrdersRepository;
   users: UsersRepository;
   catalog: CatalogRepository;
   wallet: WalletRepository;
@@ -28,6 +33,7 @@ export interface Deps {
   gate: SoldOutGate;
   acceptance: OrderAcceptanceService;
   orderQueries: OrderQueryService;
+  cancels: OrderCancelService;
   close(): Promise<void>;
 }
 
@@ -42,6 +48,15 @@ export async function createDeps(config: Config): Promise<Deps> {
   await ds.initialize().catch((err: unknown) => {
     throw new Error(`MySQL at ${new URL(config.MYSQL_URL).host} does not answer: ${err instanceof Error ? err.message : String(err)}`);
   });
+  let events: Promise<QueueEvents> | undefined;
+  let eventsRedis: Redis | undefined;
+  const ordersEvents = () =>
+    (events ??= (async () => {
+      eventsRedis = createRedis(config.REDIS_URL, 'worker');
+      const qe = new QueueEvents(ordersQueue.name, { connection: eventsRedis, prefix: keys.bullPrefix });
+      await qe.waitUntilReady();
+      return qe;
+    })());
   const users = new UsersRepository(ds);
   const catalog = new CatalogRepository(ds);
   const wallet = new WalletRepository(ds);
@@ -57,6 +72,9 @@ export async function createDeps(config: Config): Promise<Deps> {
     redis,
     queueRedis,
     ordersQueue,
+    ordersEvents,
+    store,
+    orders,
     users,
     catalog,
     wallet,
@@ -73,8 +91,11 @@ export async function createDeps(config: Config): Promise<Deps> {
       metrics,
       config.IDEMPOTENCY_TTL_SECONDS,
     ),
-    orderQueries: new OrderQueryService(store, orders),
+    orderQueries: new OrderQueryService(store, orders, metrics),
+    cancels: new OrderCancelService(store, orders, ordersQueue, ordersEvents, config.CANCEL_WAIT_MS),
     async close() {
+      if (events) await (await events).close();
+      await eventsRedis?.quit().catch(() => undefined);
       await ordersQueue.close();
       await Promise.allSettled([redis.quit(), queueRedis.quit()]);
       if (ds.isInitialized) await ds.destroy();

@@ -4,6 +4,8 @@ import { OrdersRepository, createDataSource } from '@bazaar/db';
 import { createLogger, createMetrics, createRedis, loadConfigOrExit, redisKeys, startHealthServer, type Logger } from '@bazaar/platform';
 import { AcceptedOrderStore, OrderOutcomePublisher, SoldOutGate, createOrdersQueue } from '@bazaar/queue';
 import { JobLease, RedisRunCoordinator } from './cron/redis-run-coordinator';
+import { ExpireCardOrdersJob } from './jobs/expire-card-orders.job';
+import { ReconcileGateJob } from './jobs/reconcile-gate.job';
 import { ReconcileOrdersJob } from './jobs/reconcile-orders.job';
 
 async function main(): Promise<void> {
@@ -19,14 +21,17 @@ async function main(): Promise<void> {
   const lease = new JobLease(redis, keys);
 
   const store = new AcceptedOrderStore(redis, keys);
+  const gate = new SoldOutGate(redis, keys);
+  const reconcileGate = new ReconcileGateJob(gate, store, new OrdersRepository(ds), config.RECONCILE_AFTER_SECONDS * 2);
   const reconcile = new ReconcileOrdersJob(
     store,
-    new OrderOutcomePublisher(store, new SoldOutGate(redis, keys)),
+    new OrderOutcomePublisher(store, gate),
     new OrdersRepository(ds),
     queue,
     metrics,
     config.RECONCILE_AFTER_SECONDS,
   );
+  const expire = new ExpireCardOrdersJob(new OrdersRepository(ds), queue, config.CARD_PAYMENT_EXPIRY_MINUTES);
   const jobs: { name: string; schedule: string; leaseMs: number; run: (log: Logger) => Promise<unknown> }[] = [
     {
       name: ReconcileOrdersJob.NAME,
@@ -34,6 +39,8 @@ async function main(): Promise<void> {
       leaseMs: 60_000,
       run: (l) => reconcile.run(l),
     },
+    { name: ReconcileGateJob.NAME, schedule: config.RECONCILE_CRON, leaseMs: 60_000, run: (l) => reconcileGate.run(l) },
+    { name: ExpireCardOrdersJob.NAME, schedule: config.EXPIRY_CRON, leaseMs: 60_000, run: (l) => expire.run(l) },
   ];
 
   const tasks = jobs.map((job) => {

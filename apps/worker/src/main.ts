@@ -2,10 +2,13 @@ import 'reflect-metadata';
 import { Worker } from 'bullmq';
 import { OrderSettlementRepository, OrdersRepository, createDataSource } from '@bazaar/db';
 import { createLogger, createMetrics, createRedis, loadConfigOrExit, redisKeys, startHealthServer } from '@bazaar/platform';
-import { AcceptedOrderStore, OrderOutcomePublisher, QueueName, SoldOutGate, createOrdersQueue, type OrderJobData } from '@bazaar/queue';
+import { AcceptedOrderStore, OrderOutcomePublisher, QueueName, SoldOutGate, createOrdersQueue, type OrdersQueueData } from '@bazaar/queue';
 import { CustomerLock } from './locks/customer-lock';
 import { ordersProcessor } from './processors/orders.processor';
+import { PaymentGatewayClient } from './gateway/payment-gateway.client';
 import { ApplyOrderWorkflow } from './workflows/apply-order/apply-order.workflow';
+import { CardPaymentWorkflow } from './workflows/apply-order/card-payment.workflow';
+import { CancelOrderWorkflow } from './workflows/cancel-order/cancel-order.workflow';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -22,12 +25,27 @@ async function main(): Promise<void> {
     queueJobCounts: async () => ({ [QueueName.ORDERS]: await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized') }),
   });
 
-  const workflow = new ApplyOrderWorkflow(ds, new OrderSettlementRepository(), new OrdersRepository(ds));
-  const worker = new Worker<OrderJobData>(
+  const settlement = new OrderSettlementRepository();
+  const orders = new OrdersRepository(ds);
+  const gate = new SoldOutGate(redis, keys);
+  const gateway = new PaymentGatewayClient({
+    baseUrl: config.PAYMENT_GATEWAY_URL,
+    secretKey: config.PAYMENT_SECRET_KEY,
+    timeoutMs: config.PAYMENT_TIMEOUT_MS,
+    retries: config.PAYMENT_RETRIES,
+    onBreakerStateChange: (state) => {
+      metrics.paymentGatewayBreaker.set(state === 'open' ? 1 : state === 'halfOpen' ? 0.5 : 0);
+      log.warn({ state }, 'payment gateway circuit breaker changed state');
+    },
+  });
+  const card = new CardPaymentWorkflow(ds, settlement, orders, gateway, log);
+  const worker = new Worker<OrdersQueueData>(
     QueueName.ORDERS,
     ordersProcessor({
-      workflow,
-      outcomes: new OrderOutcomePublisher(store, new SoldOutGate(redis, keys)),
+      apply: new ApplyOrderWorkflow(ds, settlement, orders, card),
+      cancel: new CancelOrderWorkflow(ds, settlement, gateway, gate, log),
+      store,
+      outcomes: new OrderOutcomePublisher(store, gate),
       lock: new CustomerLock(redis, keys),
       metrics,
       log,

@@ -45,6 +45,8 @@ export const configSchema = z.object({
   API_BODY_LIMIT_BYTES: positiveInt(10_000_000).default(1_048_576),
   WORKER_METRICS_PORT: port.default(9101),
   WORKER_CONCURRENCY: positiveInt(256).default(16),
+  /** How long a worker holds a job before others may take it as stalled (BullMQ lockDuration; stalled checks run at this interval). */
+  WORKER_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   SCHEDULER_METRICS_PORT: port.default(9201),
 
   SESSION_TTL_SECONDS: positiveInt(90 * 86400).default(7 * 86400),
@@ -57,6 +59,15 @@ export const configSchema = z.object({
   ORDER_JOB_ATTEMPTS: positiveInt(100).default(10),
   RECONCILE_CRON: z.string().min(9).default('*/10 * * * * *'),
   RECONCILE_AFTER_SECONDS: positiveInt(86400).default(30),
+
+  PAYMENT_GATEWAY_URL: z.string().url().default('http://127.0.0.1:9300'),
+  PAYMENT_SECRET_KEY: z.string().min(1).default('test_sk_bazaar'),
+  PAYMENT_TIMEOUT_MS: positiveInt(60_000).default(3000),
+  PAYMENT_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  FAKE_GATEWAY_PORT: port.default(9300),
+  CARD_PAYMENT_EXPIRY_MINUTES: positiveInt(7 * 24 * 60).default(15),
+  EXPIRY_CRON: z.string().min(9).default('*/30 * * * * *'),
+  CANCEL_WAIT_MS: positiveInt(60_000).default(10_000),
 
   BULL_BOARD_USER: z.string().min(1).default('admin'),
   BULL_BOARD_PASSWORD: z.string().min(8, 'at least 8 characters').default('bazaar-admin'),

@@ -22,6 +22,7 @@ export function redisKeys(prefix: string) {
     userSessions: (userId: number) => `${prefix}:user-sessions:${userId}`,
     orderIdempotency: (userId: number, key: string) => `${shardTag(orderShardOf(userId))}:idem:${userId}:${key}`,
     acceptedOrder: (userId: number, orderId: string) => `${shardTag(orderShardOf(userId))}:order:${orderId}`,
+    orderView: (userId: number, orderId: string) => `${shardTag(orderShardOf(userId))}:order-view:${orderId}`,
     pendingOrders: (shard: number) => `${shardTag(shard)}:pending`,
     userPendingOrders: (userId: number) => `${shardTag(orderShardOf(userId))}:user-pending:${userId}`,
     productSnapshot: (productId: number) => `${prefix}:product:${productId}`,

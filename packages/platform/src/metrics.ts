@@ -91,6 +91,11 @@ export function createMetrics(service: string, opts: MetricsOptions = {}) {
       labelNames: ['action'] as const,
       registers: [registry],
     }),
+    paymentGatewayBreaker: new Gauge({
+      name: 'bazaar_payment_gateway_breaker_open',
+      help: 'Payment gateway circuit breaker: 1 open, 0.5 half-open, 0 closed',
+      registers: [registry],
+    }),
     walletCharges: new Counter({
       name: 'bazaar_wallet_charges_total',
       help: 'Wallet top-ups by outcome (charged, replayed)',

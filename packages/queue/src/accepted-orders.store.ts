@@ -18,7 +18,11 @@ redis.call('ZADD', KEYS[4], ARGV[4], ARGV[2])
 return {1, ARGV[1]}
 `;
 
-/** After the MySQL commit: record the outcome for readers, keep it a while, drop it from the indexes. */
+/**
+ * After the MySQL commit: record the outcome for readers, keep it a while,
+ * drop it from the indexes, and drop the cached order view (every status
+ * change does).
+ */
 const SETTLE_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HSET', KEYS[1], 'status', ARGV[1], 'reason', ARGV[2])
@@ -26,6 +30,18 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 redis.call('ZREM', KEYS[2], ARGV[3])
 redis.call('ZREM', KEYS[3], ARGV[3])
+redis.call('DEL', KEYS[4])
+return 1
+`;
+
+/**
+ * Caches an order's view only if the accepted record still shows the status
+ * the view was read with: a settle that ran in between (and dropped the
+ * cache) makes this a no-op, so a stale view is never cached after the drop.
+ */
+const CACHE_VIEW_LUA = `
+if redis.call('HGET', KEYS[1], 'status') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
 return 1
 `;
 
@@ -43,7 +59,8 @@ export interface AcceptedRecord {
 
 type Commands = {
   bazaarAccept(k1: string, k2: string, k3: string, k4: string, ...argv: (string | number)[]): Promise<[number, string]>;
-  bazaarSettle(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<number>;
+  bazaarSettle(k1: string, k2: string, k3: string, k4: string, ...argv: (string | number)[]): Promise<number>;
+  bazaarCacheView(k1: string, k2: string, ...argv: (string | number)[]): Promise<number>;
 };
 
 const pendingMember = (userId: number, orderId: string) => `${orderId}:${userId}`;
@@ -64,7 +81,8 @@ export class AcceptedOrderStore {
   ) {
     if (!('bazaarAccept' in redis)) {
       redis.defineCommand('bazaarAccept', { numberOfKeys: 4, lua: ACCEPT_LUA });
-      redis.defineCommand('bazaarSettle', { numberOfKeys: 3, lua: SETTLE_LUA });
+      redis.defineCommand('bazaarSettle', { numberOfKeys: 4, lua: SETTLE_LUA });
+      redis.defineCommand('bazaarCacheView', { numberOfKeys: 2, lua: CACHE_VIEW_LUA });
     }
     this.r = redis as Redis & Commands;
   }
@@ -113,11 +131,22 @@ export class AcceptedOrderStore {
       this.keys.acceptedOrder(userId, orderId),
       this.keys.pendingOrders(orderShardOf(userId)),
       this.userPendingKey(userId),
+      this.keys.orderView(userId, orderId),
       status,
       reason ?? '',
       pendingMember(userId, orderId),
       this.settledTtlSeconds,
     );
+  }
+
+  /** A cached order view (JSON), if any. */
+  cachedView(userId: number, orderId: string): Promise<string | null> {
+    return this.r.get(this.keys.orderView(userId, orderId));
+  }
+
+  /** Caches a settled order's view read with `status` (see CACHE_VIEW_LUA). */
+  async cacheView(userId: number, orderId: string, status: OrderStatus, json: string, ttlSeconds = 600): Promise<boolean> {
+    return (await this.r.bazaarCacheView(this.keys.acceptedOrder(userId, orderId), this.keys.orderView(userId, orderId), status, json, ttlSeconds)) === 1;
   }
 
   /** The customer's unsettled order ids, newest first. */

@@ -32,3 +32,17 @@ export type AcceptedOrder = z.infer<typeof acceptedOrder>;
 
 export const orderJobData = z.strictObject({ order: acceptedOrder, requestId: z.string().min(1).max(64) });
 export type OrderJobData = z.infer<typeof orderJobData>;
+
+/** Cancel an order (the customer asked, or card payment expired): job name cancel-order on the `orders` queue. */
+export const cancelJobData = z.strictObject({
+  orderId: ulid,
+  userId: id,
+  requestId: z.string().min(1).max(64),
+  reason: z.enum(['CUSTOMER', 'EXPIRED', 'AUDIT']),
+});
+export type CancelJobData = z.infer<typeof cancelJobData>;
+
+export interface CancelJobResult {
+  status: string;
+  changed: boolean;
+}

@@ -1,12 +1,14 @@
 import { Queue, type DefaultJobOptions, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '@bazaar/platform';
-import type { OrderJobData } from './payloads';
+import type { CancelJobData, OrderJobData } from './payloads';
 
 export const QueueName = { ORDERS: 'orders', REFUNDS: 'refunds' } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
-export const OrderJobName = { APPLY: 'apply-order' } as const;
+export const OrderJobName = { APPLY: 'apply-order', CANCEL: 'cancel-order' } as const;
+
+export type OrdersQueueData = OrderJobData | CancelJobData;
 
 /** The one place job options are set: retries with exponential backoff, bounded retention. */
 export function defaultJobOptions(attempts: number): DefaultJobOptions {
@@ -24,14 +26,23 @@ export function orderJobId(orderId: string): string {
   return orderId;
 }
 
-export function createOrdersQueue(connection: Redis, keys: RedisKeys, attempts: number): Queue<OrderJobData> {
-  return new Queue<OrderJobData>(QueueName.ORDERS, {
+export function createOrdersQueue(connection: Redis, keys: RedisKeys, attempts: number): Queue<OrdersQueueData> {
+  return new Queue<OrdersQueueData>(QueueName.ORDERS, {
     connection,
     prefix: keys.bullPrefix,
     defaultJobOptions: defaultJobOptions(attempts),
   });
 }
 
-export async function enqueueOrder(queue: Queue<OrderJobData>, data: OrderJobData, opts: JobsOptions = {}): Promise<void> {
+export async function enqueueOrder(queue: Queue<OrdersQueueData>, data: OrderJobData, opts: JobsOptions = {}): Promise<void> {
   await queue.add(OrderJobName.APPLY, data, { ...opts, jobId: orderJobId(data.order.orderId) });
+}
+
+/** One cancel job per order at a time; removed when done, so a later cancel (or audit) runs again — harmlessly. */
+export function cancelJobId(orderId: string): string {
+  return `cancel-${orderJobId(orderId)}`;
+}
+
+export function enqueueCancel(queue: Queue<OrdersQueueData>, data: CancelJobData) {
+  return queue.add(OrderJobName.CANCEL, data, { jobId: cancelJobId(data.orderId), removeOnComplete: true, priority: 1 });
 }

@@ -3,7 +3,7 @@ import type { Queue } from 'bullmq';
 import { TRPCError } from '@trpc/server';
 import { FailureReason, OrderStatus, PaymentMethod, type OrderPlaceInput, type OrderPlaceResult } from '@bazaar/contracts';
 import { newId, type Logger, type Metrics } from '@bazaar/platform';
-import { enqueueOrder, type AcceptedOrder, type AcceptedOrderStore, type OrderJobData, type SoldOutGate, type StockSnapshot } from '@bazaar/queue';
+import { enqueueOrder, type AcceptedOrder, type AcceptedOrderStore, type OrdersQueueData, type SoldOutGate, type StockSnapshot } from '@bazaar/queue';
 import { badField, preconditionFailed } from '../errors';
 import type { ProductPricingCache } from './product-pricing.cache';
 
@@ -38,7 +38,7 @@ export class OrderAcceptanceService {
   constructor(
     private readonly pricing: ProductPricingCache,
     private readonly store: AcceptedOrderStore,
-    private readonly queue: Queue<OrderJobData>,
+    private readonly queue: Queue<OrdersQueueData>,
     private readonly gate: SoldOutGate,
     private readonly stockSnapshot: StockSnapshot,
     private readonly metrics: Metrics,
@@ -49,7 +49,6 @@ export class OrderAcceptanceService {
     if (input.fromCart) throw preconditionFailed(null, 'ordering from the cart is not available yet');
     if (input.couponId !== undefined) throw this.reject(FailureReason.COUPON_UNAVAILABLE, 'coupons are not available yet');
     if (input.points) throw this.reject(FailureReason.INSUFFICIENT_POINTS, 'paying with points is not available yet');
-    if (input.paymentMethod === PaymentMethod.CARD) throw this.reject(FailureReason.PAYMENT_ERROR, 'card payments are not available yet');
     const items = input.items ?? [];
     const hash = paramsHash(input);
     const seen = await this.store.lookup(userId, input.idempotencyKey);
@@ -70,6 +69,7 @@ export class OrderAcceptanceService {
       acceptedAt: new Date().toISOString(),
       paymentMethod: input.paymentMethod,
       fulfillment: input.fulfillment,
+      ...(input.paymentMethod === PaymentMethod.CARD && input.paymentKey ? { paymentKey: input.paymentKey } : {}),
       lines,
     };
     await this.passGate(order, log);

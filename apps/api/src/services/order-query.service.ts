@@ -2,6 +2,7 @@ import type { OrderLineView, OrderView, Page } from '@bazaar/contracts';
 import { OrderStatus } from '@bazaar/contracts';
 import type { OrdersRepository, SettledOrderRow } from '@bazaar/db';
 import type { AcceptedOrderStore, AcceptedRecord } from '@bazaar/queue';
+import type { Metrics } from '@bazaar/platform';
 
 function fromAccepted(rec: AcceptedRecord): OrderView {
   const items: OrderLineView[] = rec.order.lines.map((l) => {
@@ -75,18 +76,27 @@ export class OrderQueryService {
   constructor(
     private readonly store: AcceptedOrderStore,
     private readonly orders: OrdersRepository,
+    private readonly metrics: Metrics,
   ) {}
 
+  /**
+   * The accepted record while it waits (a worker updates it right after its
+   * MySQL commit); once settled, a cached view (dropped on every status
+   * change) or MySQL's primary.
+   */
   async get(userId: number, orderId: string): Promise<OrderView | null> {
     const rec = await this.store.get(userId, orderId);
-    if (rec && rec.status === OrderStatus.PENDING) {
-      // It may have been settled a moment ago, before the worker updated Redis.
-      const settled = await this.orders.findSettled(orderId);
-      return settled ? fromSettled(settled) : fromAccepted(rec);
+    if (rec && rec.status === OrderStatus.PENDING) return fromAccepted(rec);
+    if (rec) {
+      const cached = await this.store.cachedView(userId, orderId);
+      this.metrics.cacheRequests.inc({ cache: 'order_view', result: cached ? 'hit' : 'miss' });
+      if (cached) return JSON.parse(cached) as OrderView;
     }
     const settled = await this.orders.findSettled(orderId);
     if (!settled || settled.userId !== userId) return null;
-    return fromSettled(settled);
+    const view = fromSettled(settled);
+    if (rec) await this.store.cacheView(userId, orderId, view.status, JSON.stringify(view));
+    return view;
   }
 
   /** Newest first across waiting and settled orders; the cursor is the last order id of the page. */

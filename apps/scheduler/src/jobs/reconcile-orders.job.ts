@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { OrdersRepository } from '@bazaar/db';
 import type { Logger, Metrics } from '@bazaar/platform';
-import { enqueueOrder, type AcceptedOrderStore, type OrderJobData, type OrderOutcomePublisher } from '@bazaar/queue';
+import { enqueueOrder, type AcceptedOrderStore, type OrderOutcomePublisher, type OrdersQueueData } from '@bazaar/queue';
 
 const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
 
@@ -26,7 +26,7 @@ export class ReconcileOrdersJob {
     private readonly store: AcceptedOrderStore,
     private readonly outcomes: OrderOutcomePublisher,
     private readonly orders: OrdersRepository,
-    private readonly queue: Queue<OrderJobData>,
+    private readonly queue: Queue<OrdersQueueData>,
     private readonly metrics: Metrics,
     private readonly afterSeconds: number,
   ) {}

@@ -91,7 +91,10 @@ export class OrdersRepository {
     return toOrder(row, items.map(toItem));
   }
 
-  /** Status of each of these orders that is settled in MySQL (primary). */
+  /**
+   * Status of each of these orders that MySQL has settled (primary). A card
+   * order still awaiting payment (PENDING) is not settled.
+   */
   async settledStatuses(orderIds: string[]): Promise<Map<string, { status: OrderStatus; reason: FailureReason | null }>> {
     if (orderIds.length === 0) return new Map();
     const rows = await selectRows<{
@@ -99,7 +102,7 @@ export class OrdersRepository {
       status: OrderStatus;
       failure_reason: FailureReason | null;
     }>(this.ds, `SELECT id, status, failure_reason FROM orders WHERE id IN (${orderIds.map(() => '?').join(',')})`, orderIds);
-    return new Map(rows.map((r) => [r.id, { status: r.status, reason: r.failure_reason }]));
+    return new Map(rows.filter((r) => r.status !== 'PENDING').map((r) => [r.id, { status: r.status, reason: r.failure_reason }]));
   }
 
   async listSettled(userId: number, beforeId: string | undefined, limit: number): Promise<SettledOrderRow[]> {
@@ -123,5 +126,33 @@ export class OrdersRepository {
       byOrder.set(key, list);
     }
     return rows.map((r) => toOrder(r, byOrder.get(String(r.id)) ?? []));
+  }
+
+  /** Card orders still awaiting payment, accepted before `before` (primary). */
+  async awaitingPaymentSince(before: Date, limit: number): Promise<{ orderId: string; userId: number }[]> {
+    const rows = await selectRows<{ id: string; user_id: number | string }>(
+      this.ds,
+      `SELECT id, user_id FROM orders WHERE status = 'PENDING' AND accepted_at < ? ORDER BY accepted_at LIMIT ?`,
+      [before, limit],
+    );
+    return rows.map((r) => ({ orderId: r.id, userId: Number(r.user_id) }));
+  }
+
+  /** Card payments still open at the gateway for orders that did not complete (FAILED / CANCELLED): to be voided. */
+  async openPaymentsOfEndedOrders(limit: number): Promise<{ orderId: string; userId: number }[]> {
+    const rows = await selectRows<{ id: string; user_id: number | string }>(
+      this.ds,
+      `SELECT o.id, o.user_id FROM payments p JOIN orders o ON o.id = p.order_id
+       WHERE p.status IN ('CONFIRMING', 'DONE') AND o.status IN ('FAILED', 'CANCELLED') LIMIT ?`,
+      [limit],
+    );
+    return rows.map((r) => ({ orderId: r.id, userId: Number(r.user_id) }));
+  }
+
+  /** Which of these orders MySQL has recorded at all (any status). */
+  async recordedIds(orderIds: string[]): Promise<Set<string>> {
+    if (orderIds.length === 0) return new Set();
+    const rows = await selectRows<{ id: string }>(this.ds, `SELECT id FROM orders WHERE id IN (${orderIds.map(() => '?').join(',')})`, orderIds);
+    return new Set(rows.map((r) => r.id));
   }
 }

@@ -1,0 +1,159 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { createLogger, type Logger } from '@bazaar/platform';
+import { BEHAVIORS, FakeGatewayState, errors, type Answer } from './gateway-state';
+
+/**
+ * A test double of the card payment gateway, shaped on Toss Payments' core API:
+ *
+ *   POST /v1/payments/confirm              {paymentKey, orderId, amount} → Payment
+ *   POST /v1/payments/:paymentKey/cancel   {cancelReason, cancelAmount?} + Idempotency-Key → Payment
+ *   GET  /v1/payments/:paymentKey          → Payment
+ *   GET  /v1/payments/orders/:orderId      → Payment
+ *
+ * authenticated like Toss with `Authorization: Basic base64(secretKey + ':')`,
+ * errors as `{code, message}`.
+ *
+ * NOT part of Toss's API — test controls, without auth, for tests and local runs:
+ *
+ *   POST /__test/payment-keys     {amount, behavior?, times?, delayMs?} → {paymentKey}
+ *        mints the key a checkout page would hand the browser, bound to that amount;
+ *        its confirm behaves as `behavior` says: 'ok' (default); 'decline' (400
+ *        REJECT_CARD_PAYMENT, nothing charged); 'fail5xx' (500 the first `times`
+ *        confirms, nothing charged, then ok); 'slow' (charged at once, answered
+ *        after `delayMs`); 'lost' (charged, then the connection is dropped unanswered).
+ *   GET  /__test/ledger                    every payment, charge, cancel and confirm attempt
+ *   GET  /__test/ledger/orders/:orderId    the same, for one order
+ *   GET  /__test/requests                  how many API requests arrived, by route
+ *   POST /__test/reset                     forget everything
+ *
+ * plus GET /healthz. State is in memory.
+ */
+export interface FakeGatewayOptions {
+  /** 0 (any free port) when absent. */
+  port?: number;
+  host?: string;
+  secretKey: string;
+  /** Silent when absent. */
+  logger?: Logger;
+}
+
+export interface FakeGateway {
+  /** e.g. http://127.0.0.1:40123 — no trailing slash. */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const orderId = z.string().regex(/^[A-Za-z0-9_-]{6,64}$/, 'orderId: 6 to 64 letters, digits, - or _');
+const amount = z.number().int().positive();
+const confirmBody = z.object({ paymentKey: z.string().min(1).max(200), orderId, amount });
+const cancelBody = z.object({ cancelReason: z.string().min(1).max(200), cancelAmount: amount.optional() });
+const mintBody = z.object({
+  amount,
+  behavior: z.enum(BEHAVIORS).default('ok'),
+  times: z.number().int().min(1).max(1000).optional(),
+  delayMs: z.number().int().min(0).max(120_000).optional(),
+});
+const idempotencyKey = z.string().min(1).max(300);
+
+const invalid = (e: z.ZodError) => errors.invalidRequest(e.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+const send = (reply: FastifyReply, a: Answer) => reply.code(a.status).send(a.body);
+
+export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGateway> {
+  const state = new FakeGatewayState();
+  const expectedAuth = `Basic ${Buffer.from(`${opts.secretKey}:`).toString('base64')}`;
+  const requests = new Map<string, number>();
+  // Aborted on close, so 'slow' answers don't hold the server open.
+  const closing = new AbortController();
+
+  const app = Fastify({
+    loggerInstance: opts.logger ?? createLogger('fake-gateway', 'silent'),
+    forceCloseConnections: true,
+  });
+
+  app.setErrorHandler((error: { statusCode?: number; message: string }, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 500) request.log.error({ err: error }, 'fake gateway error');
+    return send(reply, status < 500 ? errors.invalidRequest(error.message) : errors.internal());
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` }));
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  await app.register(async (api) => {
+    api.addHook('onRequest', async (request, reply) => {
+      const route = `${request.method} ${request.routeOptions.url ?? request.url}`;
+      requests.set(route, (requests.get(route) ?? 0) + 1);
+      if (request.headers.authorization !== expectedAuth) {
+        return reply.code(401).send({ code: 'UNAUTHORIZED_KEY', message: '인증되지 않은 시크릿 키 혹은 클라이언트 키 입니다.' });
+      }
+    });
+
+    api.post('/v1/payments/confirm', async (request, reply) => {
+      const body = confirmBody.safeParse(request.body);
+      if (!body.success) return send(reply, invalid(body.error));
+      const outcome = state.confirm(body.data);
+      if (outcome.kind === 'lost') {
+        // The charge stands; the caller never hears of it.
+        reply.hijack();
+        request.raw.socket.destroy();
+        return reply;
+      }
+      if (outcome.kind === 'slow') await sleep(outcome.delayMs, undefined, { signal: closing.signal }).catch(() => undefined);
+      return send(reply, outcome.answer);
+    });
+
+    api.post<{ Params: { paymentKey: string } }>('/v1/payments/:paymentKey/cancel', async (request, reply) => {
+      const body = cancelBody.safeParse(request.body);
+      if (!body.success) return send(reply, invalid(body.error));
+      const header = request.headers['idempotency-key'];
+      let key: string | null = null;
+      if (header !== undefined) {
+        const parsed = idempotencyKey.safeParse(header);
+        if (!parsed.success) return send(reply, errors.invalidRequest('Idempotency-Key: 1 to 300 characters'));
+        key = parsed.data;
+      }
+      return send(reply, state.cancel(request.params.paymentKey, body.data, key));
+    });
+
+    api.get<{ Params: { orderId: string } }>('/v1/payments/orders/:orderId', async (request, reply) => send(reply, state.getByOrderId(request.params.orderId)));
+    api.get<{ Params: { paymentKey: string } }>('/v1/payments/:paymentKey', async (request, reply) => send(reply, state.get(request.params.paymentKey)));
+  });
+
+  await app.register(
+    async (test) => {
+      test.post('/payment-keys', async (request, reply) => {
+        const body = mintBody.safeParse(request.body);
+        if (!body.success) return send(reply, invalid(body.error));
+        return { paymentKey: state.mint(body.data) };
+      });
+      test.get('/ledger', async () => state.ledger());
+      test.get<{ Params: { orderId: string } }>('/ledger/orders/:orderId', async (request) => state.ledger(request.params.orderId));
+      test.get('/requests', async () => {
+        const byRoute = Object.fromEntries(requests);
+        return { total: [...requests.values()].reduce((a, b) => a + b, 0), byRoute };
+      });
+      test.post('/reset', async () => {
+        state.reset();
+        requests.clear();
+        return { ok: true };
+      });
+    },
+    { prefix: '/__test' },
+  );
+
+  await app.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1' });
+  const { port } = app.server.address() as AddressInfo;
+  const host = opts.host === undefined || opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    close: async () => {
+      closing.abort();
+      await app.close();
+    },
+  };
+}

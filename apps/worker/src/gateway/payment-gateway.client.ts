@@ -1,0 +1,426 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import CircuitBreaker from 'opossum';
+import { z } from 'zod';
+
+/**
+ * The worker's client for the card payment gateway (Toss Payments' API:
+ * confirm, cancel, look-up by order). Every HTTP attempt runs through a
+ * circuit breaker, and every answer is parsed before anyone sees it.
+ *
+ * What each failure becomes, and whether it is retried:
+ *
+ * | what happened                                   | confirm                   | cancel / findByOrderId     |
+ * |-------------------------------------------------|---------------------------|----------------------------|
+ * | 5xx, 429, PROVIDER_ERROR, connection refused    | retried, then Unavailable | retried, then Unavailable  |
+ * | no answer in timeoutMs                          | GatewayTimeoutError, once | retried, then Timeout      |
+ * | connection dropped after the request was sent   | GatewayTimeoutError, once | retried, then Timeout      |
+ * | breaker open                                    | GatewayUnavailableError at once, nothing sent          |
+ * | 4xx card refusal (REJECT_CARD_PAYMENT, …)       | PaymentDeclinedError      | —                          |
+ * | 400 ALREADY_PROCESSED_PAYMENT                   | PaymentAlreadyProcessedError                            |
+ * | other 4xx                                       | GatewayRequestError (findByOrderId: 404 → null)         |
+ *
+ * A confirm whose answer was lost is never sent again: at a real gateway the
+ * charge may have gone through, so GatewayTimeoutError tells the caller to
+ * look the payment up (findByOrderId) before deciding. A confirm that got a
+ * 5xx is sent again — Toss refuses a second charge of the same paymentKey
+ * with ALREADY_PROCESSED_PAYMENT, which also means "look it up".
+ * cancel is safe to repeat because the Idempotency-Key makes the gateway
+ * replay its first answer.
+ *
+ * Only gateway trouble (5xx, timeouts, network errors, malformed answers)
+ * counts against the breaker; business answers (4xx) do not.
+ */
+
+// ---------------------------------------------------------------- errors
+
+export abstract class GatewayError extends Error {
+  /** The gateway's error code when it answered with one (e.g. REJECT_CARD_PAYMENT). */
+  readonly code: string | null;
+  /** HTTP status when the gateway answered. */
+  readonly status: number | null;
+
+  constructor(message: string, opts: { code?: string | null; status?: number | null; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = opts.code ?? null;
+    this.status = opts.status ?? null;
+  }
+}
+
+/** The card (or its issuer) refused the payment: a business outcome, never retried. */
+export class PaymentDeclinedError extends GatewayError {
+  declare readonly code: string;
+  constructor(code: string, message: string, status: number) {
+    super(message, { code, status });
+  }
+}
+
+/** The paymentKey was already confirmed (400 ALREADY_PROCESSED_PAYMENT): look the payment up to see its state. */
+export class PaymentAlreadyProcessedError extends GatewayError {}
+
+/**
+ * No answer: it did not come within timeoutMs, or the connection dropped after
+ * the request was sent. The request may have been carried out — for a
+ * confirm, the card may have been charged: look the payment up.
+ */
+export class GatewayTimeoutError extends GatewayError {}
+
+export type UnavailableReason = 'server_error' | 'network' | 'breaker_open' | 'invalid_response';
+
+/**
+ * The gateway could not serve the request: 5xx after the retries, the
+ * connection refused, the breaker open (nothing was sent), or an answer that
+ * is not a Payment.
+ */
+export class GatewayUnavailableError extends GatewayError {
+  readonly reason: UnavailableReason;
+  constructor(message: string, reason: UnavailableReason, opts: { code?: string | null; status?: number | null; cause?: unknown } = {}) {
+    super(message, opts);
+    this.reason = reason;
+  }
+}
+
+/** Any other 4xx: the request itself was refused (unknown paymentKey, wrong amount, bad key, amount not cancelable, …). */
+export class GatewayRequestError extends GatewayError {}
+
+// ---------------------------------------------------------------- the Payment object
+
+const cancelSchema = z.object({
+  cancelAmount: z.number(),
+  cancelReason: z.string(),
+  canceledAt: z.string(),
+  transactionKey: z.string(),
+});
+
+const paymentSchema = z.object({
+  paymentKey: z.string().min(1),
+  orderId: z.string().min(1),
+  status: z.enum(['READY', 'IN_PROGRESS', 'WAITING_FOR_DEPOSIT', 'DONE', 'CANCELED', 'PARTIAL_CANCELED', 'ABORTED', 'EXPIRED']),
+  method: z.string().nullish(),
+  totalAmount: z.number().int(),
+  balanceAmount: z.number().int(),
+  approvedAt: z.string().nullish(),
+  // Toss sends null until the first cancel.
+  cancels: z.array(cancelSchema).nullish(),
+});
+
+export type GatewayPaymentStatus = z.infer<typeof paymentSchema>['status'];
+
+export interface GatewayPaymentCancel {
+  cancelAmount: number;
+  cancelReason: string;
+  canceledAt: string;
+  transactionKey: string;
+}
+
+/** A payment as the gateway knows it (Toss's Payment object, the fields we use). Amounts in won. */
+export interface GatewayPayment {
+  paymentKey: string;
+  orderId: string;
+  status: GatewayPaymentStatus;
+  method: string | null;
+  totalAmount: number;
+  /** What is left to cancel. */
+  balanceAmount: number;
+  approvedAt: string | null;
+  cancels: GatewayPaymentCancel[];
+}
+
+const errorBodySchema = z.object({ code: z.string(), message: z.string().optional() });
+
+/**
+ * Toss's codes for a card or account the issuer refused (HTTP 400/403): the
+ * customer must pay another way. Everything else in 4xx is our request's fault.
+ */
+export const CARD_DECLINE_CODES: ReadonlySet<string> = new Set([
+  'REJECT_CARD_PAYMENT',
+  'REJECT_CARD_COMPANY',
+  'INVALID_REJECT_CARD',
+  'INVALID_STOPPED_CARD',
+  'INVALID_CARD_EXPIRATION',
+  'INVALID_CARD_NUMBER',
+  'INVALID_CARD_LOST_OR_STOLEN',
+  'INVALID_PASSWORD',
+  'EXCEED_MAX_DAILY_PAYMENT_COUNT',
+  'EXCEED_MAX_PAYMENT_AMOUNT',
+  'EXCEED_MAX_AMOUNT',
+  'EXCEED_MAX_CARD_INSTALLMENT_PLAN',
+  'NOT_ALLOWED_POINT_USE',
+  'NOT_AVAILABLE_PAYMENT',
+  'FDS_ERROR',
+  'REJECT_ACCOUNT_PAYMENT',
+  'REJECT_TOSSPAY_INVALID_ACCOUNT',
+  'EXCEED_MAX_ONE_DAY_WITHDRAW_AMOUNT',
+  'EXCEED_MAX_ONE_TIME_WITHDRAW_AMOUNT',
+]);
+
+/** 4xx codes that mean "temporary, try again" rather than "refused". */
+const TRANSIENT_CODES: ReadonlySet<string> = new Set(['PROVIDER_ERROR', 'IDEMPOTENT_REQUEST_PROCESSING']);
+
+/** Connection errors raised before the request left: nothing reached the gateway. */
+const NOT_SENT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+// ---------------------------------------------------------------- client
+
+export type BreakerState = 'closed' | 'open' | 'halfOpen';
+
+export interface GatewayBreakerOptions {
+  /** How long the breaker stays open before it lets one trial call through (half-open). Default 10 000 ms. */
+  resetTimeoutMs?: number;
+  /** Failure percentage within the rolling window above which it opens. Default 50. */
+  errorThresholdPercentage?: number;
+  /** Calls within the window before it may open at all. Default 5. */
+  volumeThreshold?: number;
+  /** The rolling window the percentage is taken over. Default 10 000 ms. */
+  rollingWindowMs?: number;
+}
+
+export interface PaymentGatewayClientOptions {
+  baseUrl: string;
+  secretKey: string;
+  /** Per HTTP attempt. Default 3000. */
+  timeoutMs?: number;
+  /** Extra attempts after a retryable failure (see the table above). Default 2. */
+  retries?: number;
+  /** First backoff; doubled per retry, with jitter (half to all of it). Default 200 ms. */
+  backoffMs?: number;
+  /** Cap on one backoff. Default 2000 ms. */
+  maxBackoffMs?: number;
+  breaker?: GatewayBreakerOptions;
+  /** Called on every breaker transition (for a metric or a log line). */
+  onBreakerStateChange?: (state: BreakerState) => void;
+}
+
+export interface ConfirmRequest {
+  paymentKey: string;
+  orderId: string;
+  /** Won; must equal what the payment was started for. */
+  amount: number;
+}
+
+export interface CancelRequest {
+  cancelReason: string;
+  /** Won; absent = cancel the whole remaining balance. */
+  cancelAmount?: number;
+}
+
+interface HttpCall {
+  method: 'GET' | 'POST';
+  path: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+type Op = 'confirm' | 'cancel' | 'find';
+
+export class PaymentGatewayClient {
+  private readonly baseUrl: string;
+  private readonly authorization: string;
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly backoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly breaker: CircuitBreaker<[HttpCall], GatewayPayment>;
+
+  constructor(opts: PaymentGatewayClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.authorization = `Basic ${Buffer.from(`${opts.secretKey}:`).toString('base64')}`;
+    this.timeoutMs = opts.timeoutMs ?? 3000;
+    this.retries = opts.retries ?? 2;
+    this.backoffMs = opts.backoffMs ?? 200;
+    this.maxBackoffMs = opts.maxBackoffMs ?? 2000;
+    const b = opts.breaker ?? {};
+    this.breaker = new CircuitBreaker((call: HttpCall) => this.attempt(call), {
+      name: 'payment-gateway',
+      // Each attempt carries its own AbortSignal.timeout; the breaker must not race it.
+      timeout: false,
+      resetTimeout: b.resetTimeoutMs ?? 10_000,
+      errorThresholdPercentage: b.errorThresholdPercentage ?? 50,
+      volumeThreshold: b.volumeThreshold ?? 5,
+      rollingCountTimeout: b.rollingWindowMs ?? 10_000,
+      rollingCountBuckets: 10,
+      // true = not a failure: the gateway answered, it just said no.
+      errorFilter: (err: unknown) => !isGatewayTrouble(err),
+    });
+    const notify = opts.onBreakerStateChange;
+    if (notify) {
+      this.breaker.on('open', () => notify('open'));
+      this.breaker.on('halfOpen', () => notify('halfOpen'));
+      this.breaker.on('close', () => notify('closed'));
+    }
+  }
+
+  /** Confirms (charges) a payment the customer authorised at checkout. */
+  async confirm(req: ConfirmRequest): Promise<GatewayPayment> {
+    return this.run('confirm', {
+      method: 'POST',
+      path: '/v1/payments/confirm',
+      body: { paymentKey: req.paymentKey, orderId: req.orderId, amount: req.amount },
+    });
+  }
+
+  /**
+   * Cancels all (cancelAmount absent) or part of a payment. The same
+   * idempotencyKey always means the same cancellation: the gateway replays its
+   * first answer instead of refunding twice.
+   */
+  async cancel(paymentKey: string, req: CancelRequest, idempotencyKey: string): Promise<GatewayPayment> {
+    const body = req.cancelAmount === undefined ? { cancelReason: req.cancelReason } : { cancelReason: req.cancelReason, cancelAmount: req.cancelAmount };
+    return this.run('cancel', {
+      method: 'POST',
+      path: `/v1/payments/${encodeURIComponent(paymentKey)}/cancel`,
+      body,
+      headers: { 'Idempotency-Key': idempotencyKey },
+    });
+  }
+
+  /**
+   * The payment made for an order, or null when the gateway says it has none
+   * (NOT_FOUND_PAYMENT only: any other 404, say a wrong base URL, throws, so it
+   * is never mistaken for "not charged").
+   */
+  async findByOrderId(orderId: string): Promise<GatewayPayment | null> {
+    try {
+      return await this.run('find', { method: 'GET', path: `/v1/payments/orders/${encodeURIComponent(orderId)}` });
+    } catch (err) {
+      if (err instanceof GatewayRequestError && err.code === 'NOT_FOUND_PAYMENT') return null;
+      throw err;
+    }
+  }
+
+  breakerState(): BreakerState {
+    if (this.breaker.opened) return 'open';
+    if (this.breaker.halfOpen) return 'halfOpen';
+    return 'closed';
+  }
+
+  /** Stops the breaker's statistics timers (they never keep the process alive anyway). */
+  shutdown(): void {
+    this.breaker.shutdown();
+  }
+
+  private async run(op: Op, call: HttpCall): Promise<GatewayPayment> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.breaker.fire(call);
+      } catch (raw) {
+        const err = asGatewayError(raw);
+        if (attempt >= this.retries || !retryable(op, err)) throw err;
+        const ceiling = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** attempt);
+        await sleep(ceiling / 2 + Math.random() * (ceiling / 2));
+      }
+    }
+  }
+
+  /** One HTTP exchange: the Payment, or a typed error. */
+  private async attempt(call: HttpCall): Promise<GatewayPayment> {
+    const where = `${call.method} ${call.path}`;
+    let status: number;
+    let text: string;
+    try {
+      const res = await fetch(this.baseUrl + call.path, {
+        method: call.method,
+        headers: {
+          authorization: this.authorization,
+          accept: 'application/json',
+          ...(call.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...call.headers,
+        },
+        body: call.body === undefined ? undefined : JSON.stringify(call.body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      status = res.status;
+      text = await res.text();
+    } catch (err) {
+      throw this.transportError(where, err);
+    }
+
+    const json = parseJson(text);
+    if (status >= 200 && status < 300) {
+      const payment = paymentSchema.safeParse(json);
+      if (!payment.success) {
+        throw new GatewayUnavailableError(`${where}: the gateway answered ${status} with something that is not a Payment`, 'invalid_response', {
+          status,
+          cause: payment.error,
+        });
+      }
+      const p = payment.data;
+      return {
+        paymentKey: p.paymentKey,
+        orderId: p.orderId,
+        status: p.status,
+        method: p.method ?? null,
+        totalAmount: p.totalAmount,
+        balanceAmount: p.balanceAmount,
+        approvedAt: p.approvedAt ?? null,
+        cancels: p.cancels ?? [],
+      };
+    }
+
+    const parsed = errorBodySchema.safeParse(json);
+    const code = parsed.success ? parsed.data.code : null;
+    const message = `${where}: ${status} ${code ?? ''} ${parsed.success ? (parsed.data.message ?? '') : text.slice(0, 200)}`.replace(/\s+/g, ' ').trim();
+    if (status >= 500 || status === 429 || (code !== null && TRANSIENT_CODES.has(code))) {
+      throw new GatewayUnavailableError(message, 'server_error', { code, status });
+    }
+    if (code === 'ALREADY_PROCESSED_PAYMENT') throw new PaymentAlreadyProcessedError(message, { code, status });
+    if (code !== null && CARD_DECLINE_CODES.has(code)) {
+      throw new PaymentDeclinedError(code, parsed.success ? (parsed.data.message ?? code) : code, status);
+    }
+    throw new GatewayRequestError(message, { code, status });
+  }
+
+  private transportError(where: string, err: unknown): GatewayError {
+    // Duck-typed: fetch's errors may come from another realm (jest), where instanceof Error fails.
+    const name = prop(err, 'name');
+    if (name === 'TimeoutError' || name === 'AbortError') {
+      return new GatewayTimeoutError(`${where}: no answer within ${this.timeoutMs} ms`, { cause: err });
+    }
+    const causeCode = errorCode(prop(err, 'cause')) ?? errorCode(err);
+    if (causeCode !== null && NOT_SENT_CODES.has(causeCode)) {
+      return new GatewayUnavailableError(`${where}: cannot reach the gateway (${causeCode})`, 'network', { code: causeCode, cause: err });
+    }
+    return new GatewayTimeoutError(`${where}: the connection dropped before the gateway answered (${causeCode ?? 'network error'})`, {
+      code: causeCode,
+      cause: err,
+    });
+  }
+}
+
+/** Does this error say the gateway is in trouble (counts against the breaker)? Business answers do not. */
+function isGatewayTrouble(err: unknown): boolean {
+  return err instanceof GatewayTimeoutError || err instanceof GatewayUnavailableError || !(err instanceof GatewayError);
+}
+
+function retryable(op: Op, err: GatewayError): boolean {
+  if (err instanceof GatewayUnavailableError) return err.reason === 'server_error' || err.reason === 'network';
+  // The request may have been carried out: only operations that are safe to repeat go again.
+  if (err instanceof GatewayTimeoutError) return op !== 'confirm';
+  return false;
+}
+
+/** opossum's own rejections (open breaker, shut down) become typed errors too. */
+function asGatewayError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  const code = errorCode(err);
+  if (code === 'EOPENBREAKER') return new GatewayUnavailableError('payment gateway circuit is open: failing fast', 'breaker_open', { code, cause: err });
+  const message = prop(err, 'message');
+  return new GatewayUnavailableError(`payment gateway call failed: ${typeof message === 'string' ? message : String(err)}`, 'network', { code, cause: err });
+}
+
+function prop(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null && key in value ? (value as Record<string, unknown>)[key] : undefined;
+}
+
+function errorCode(err: unknown): string | null {
+  const code = prop(err, 'code');
+  return typeof code === 'string' ? code : null;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
