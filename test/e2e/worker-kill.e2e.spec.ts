@@ -111,7 +111,12 @@ describe('killing workers while orders flow', () => {
       }),
     );
     // Keep killing while the workers work through the backlog.
-    await eventually(async () => kills, (k) => k >= 5, 30_000, 200);
+    await eventually(
+      async () => kills,
+      (k) => k >= 5,
+      30_000,
+      200,
+    );
     killing = false;
     await killer;
     expect(accepted.length + refused).toBe(ORDERS);

@@ -71,7 +71,18 @@ interface Answer {
  * checked: the contract's own messages say "at least 10 characters" and
  * "each product at most once per order"; a stack frame is " at fn (file:1:2)".)
  */
-const LEAKS: RegExp[] = [/stack/i, /\bat \S+ \(/, /\bat \S+:\d+:\d+/, /in JSON at position/, /SELECT/, /INSERT/, /sql/i, /\bER_[A-Z_]+/, /node_modules/, /\.ts:\d+/];
+const LEAKS: RegExp[] = [
+  /stack/i,
+  /\bat \S+ \(/,
+  /\bat \S+:\d+:\d+/,
+  /in JSON at position/,
+  /SELECT/,
+  /INSERT/,
+  /sql/i,
+  /\bER_[A-Z_]+/,
+  /node_modules/,
+  /\.ts:\d+/,
+];
 
 function expectNoLeak(a: Answer): void {
   for (const re of LEAKS) expect(a.text).not.toMatch(re);
@@ -140,7 +151,9 @@ describe('bad input on every procedure, over HTTP', () => {
   async function expectWalletUnchanged(): Promise<void> {
     expect(await ok('wallet.balance', NONE, f.customer.token)).toEqual({ balance: SETUP_CHARGE.amount });
     const history = (await ok('wallet.history', { limit: 100 }, f.customer.token)) as { items: { kind: string; ref: string; amount: number }[] };
-    expect(history.items.map((e) => ({ kind: e.kind, ref: e.ref, amount: e.amount }))).toEqual([{ kind: 'CHARGE', ref: SETUP_CHARGE.idempotencyKey, amount: SETUP_CHARGE.amount }]);
+    expect(history.items.map((e) => ({ kind: e.kind, ref: e.ref, amount: e.amount }))).toEqual([
+      { kind: 'CHARGE', ref: SETUP_CHARGE.idempotencyKey, amount: SETUP_CHARGE.amount },
+    ]);
   }
   async function expectStock(productId: number, stock: number): Promise<void> {
     const p = (await ok('products.get', { productId })) as { stock: number };
@@ -484,7 +497,11 @@ describe('bad input on every procedure, over HTTP', () => {
         c('a price on the line', (v) => line(v, { price: 1 }), 'items.0.price'),
         c('a line null', (v) => ({ ...v, items: [v.items[0], null] }), 'items.1'),
         c('an unknown product', (v) => ({ ...v, items: [v.items[0], { productId: UNKNOWN_ID, quantity: 1 }] }), 'items.1.productId'),
-        c('the same product twice', (v) => ({ ...v, items: [v.items[0], { productId: f.sellerB.productId, quantity: 1 }, { ...v.items[0], quantity: 2 }] }), 'items.2.productId'),
+        c(
+          'the same product twice',
+          (v) => ({ ...v, items: [v.items[0], { productId: f.sellerB.productId, quantity: 1 }, { ...v.items[0], quantity: 2 }] }),
+          'items.2.productId',
+        ),
         c('paymentMethod missing', ({ paymentMethod: _p, ...v }) => v, 'paymentMethod'),
         c('paymentMethod unknown', (v) => ({ ...v, paymentMethod: 'CASH' }), 'paymentMethod'),
         c('BALANCE with a paymentKey', (v) => ({ ...v, paymentKey: 'pk_test_123' }), 'paymentKey'),
@@ -590,7 +607,12 @@ describe('bad input on every procedure, over HTTP', () => {
       [
         'orders.place',
         'customer',
-        () => ({ idempotencyKey: 'auth-test-order', items: [{ productId: f.sellerA.productId, quantity: 1 }], paymentMethod: 'BALANCE', fulfillment: DELIVERY }),
+        () => ({
+          idempotencyKey: 'auth-test-order',
+          items: [{ productId: f.sellerA.productId, quantity: 1 }],
+          paymentMethod: 'BALANCE',
+          fulfillment: DELIVERY,
+        }),
       ],
       ['orders.get', 'customer', () => ({ orderId: UNKNOWN_ULID })],
       ['orders.list', 'customer', () => ({ limit: 10 })],
@@ -619,9 +641,12 @@ describe('bad input on every procedure, over HTTP', () => {
       expect(err.data.issues).toBeUndefined();
     });
 
-    it.each(PROTECTED.filter(([path, role]) => role === 'customer' && !path.startsWith('auth.')))('a SELLER calling %s → FORBIDDEN', async (path, _role, input) => {
-      expectError(await send(path, input(), { token: f.sellerA.token }), 'FORBIDDEN');
-    });
+    it.each(PROTECTED.filter(([path, role]) => role === 'customer' && !path.startsWith('auth.')))(
+      'a SELLER calling %s → FORBIDDEN',
+      async (path, _role, input) => {
+        expectError(await send(path, input(), { token: f.sellerA.token }), 'FORBIDDEN');
+      },
+    );
 
     it.each(PROTECTED.filter(([, role]) => role === 'seller'))('a CUSTOMER calling %s → FORBIDDEN', async (path, _role, input) => {
       expectError(await send(path, input(), { token: f.customer.token }), 'FORBIDDEN');
@@ -656,7 +681,10 @@ describe('bad input on every procedure, over HTTP', () => {
 
     it('a query sent as POST and a mutation sent as GET → METHOD_NOT_SUPPORTED', async () => {
       expectError(await send('products.get', { productId: f.sellerA.productId }, { kind: 'mutation' }), 'METHOD_NOT_SUPPORTED');
-      expectError(await send('wallet.charge', { amount: 1, idempotencyKey: 'method-test' }, { kind: 'query', token: f.customer.token }), 'METHOD_NOT_SUPPORTED');
+      expectError(
+        await send('wallet.charge', { amount: 1, idempotencyKey: 'method-test' }, { kind: 'query', token: f.customer.token }),
+        'METHOD_NOT_SUPPORTED',
+      );
       await expectWalletUnchanged();
     });
 

@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     metrics,
     config.RECONCILE_AFTER_SECONDS,
   );
-  const expire = new ExpireCardOrdersJob(new OrdersRepository(ds), queue, config.CARD_PAYMENT_EXPIRY_MINUTES);
+  const expire = new ExpireCardOrdersJob(new OrdersRepository(ds), queue, config.CARD_PAYMENT_EXPIRY_SECONDS);
   const jobs: { name: string; schedule: string; leaseMs: number; run: (log: Logger) => Promise<unknown> }[] = [
     {
       name: ReconcileOrdersJob.NAME,

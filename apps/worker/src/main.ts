@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     secretKey: config.PAYMENT_SECRET_KEY,
     timeoutMs: config.PAYMENT_TIMEOUT_MS,
     retries: config.PAYMENT_RETRIES,
+    breaker: { resetTimeoutMs: config.PAYMENT_BREAKER_RESET_MS },
     onBreakerStateChange: (state) => {
       metrics.paymentGatewayBreaker.set(state === 'open' ? 1 : state === 'halfOpen' ? 0.5 : 0);
       log.warn({ state }, 'payment gateway circuit breaker changed state');

@@ -64,8 +64,10 @@ export const configSchema = z.object({
   PAYMENT_SECRET_KEY: z.string().min(1).default('test_sk_bazaar'),
   PAYMENT_TIMEOUT_MS: positiveInt(60_000).default(3000),
   PAYMENT_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  /** How long the gateway circuit breaker stays open before it lets a trial call through. */
+  PAYMENT_BREAKER_RESET_MS: positiveInt(600_000).default(10_000),
   FAKE_GATEWAY_PORT: port.default(9300),
-  CARD_PAYMENT_EXPIRY_MINUTES: positiveInt(7 * 24 * 60).default(15),
+  CARD_PAYMENT_EXPIRY_SECONDS: positiveInt(7 * 86400).default(900),
   EXPIRY_CRON: z.string().min(9).default('*/30 * * * * *'),
   CANCEL_WAIT_MS: positiveInt(60_000).default(10_000),
 

@@ -44,5 +44,5 @@ export function cancelJobId(orderId: string): string {
 }
 
 export function enqueueCancel(queue: Queue<OrdersQueueData>, data: CancelJobData) {
-  return queue.add(OrderJobName.CANCEL, data, { jobId: cancelJobId(data.orderId), removeOnComplete: true, priority: 1 });
+  return queue.add(OrderJobName.CANCEL, data, { jobId: cancelJobId(data.orderId), removeOnComplete: true });
 }

@@ -16,11 +16,11 @@ export class ExpireCardOrdersJob {
   constructor(
     private readonly orders: OrdersRepository,
     private readonly queue: Queue<OrdersQueueData>,
-    private readonly expiryMinutes: number,
+    private readonly expirySeconds: number,
   ) {}
 
   async run(log: Logger): Promise<{ expired: number; voided: number }> {
-    const expired = await this.orders.awaitingPaymentSince(new Date(Date.now() - this.expiryMinutes * 60_000), 500);
+    const expired = await this.orders.awaitingPaymentSince(new Date(Date.now() - this.expirySeconds * 1000), 500);
     for (const o of expired) await enqueueCancel(this.queue, { ...o, requestId: `expire-${o.orderId}`, reason: 'EXPIRED' });
     const open = await this.orders.openPaymentsOfEndedOrders(500);
     for (const o of open) await enqueueCancel(this.queue, { ...o, requestId: `audit-${o.orderId}`, reason: 'AUDIT' });

@@ -1,4 +1,4 @@
-import { OrderStatus, type FailureReason } from '@bazaar/contracts';
+import { type OrderStatus, type FailureReason } from '@bazaar/contracts';
 import type { SettlementLine, SettlementOrder } from '@bazaar/db';
 import { priceOrder } from '@bazaar/domain';
 import type { AcceptedOrder } from '@bazaar/queue';
@@ -15,7 +15,11 @@ export interface ApplyOutcome {
  * Points and rewards arrive with the points ledger; until then every won is
  * cash and nothing is earned.
  */
-export function settlementRows(order: AcceptedOrder, status: OrderStatus, reason: FailureReason | null = null): { row: SettlementOrder; lines: SettlementLine[] } {
+export function settlementRows(
+  order: AcceptedOrder,
+  status: OrderStatus,
+  reason: FailureReason | null = null,
+): { row: SettlementOrder; lines: SettlementLine[] } {
   const priced = priceOrder({ lines: order.lines, points: 0, pointBalance: 0, rewardBps: 0 });
   if (!priced.ok) throw new Error(`order ${order.orderId} cannot be priced: ${priced.reason}`);
   const lines: SettlementLine[] = order.lines.map((l, i) => {

@@ -12,9 +12,7 @@ export const ordersRouter = router({
     return order;
   }),
 
-  cancel: customerProcedure
-    .input(orderGetInput)
-    .mutation(({ ctx, input }) => ctx.deps.cancels.cancel(ctx.user.userId, input.orderId, ctx.requestId, ctx.log)),
+  cancel: customerProcedure.input(orderGetInput).mutation(({ ctx, input }) => ctx.deps.cancels.cancel(ctx.user.userId, input.orderId, ctx.requestId, ctx.log)),
 
   list: customerProcedure.input(orderListInput).query(({ ctx, input }) => {
     if (input.cursor !== undefined && !/^[0-9A-Z]{26}$/.test(input.cursor)) throw badField(['cursor'], 'not a cursor this API returned');

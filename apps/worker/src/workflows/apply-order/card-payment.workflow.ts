@@ -56,7 +56,7 @@ export class CardPaymentWorkflow {
     if (payment.status !== 'DONE' || payment.totalAmount !== amount || payment.orderId !== order.orderId) {
       // Cancelled at the gateway (a void by an earlier run after a MySQL failure), or not the charge we asked for.
       if (payment.status === 'DONE') await this.voidCharge(payment.paymentKey, order.orderId);
-      return this.compensate(order.orderId, FailureReason.PAYMENT_ERROR);
+      return this.compensate(order.orderId, FailureReason.PAYMENT_ERROR, 'CANCELED');
     }
     return this.commitPaid(order.orderId, payment.paymentKey);
   }
@@ -141,13 +141,13 @@ export class CardPaymentWorkflow {
   }
 
   /** Compensation: the reserved stock goes back, the order FAILED with its reason. */
-  private async compensate(orderId: string, reason: FailureReason): Promise<ApplyOutcome> {
+  private async compensate(orderId: string, reason: FailureReason, paymentStatus: 'FAILED' | 'CANCELED' = 'FAILED'): Promise<ApplyOutcome> {
     const moved = await inRetryingTransaction(this.ds, async (q) => {
       const o = await this.settlement.lockOrder(q, orderId);
       if (!o || o.status !== OrderStatus.PENDING) return false;
       await this.settlement.transition(q, orderId, [OrderStatus.PENDING], OrderStatus.FAILED, reason);
       await this.settlement.returnStock(q, o.lines);
-      await this.settlement.setPayment(q, orderId, 'FAILED');
+      await this.settlement.setPayment(q, orderId, paymentStatus);
       return true;
     });
     if (!moved) return existingOutcome(this.orders, orderId);

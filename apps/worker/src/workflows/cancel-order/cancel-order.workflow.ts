@@ -10,9 +10,10 @@ export interface CancelOutcome {
   status: OrderStatus;
   /** false when nothing changed (already cancelled, failed, or refunded in part). */
   changed: boolean;
-  /** Units of this order the gate should take back: reservations (pending) or a paid order's units. */
-  gate: 'release' | 'return' | 'none';
 }
+
+/** What the first transaction decided: done (perhaps with a charge to void or units to give the gate), or a paid card order. */
+type FirstStep = { done: CancelOutcome; voidCard?: boolean; returnLines?: { productId: number; quantity: number }[] } | { paidByCard: true };
 
 /**
  * Cancels an order for its customer (or for expiry), giving everything back:
@@ -38,39 +39,39 @@ export class CancelOrderWorkflow {
   ) {}
 
   async run(orderId: string, accepted: AcceptedOrder | null): Promise<CancelOutcome> {
-    const first = await inRetryingTransaction(this.ds, async (q) => {
+    const first = await inRetryingTransaction(this.ds, async (q): Promise<FirstStep> => {
       const o = await this.settlement.lockOrder(q, orderId);
       if (!o) {
-        if (!accepted) return { done: { status: OrderStatus.CANCELLED, changed: false, gate: 'none' } as CancelOutcome };
+        if (!accepted) return { done: { status: OrderStatus.CANCELLED, changed: false } };
         const { row, lines } = settlementRows(accepted, OrderStatus.CANCELLED);
         await this.settlement.insertOrder(q, row);
         await this.settlement.insertItems(q, row.id, lines);
-        return { done: { status: OrderStatus.CANCELLED, changed: true, gate: 'release' } as CancelOutcome };
+        return { done: { status: OrderStatus.CANCELLED, changed: true } };
       }
       if (o.status === OrderStatus.PENDING) {
         // Awaiting card payment: stock back now; the charge, if any, is cancelled below (the payment row stays
         // open until the gateway confirms, so a run that dies in between does it again).
         await this.settlement.transition(q, orderId, [OrderStatus.PENDING], OrderStatus.CANCELLED);
         await this.settlement.returnStock(q, o.lines);
-        return { done: { status: OrderStatus.CANCELLED, changed: true, gate: 'release' } as CancelOutcome, voidCard: true };
+        return { done: { status: OrderStatus.CANCELLED, changed: true }, voidCard: true };
       }
       if (o.status !== OrderStatus.PAID) {
         const payment = o.paymentMethod === PaymentMethod.CARD ? await this.settlement.payment(q, orderId) : null;
         const open = payment !== null && (payment.status === 'CONFIRMING' || payment.status === 'DONE');
-        return { done: { status: o.status, changed: false, gate: 'none' } as CancelOutcome, ...(open ? { voidCard: true } : {}) };
+        return { done: { status: o.status, changed: false }, ...(open ? { voidCard: true } : {}) };
       }
       if (o.paymentMethod === PaymentMethod.BALANCE) {
         await this.settlement.transition(q, orderId, [OrderStatus.PAID], OrderStatus.CANCELLED);
         await this.settlement.returnStock(q, o.lines);
         if (o.cashPaid > 0) await this.settlement.creditWallet(q, o.userId, o.cashPaid, WalletEntryKind.ORDER_REFUND, orderId);
-        return { done: { status: OrderStatus.CANCELLED, changed: true, gate: 'return' } as CancelOutcome, lines: o.lines };
+        return { done: { status: OrderStatus.CANCELLED, changed: true }, returnLines: o.lines };
       }
-      return { paidByCard: true as const };
+      return { paidByCard: true };
     });
 
-    if ('done' in first && first.done) {
-      if ('voidCard' in first) await this.voidCardCharge(orderId);
-      if (first.done.gate === 'return' && 'lines' in first && first.lines) await this.gate.returnUnits(fullCancelKey(orderId), first.lines);
+    if ('done' in first) {
+      if (first.voidCard) await this.voidCardCharge(orderId);
+      if (first.returnLines) await this.gate.returnUnits(fullCancelKey(orderId), first.returnLines);
       return first.done;
     }
     return this.cancelPaidCard(orderId);
@@ -92,7 +93,7 @@ export class CancelOrderWorkflow {
       return { status: OrderStatus.CANCELLED, changed: true, lines: o.lines };
     });
     if (result.changed) await this.gate.returnUnits(fullCancelKey(orderId), result.lines);
-    return { status: result.status, changed: result.changed, gate: 'none' };
+    return { status: result.status, changed: result.changed };
   }
 
   /** The order is over: any charge that went through goes back, then the payment row says so. */
