@@ -538,7 +538,6 @@ describe('bad input on every procedure, over HTTP', () => {
 
     it.each([
       ['a couponId', { couponId: 1 }, 'COUPON_UNAVAILABLE'],
-      ['CARD with a paymentKey', { paymentMethod: 'CARD', paymentKey: 'pk_test_123' }, 'PAYMENT_ERROR'],
       ['points', { points: 100 }, 'INSUFFICIENT_POINTS'],
       ['fromCart', { items: undefined, fromCart: true }, null],
     ] as const)('%s → PRECONDITION_FAILED, data.reason %s', async (_name, patch, reason) => {
