@@ -56,7 +56,7 @@ export class ReconcileOrdersJob {
         continue;
       }
       if (job && state === 'failed') {
-        await job.retry('failed');
+        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
         report.retried++;
         this.metrics.reconciled.inc({ action: 'retried' });
         log.warn({ orderId, failedReason: job.failedReason }, 'retrying a failed order job');
