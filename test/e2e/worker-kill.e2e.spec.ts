@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import { createDataSource, selectRows } from '@bazaar/db';
 import { loadConfig, redisKeys } from '@bazaar/platform';
 import { SoldOutGate } from '@bazaar/queue';
+import { startFakeGateway, type FakeGateway, type Ledger } from '@bazaar/fake-gateway';
 import { bazaarClient, type BazaarClient } from '../../scripts/lib/client';
 import { DELIVERY, PASSWORD, eventually, uniqueEmail } from '../support/api-harness';
 import { startProcess, type RunningProcess } from '../support/processes';
@@ -25,9 +26,12 @@ describe('killing workers while orders flow', () => {
   let scheduler: RunningProcess;
   let ds: DataSource;
   let redis: Redis;
-  const workerEnv = { WORKER_CONCURRENCY: '16', WORKER_LOCK_MS: '3000', LOG_LEVEL: 'warn' };
+  let gw: FakeGateway;
+  let workerEnv: Record<string, string>;
 
   beforeAll(async () => {
+    gw = await startFakeGateway({ port: 0, host: '127.0.0.1', secretKey: 'test_sk_bazaar' });
+    workerEnv = { WORKER_CONCURRENCY: '16', WORKER_LOCK_MS: '3000', LOG_LEVEL: 'warn', PAYMENT_GATEWAY_URL: gw.url, PAYMENT_TIMEOUT_MS: '1000' };
     [api, scheduler] = await Promise.all([
       startProcess('api', { LOG_LEVEL: 'warn' }),
       startProcess('scheduler', { RECONCILE_CRON: '* * * * * *', RECONCILE_AFTER_SECONDS: '4', LOG_LEVEL: 'warn' }),
@@ -42,7 +46,15 @@ describe('killing workers while orders flow', () => {
     await Promise.all([api, scheduler, ...workers].filter(Boolean).map((p) => p.stop()));
     await ds?.destroy();
     redis?.disconnect();
+    await gw?.close();
   });
+
+  const mintKey = async (amount: number) =>
+    (
+      (await (
+        await fetch(`${gw.url}/__test/payment-keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ amount }) })
+      ).json()) as { paymentKey: string }
+    ).paymentKey;
 
   it('settles every order exactly once', async () => {
     const url = `http://127.0.0.1:${api.port}`;
@@ -95,11 +107,17 @@ describe('killing workers while orders flow', () => {
         for (let n = next++; n < ORDERS; n = next++) {
           const c = customers[n % CUSTOMERS]!;
           const lines = [products[n % PRODUCTS]!, products[(n * 7 + 3) % PRODUCTS]!].filter((p, i, a) => a.findIndex((q) => q.id === p.id) === i);
+          const items = lines.map((p, i) => ({ productId: p.id, quantity: 1 + ((n + i) % 2) }));
+          // Every fifth order pays by card through the fake gateway.
+          const card = n % 5 === 0;
+          const amount = items.reduce((sum, it) => sum + products.find((p) => p.id === it.productId)!.price * it.quantity, 0);
+          const paymentKey = card ? await mintKey(amount) : undefined;
           try {
             const r = await c.client.orders.place.mutate({
               idempotencyKey: `kill-order-${n}`,
-              items: lines.map((p, i) => ({ productId: p.id, quantity: 1 + ((n + i) % 2) })),
-              paymentMethod: 'BALANCE',
+              items,
+              paymentMethod: card ? 'CARD' : 'BALANCE',
+              ...(paymentKey ? { paymentKey } : {}),
               fulfillment: DELIVERY,
             });
             accepted.push({ orderId: r.orderId, customer: c.id });
@@ -169,19 +187,34 @@ describe('killing workers while orders flow', () => {
     const [mismatch] = await selectRows<{ n: number }>(
       ds,
       `SELECT COUNT(*) n FROM orders o LEFT JOIN wallet_entries e ON e.ref = o.id AND e.kind = 'ORDER_PAYMENT'
-       WHERE (o.status = 'PAID' AND (e.id IS NULL OR -e.amount <> o.cash_paid)) OR (o.status = 'FAILED' AND e.id IS NOT NULL)`,
+       WHERE o.payment_method = 'BALANCE' AND ((o.status = 'PAID' AND (e.id IS NULL OR -e.amount <> o.cash_paid)) OR (o.status = 'FAILED' AND e.id IS NOT NULL))`,
     );
     expect(Number(mismatch!.n)).toBe(0);
     for (const c of customers) {
       const [w] = await selectRows<{ balance: number; ledger: number; paid: number | null }>(
         ds,
         `SELECT a.balance, (SELECT SUM(amount) FROM wallet_entries WHERE user_id = a.user_id) ledger,
-                (SELECT SUM(cash_paid) FROM orders WHERE user_id = a.user_id AND status = 'PAID') paid
+                (SELECT SUM(cash_paid) FROM orders WHERE user_id = a.user_id AND status = 'PAID' AND payment_method = 'BALANCE') paid
          FROM wallet_accounts a WHERE a.user_id = ?`,
         [c.id],
       );
       expect(Number(w!.balance)).toBe(Number(w!.ledger));
       expect(Number(w!.balance)).toBe(c.charged - Number(w!.paid ?? 0));
+    }
+
+    // The gateway's own books agree: each PAID card order charged exactly its cash once, every other card order holds nothing.
+    const ledger = (await (await fetch(`${gw.url}/__test/ledger`)).json()) as Ledger;
+    const cardOrders = await selectRows<{ id: string; status: string; cash_paid: number }>(
+      ds,
+      `SELECT id, status, cash_paid FROM orders WHERE payment_method = 'CARD'`,
+    );
+    expect(cardOrders.length).toBeGreaterThan(100);
+    for (const o of cardOrders) {
+      const charges = ledger.charges.filter((c) => c.orderId === o.id);
+      const keys = new Set(charges.map((c) => c.paymentKey));
+      const held = charges.reduce((sum, c) => sum + c.amount, 0) - ledger.cancels.filter((c) => keys.has(c.paymentKey)).reduce((sum, c) => sum + c.amount, 0);
+      expect(charges.length).toBeLessThanOrEqual(1);
+      expect({ id: o.id, held }).toEqual({ id: o.id, held: o.status === 'PAID' ? Number(o.cash_paid) : 0 });
     }
   });
 });
