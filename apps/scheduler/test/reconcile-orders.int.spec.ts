@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { Worker, type Queue } from 'bullmq';
 import type { DataSource } from 'typeorm';
-import { FailureReason, OrderStatus, PaymentMethod } from '@bazaar/contracts';
+import { FailureReason, OrderStatus } from '@bazaar/contracts';
 import { OrdersRepository, createDataSource, execute } from '@bazaar/db';
-import { createLogger, createMetrics, createRedis, loadConfig, newId, redisKeys, type Config, type Redis, type RedisKeys } from '@bazaar/platform';
+import { createLogger, createMetrics, createRedis, loadConfig, redisKeys, type Config, type Redis, type RedisKeys } from '@bazaar/platform';
 import {
   AcceptedOrderStore,
   OrderOutcomePublisher,
@@ -15,6 +14,7 @@ import {
   type OrderJobData,
   type OrdersQueueData,
 } from '@bazaar/queue';
+import { acceptedOrderFor, sqlFixtures } from '../../../test/support/db-fixtures';
 import { testEnv } from '../../../test/support/test-env';
 import { ReconcileOrdersJob } from '../src/jobs/reconcile-orders.job';
 
@@ -58,28 +58,12 @@ describe('ReconcileOrdersJob (Redis + BullMQ + MariaDB)', () => {
     return { keys, store, queue, job };
   }
 
-  async function newCustomer(): Promise<number> {
-    const res = await execute(ds, `INSERT INTO users (email, password_hash, name, role) VALUES (?, ?, 'customer', 'CUSTOMER')`, [
-      `reconcile-${process.pid}-${randomBytes(6).toString('hex')}@test.bazaar`,
-      'not-a-real-hash',
-    ]);
-    return Number(res.insertId);
-  }
+  const { newUser } = sqlFixtures(() => ds);
+  const newCustomer = () => newUser('CUSTOMER', 'reconcile');
 
   /** An order accepted `ageMs` ago (the pending index is scored by acceptance time). */
-  function acceptedOrder(userId: number, ageMs: number): AcceptedOrder {
-    const orderId = newId();
-    return {
-      orderId,
-      userId,
-      requestId: `req-${orderId}`,
-      idempotencyKey: `key-${orderId}`,
-      acceptedAt: new Date(Date.now() - ageMs).toISOString(),
-      paymentMethod: PaymentMethod.BALANCE,
-      fulfillment: { type: 'PICKUP', pickupAt: new Date(Date.now() + 86400_000).toISOString() },
-      lines: [{ productId: 1, storeId: 1, name: 'Anything', unitPrice: 1_000, quantity: 1 }],
-    };
-  }
+  const acceptedOrder = (userId: number, ageMs: number) =>
+    acceptedOrderFor(userId, [{ productId: 1, storeId: 1, name: 'Anything', unitPrice: 1_000, quantity: 1 }], { ageMs });
 
   const STALE = 60_000;
 

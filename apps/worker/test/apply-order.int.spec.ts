@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { FailureReason, OrderStatus, PaymentMethod, ProductStatus, WalletEntryKind } from '@bazaar/contracts';
-import { OrderSettlementRepository, OrdersRepository, createDataSource, execute, selectRows } from '@bazaar/db';
-import { createLogger, loadConfig, newId } from '@bazaar/platform';
-import type { AcceptedLine, AcceptedOrder } from '@bazaar/queue';
+import { OrderSettlementRepository, OrdersRepository, createDataSource, selectRows } from '@bazaar/db';
+import { createLogger, loadConfig } from '@bazaar/platform';
+import type { AcceptedLine } from '@bazaar/queue';
+import { DELIVERY } from '../../../test/support/api-harness';
+import { acceptedOrderFor, line, sqlFixtures } from '../../../test/support/db-fixtures';
 import { testEnv } from '../../../test/support/test-env';
 import { PaymentGatewayClient } from '../src/gateway/payment-gateway.client';
 import { ApplyOrderWorkflow, type ApplyOutcome } from '../src/workflows/apply-order/apply-order.workflow';
@@ -43,75 +44,8 @@ describe('ApplyOrderWorkflow (MariaDB)', () => {
 
   // ---- fixtures: plain SQL, fresh rows for every test ----
 
-  const tag = () => `${process.pid}-${randomBytes(6).toString('hex')}`;
-
-  async function newUser(role: 'CUSTOMER' | 'SELLER'): Promise<number> {
-    const res = await execute(ds, `INSERT INTO users (email, password_hash, name, role) VALUES (?, ?, ?, ?)`, [
-      `${role.toLowerCase()}-${tag()}@test.bazaar`,
-      'not-a-real-hash',
-      role.toLowerCase(),
-      role,
-    ]);
-    return Number(res.insertId);
-  }
-
-  /** A customer whose wallet holds `balance`, explained by one CHARGE ledger row. */
-  async function newCustomer(balance: number): Promise<number> {
-    const userId = await newUser('CUSTOMER');
-    await execute(ds, `INSERT INTO wallet_accounts (user_id, balance) VALUES (?, ?)`, [userId, balance]);
-    await execute(ds, `INSERT INTO wallet_entries (user_id, kind, amount, balance_after, ref) VALUES (?, ?, ?, ?, ?)`, [
-      userId,
-      WalletEntryKind.CHARGE,
-      balance,
-      balance,
-      `seed-${tag()}`,
-    ]);
-    return userId;
-  }
-
-  async function newStore(): Promise<number> {
-    const sellerId = await newUser('SELLER');
-    const res = await execute(ds, `INSERT INTO stores (seller_id, name) VALUES (?, ?)`, [sellerId, 'Test store']);
-    return Number(res.insertId);
-  }
-
-  interface Product {
-    id: number;
-    storeId: number;
-    name: string;
-    price: number;
-  }
-
-  async function newProduct(storeId: number, price: number, stock: number, status: ProductStatus = ProductStatus.ACTIVE): Promise<Product> {
-    const name = `Product ${tag()}`;
-    const res = await execute(ds, `INSERT INTO products (store_id, name, description, price, stock, status) VALUES (?, ?, '', ?, ?, ?)`, [
-      storeId,
-      name,
-      price,
-      stock,
-      status,
-    ]);
-    return { id: Number(res.insertId), storeId, name, price };
-  }
-
-  const line = (p: Product, quantity: number): AcceptedLine => ({ productId: p.id, storeId: p.storeId, name: p.name, unitPrice: p.price, quantity });
-
-  function acceptedOrder(userId: number, lines: AcceptedLine[]): AcceptedOrder {
-    const orderId = newId();
-    return {
-      orderId,
-      userId,
-      requestId: `req-${orderId}`,
-      idempotencyKey: `key-${orderId}`,
-      acceptedAt: new Date().toISOString(),
-      paymentMethod: PaymentMethod.BALANCE,
-      fulfillment: {
-        type: 'DELIVERY',
-        address: { recipient: '홍길동', phone: '010-0000-0000', postalCode: '04524', line1: '서울특별시 중구 세종대로 110' },
-      },
-      lines,
-    };
-  }
+  const { newCustomer, newStore, newProduct } = sqlFixtures(() => ds);
+  const acceptedOrder = (userId: number, lines: AcceptedLine[]) => acceptedOrderFor(userId, lines, { fulfillment: DELIVERY });
 
   // ---- reads ----
 

@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { Worker, UnrecoverableError, type Queue } from 'bullmq';
 import type { DataSource } from 'typeorm';
-import { OrderStatus, PaymentMethod, WalletEntryKind } from '@bazaar/contracts';
-import { OrderSettlementRepository, OrdersRepository, createDataSource, execute, selectRows } from '@bazaar/db';
-import { createLogger, createMetrics, createRedis, loadConfig, newId, redisKeys, type Redis, type RedisKeys } from '@bazaar/platform';
+import { OrderStatus, WalletEntryKind } from '@bazaar/contracts';
+import { OrderSettlementRepository, OrdersRepository, createDataSource, selectRows } from '@bazaar/db';
+import { createLogger, createMetrics, createRedis, loadConfig, redisKeys, type Redis, type RedisKeys } from '@bazaar/platform';
 import {
   AcceptedOrderStore,
   OrderJobName,
@@ -17,6 +16,8 @@ import {
   type OrderJobData,
   type OrdersQueueData,
 } from '@bazaar/queue';
+import { eventually } from '../../../test/support/api-harness';
+import { acceptedOrderFor, line, sqlFixtures, tag } from '../../../test/support/db-fixtures';
 import { testEnv } from '../../../test/support/test-env';
 import { PaymentGatewayClient } from '../src/gateway/payment-gateway.client';
 import { CustomerLock } from '../src/locks/customer-lock';
@@ -24,16 +25,6 @@ import { ordersProcessor } from '../src/processors/orders.processor';
 import { ApplyOrderWorkflow } from '../src/workflows/apply-order/apply-order.workflow';
 import { CardPaymentWorkflow } from '../src/workflows/apply-order/card-payment.workflow';
 import { CancelOrderWorkflow } from '../src/workflows/cancel-order/cancel-order.workflow';
-
-async function eventually<T>(fn: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 15_000, everyMs = 50): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (done(v)) return v;
-    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 /**
  * The orders processor in a real BullMQ Worker over a real queue, MariaDB and
@@ -102,57 +93,9 @@ describe('orders processor in a BullMQ worker (MariaDB + Redis)', () => {
 
   // ---- fixtures: plain SQL ----
 
-  const tag = () => `${process.pid}-${randomBytes(6).toString('hex')}`;
-
-  async function newUser(role: 'CUSTOMER' | 'SELLER'): Promise<number> {
-    const res = await execute(ds, `INSERT INTO users (email, password_hash, name, role) VALUES (?, ?, ?, ?)`, [
-      `${role.toLowerCase()}-${tag()}@test.bazaar`,
-      'not-a-real-hash',
-      role.toLowerCase(),
-      role,
-    ]);
-    return Number(res.insertId);
-  }
-
-  async function newCustomer(balance: number): Promise<number> {
-    const userId = await newUser('CUSTOMER');
-    await execute(ds, `INSERT INTO wallet_accounts (user_id, balance) VALUES (?, ?)`, [userId, balance]);
-    await execute(ds, `INSERT INTO wallet_entries (user_id, kind, amount, balance_after, ref) VALUES (?, ?, ?, ?, ?)`, [
-      userId,
-      WalletEntryKind.CHARGE,
-      balance,
-      balance,
-      `seed-${tag()}`,
-    ]);
-    return userId;
-  }
-
-  async function newProduct(price: number, stock: number): Promise<{ id: number; storeId: number; name: string; price: number }> {
-    const sellerId = await newUser('SELLER');
-    const store = await execute(ds, `INSERT INTO stores (seller_id, name) VALUES (?, ?)`, [sellerId, 'Processor store']);
-    const name = `Product ${tag()}`;
-    const res = await execute(ds, `INSERT INTO products (store_id, name, description, price, stock) VALUES (?, ?, '', ?, ?)`, [
-      store.insertId,
-      name,
-      price,
-      stock,
-    ]);
-    return { id: Number(res.insertId), storeId: Number(store.insertId), name, price };
-  }
-
-  function acceptedOrder(userId: number, lines: AcceptedLine[]): AcceptedOrder {
-    const orderId = newId();
-    return {
-      orderId,
-      userId,
-      requestId: `req-${orderId}`,
-      idempotencyKey: `key-${orderId}`,
-      acceptedAt: new Date().toISOString(),
-      paymentMethod: PaymentMethod.BALANCE,
-      fulfillment: { type: 'PICKUP', pickupAt: new Date(Date.now() + 86400_000).toISOString() },
-      lines,
-    };
-  }
+  const { newCustomer, newStore, newProduct: newStoreProduct } = sqlFixtures(() => ds);
+  /** A product in a store of its own. */
+  const newProduct = async (price: number, stock: number) => newStoreProduct(await newStore('Processor store'), price, stock);
 
   async function place(order: AcceptedOrder): Promise<void> {
     const accepted = await store.accept(order, `hash-${order.orderId}`, 86400);
@@ -179,9 +122,9 @@ describe('orders processor in a BullMQ worker (MariaDB + Redis)', () => {
     const customers = await Promise.all(Array.from({ length: 10 }, (_, i) => newCustomer(5_000 + i * 1_000)));
     const orders = Array.from({ length: 100 }, (_, k) => {
       const userId = customers[k % customers.length]!;
-      const lines: AcceptedLine[] = [{ productId: a.id, storeId: a.storeId, name: a.name, unitPrice: a.price, quantity: 1 }];
-      if (k % 2 === 0) lines.unshift({ productId: b.id, storeId: b.storeId, name: b.name, unitPrice: b.price, quantity: 1 });
-      return acceptedOrder(userId, lines);
+      const lines: AcceptedLine[] = [line(a, 1)];
+      if (k % 2 === 0) lines.unshift(line(b, 1));
+      return acceptedOrderFor(userId, lines);
     });
     await Promise.all(orders.map(place));
 
