@@ -4,7 +4,10 @@
 # dashboards (JSON structure, and every panel query through promtool).
 #
 #   scripts/check-ops.sh
+#   PROMETHEUS_URL=http://127.0.0.1:9090 scripts/check-ops.sh   # + live queries
 #
+# With PROMETHEUS_URL set, it also runs scripts/verify-dashboards.mjs: every
+# dashboard query and the alert rules' health against that live Prometheus.
 # A check whose tool is not installed is skipped with a message (CI machines
 # may lack docker-compose, promtool or amtool); any check that runs and fails
 # makes the script exit 1. Tools: docker-compose (or `docker compose`),
@@ -217,6 +220,22 @@ if [ "$dash_parsed" -eq 1 ]; then
   else
     skip "dashboard queries are valid PromQL" "promtool is not installed"
   fi
+fi
+
+# ---------------------------------------------------------------- live prometheus (optional)
+# With PROMETHEUS_URL set (a Prometheus scraping a running fleet, with
+# alerts.yml loaded), every dashboard query runs against it and every alert
+# rule's health is checked: fails on invalid PromQL or an unhealthy rule;
+# queries that return no series are listed with hints (an event that has not
+# happened yet vs. a wrong metric/label name) but do not fail the check.
+if [ -n "${PROMETHEUS_URL:-}" ]; then
+  if have node; then
+    run_check "dashboard queries and alert rules against ${PROMETHEUS_URL}" node scripts/verify-dashboards.mjs "$PROMETHEUS_URL"
+  else
+    skip "dashboard queries against ${PROMETHEUS_URL}" "node is not installed"
+  fi
+else
+  skip "dashboard queries and alert rules against a live Prometheus" "PROMETHEUS_URL is not set"
 fi
 
 # ---------------------------------------------------------------- summary
