@@ -54,7 +54,12 @@ async function waitReady(name, port, logFile, path = '/readyz') {
 }
 
 // 1. Install.
-if (!existsSync(join(ROOT, 'node_modules', '.package-lock.json'))) run('npm', ['ci', '--no-audit', '--no-fund'], 'installing packages (npm ci)');
+if (!existsSync(join(ROOT, 'node_modules', '.package-lock.json'))) {
+  say('→ installing packages (npm ci)');
+  const ci = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit', env });
+  // A registry mirror that serves only this platform's binaries makes npm 11 refuse the lockfile (npm/cli#9342).
+  if (ci.status !== 0) run('npm', ['install', '--no-audit', '--no-fund'], 'installing the locked versions (npm install)');
+}
 
 // 2. MySQL and Redis must answer.
 const mysqlPort = Number(mysqlUrl.port || 3306);
