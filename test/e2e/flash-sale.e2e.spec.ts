@@ -8,7 +8,8 @@ import { SessionService } from '../../apps/api/src/services/session.service';
 import { bazaarClient, type BazaarClient } from '../../scripts/lib/client';
 import { DELIVERY, PASSWORD, eventually, uniqueEmail } from '../support/api-harness';
 import { startProcess, type RunningProcess } from '../support/processes';
-import { testEnv } from '../support/test-env';
+import { isolatedEnv } from '../support/isolated-env';
+import type { TestEnv } from '../support/test-env';
 
 type Attempt = { orderId: string | null; reason: string | null; code: string | null };
 
@@ -29,17 +30,20 @@ describe('flash sale', () => {
   let storeId: number;
   let gate: SoldOutGate;
 
+  let env: TestEnv;
+
   beforeAll(async () => {
+    env = await isolatedEnv('flash');
     [api, scheduler] = await Promise.all([
-      startProcess('api', { LOG_LEVEL: 'warn' }),
-      startProcess('scheduler', { RECONCILE_CRON: '* * * * * *', RECONCILE_AFTER_SECONDS: '5', LOG_LEVEL: 'warn' }),
+      startProcess('api', { ...env, LOG_LEVEL: 'warn' }),
+      startProcess('scheduler', { ...env, RECONCILE_CRON: '* * * * * *', RECONCILE_AFTER_SECONDS: '5', LOG_LEVEL: 'warn' }),
     ]);
-    workers.push(...(await Promise.all([0, 1, 2].map(() => startProcess('worker', { WORKER_CONCURRENCY: '16', LOG_LEVEL: 'warn' })))));
+    workers.push(...(await Promise.all([0, 1, 2].map(() => startProcess('worker', { ...env, WORKER_CONCURRENCY: '16', LOG_LEVEL: 'warn' })))));
     url = `http://127.0.0.1:${api.port}`;
-    ds = createDataSource({ ...loadConfig({ ...testEnv() }), MYSQL_POOL_SIZE: 4 });
+    ds = createDataSource({ ...loadConfig({ ...env }), MYSQL_POOL_SIZE: 4 });
     await ds.initialize();
-    redis = new Redis(testEnv().REDIS_URL);
-    gate = new SoldOutGate(redis, redisKeys(testEnv().REDIS_PREFIX));
+    redis = new Redis(env.REDIS_URL);
+    gate = new SoldOutGate(redis, redisKeys(env.REDIS_PREFIX));
     const anon = bazaarClient(url, { batch: false });
     const email = uniqueEmail('flash-seller');
     await anon.auth.signup.mutate({ email, password: PASSWORD, name: 'seller', role: 'SELLER' });
@@ -60,7 +64,7 @@ describe('flash sale', () => {
     const values = Array.from({ length: n }, (_, i) => [`flash-${tag}-${i}@test.bazaar`, hash, 'c', 'CUSTOMER']);
     await ds.query(`INSERT INTO users (email, password_hash, name, role) VALUES ${values.map(() => '(?, ?, ?, ?)').join(',')}`, values.flat());
     const rows = await selectRows<{ id: number }>(ds, 'SELECT id FROM users WHERE email LIKE ? ORDER BY id', [`flash-${tag}-%`]);
-    const sessions = new SessionService(redis, redisKeys(testEnv().REDIS_PREFIX), 3600);
+    const sessions = new SessionService(redis, redisKeys(env.REDIS_PREFIX), 3600);
     const out = await Promise.all(
       rows.map(async (r) => ({
         id: Number(r.id),
@@ -156,7 +160,7 @@ describe('flash sale', () => {
   it('rebuilds lost gate counters mid-run and still never oversells', async () => {
     const product = await seller.products.create.mutate({ storeId, name: 'Lost counter', description: '', price: 500, stock: 100 });
     const buyers = await customers(200, 5_000);
-    const keys = redisKeys(testEnv().REDIS_PREFIX);
+    const keys = redisKeys(env.REDIS_PREFIX);
     const accepted: string[] = [];
     for (let wave = 0; wave < 5; wave++) {
       // Redis loses the counter (a flush, a failover) between and during waves.
@@ -212,7 +216,7 @@ describe('flash sale', () => {
     expect(attempts.filter((a) => a.orderId === null && a.reason !== 'OUT_OF_STOCK')).toEqual([]);
     const statuses = await waitSettled(attempts.filter((a) => a.orderId).map((a) => a.orderId!));
     expect([...statuses.values()].every((s) => s === 'PAID' || s === 'FAILED')).toBe(true);
-    const queue = new Queue(QueueName.ORDERS, { connection: redis, prefix: redisKeys(testEnv().REDIS_PREFIX).bullPrefix });
+    const queue = new Queue(QueueName.ORDERS, { connection: redis, prefix: redisKeys(env.REDIS_PREFIX).bullPrefix });
     expect((await queue.getJobCounts('failed')).failed).toBe(0);
     await queue.close();
     for (const p of products) {

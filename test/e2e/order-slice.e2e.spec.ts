@@ -7,7 +7,8 @@ import type { DataSource } from 'typeorm';
 import { bazaarClient } from '../../scripts/lib/client';
 import { DELIVERY, PASSWORD, eventually, uniqueEmail } from '../support/api-harness';
 import { startProcess, type RunningProcess } from '../support/processes';
-import { testEnv } from '../support/test-env';
+import { isolatedEnv } from '../support/isolated-env';
+import type { TestEnv } from '../support/test-env';
 
 /**
  * The walking skeleton, end to end: the real api, two worker processes and
@@ -22,18 +23,21 @@ describe('order slice end to end (api + 2 workers + 2 schedulers)', () => {
   let ds: DataSource;
   let redis: Redis;
 
+  let env: TestEnv;
+
   beforeAll(async () => {
+    env = await isolatedEnv('slice');
     const cronEnv = { RECONCILE_CRON: '* * * * * *', RECONCILE_AFTER_SECONDS: '2' };
     [api, ...workers] = await Promise.all([
-      startProcess('api'),
-      startProcess('worker', { WORKER_CONCURRENCY: '8' }),
-      startProcess('worker', { WORKER_CONCURRENCY: '8' }),
+      startProcess('api', { ...env }),
+      startProcess('worker', { ...env, WORKER_CONCURRENCY: '8' }),
+      startProcess('worker', { ...env, WORKER_CONCURRENCY: '8' }),
     ]);
-    schedulers = await Promise.all([startProcess('scheduler', cronEnv), startProcess('scheduler', cronEnv)]);
+    schedulers = await Promise.all([startProcess('scheduler', { ...env, ...cronEnv }), startProcess('scheduler', { ...env, ...cronEnv })]);
     url = `http://127.0.0.1:${api.port}`;
-    ds = createDataSource({ ...loadConfig({ ...testEnv() }), MYSQL_POOL_SIZE: 2 });
+    ds = createDataSource({ ...loadConfig({ ...env }), MYSQL_POOL_SIZE: 2 });
     await ds.initialize();
-    redis = new Redis(testEnv().REDIS_URL);
+    redis = new Redis(env.REDIS_URL);
   });
 
   afterAll(async () => {
@@ -213,7 +217,7 @@ describe('order slice end to end (api + 2 workers + 2 schedulers)', () => {
     await buyer.client.wallet.charge.mutate({ amount: 5_000, idempotencyKey: 'crash-topup' });
 
     // What an API process leaves behind when it dies right after the accept script, before queue.add.
-    const store_ = new AcceptedOrderStore(redis, redisKeys(testEnv().REDIS_PREFIX));
+    const store_ = new AcceptedOrderStore(redis, redisKeys(env.REDIS_PREFIX));
     const orderId = newId();
     await store_.accept(
       {

@@ -5,7 +5,8 @@ import { loadConfig } from '@bazaar/platform';
 import { bazaarClient, type BazaarClient } from '../../scripts/lib/client';
 import { DELIVERY, PASSWORD, eventually, uniqueEmail } from '../support/api-harness';
 import { startProcess, type RunningProcess } from '../support/processes';
-import { testEnv } from '../support/test-env';
+import { isolatedEnv } from '../support/isolated-env';
+import type { TestEnv } from '../support/test-env';
 
 /**
  * The card payment saga against the fake gateway (a real HTTP server) with
@@ -36,15 +37,18 @@ describe('card payments and cancellation', () => {
     CARD_PAYMENT_EXPIRY_SECONDS: String(expirySeconds),
   });
 
+  let env: TestEnv;
+
   beforeAll(async () => {
+    env = await isolatedEnv('saga');
     gw = await startFakeGateway({ port: 0, host: '127.0.0.1', secretKey: 'test_sk_bazaar' });
     [api, worker, scheduler] = await Promise.all([
-      startProcess('api', { CANCEL_WAIT_MS: '5000' }),
-      startProcess('worker', workerEnv()),
-      startProcess('scheduler', schedulerEnv(600)),
+      startProcess('api', { ...env, CANCEL_WAIT_MS: '5000' }),
+      startProcess('worker', { ...env, ...workerEnv() }),
+      startProcess('scheduler', { ...env, ...schedulerEnv(600) }),
     ]);
     url = `http://127.0.0.1:${api.port}`;
-    ds = createDataSource({ ...loadConfig({ ...testEnv() }), MYSQL_POOL_SIZE: 2 });
+    ds = createDataSource({ ...loadConfig({ ...env }), MYSQL_POOL_SIZE: 2 });
     await ds.initialize();
     const s = await account('SELLER');
     seller = s.client;
@@ -217,7 +221,7 @@ describe('card payments and cancellation', () => {
       });
       const res = await client.orders.cancel.mutate({ orderId });
       expect(res).toMatchObject({ status: 'PENDING', cancellation: 'QUEUED' });
-      worker = await startProcess('worker', workerEnv());
+      worker = await startProcess('worker', { ...env, ...workerEnv() });
       expect((await settled(client, orderId)).status).toBe('CANCELLED');
       expect((await client.wallet.balance.query()).balance).toBe(5_000);
       expect(await stockOf(p.id)).toBe(1);
@@ -229,13 +233,13 @@ describe('card payments and cancellation', () => {
       });
       expect((await settled(client, again.orderId)).status).toBe('PAID');
     } finally {
-      if (worker.child.exitCode !== null) worker = await startProcess('worker', workerEnv());
+      if (worker.child.exitCode !== null) worker = await startProcess('worker', { ...env, ...workerEnv() });
     }
   });
 
   it('a card order left awaiting payment expires: CANCELLED, units back, nothing charged', async () => {
     await scheduler.stop();
-    scheduler = await startProcess('scheduler', schedulerEnv(4));
+    scheduler = await startProcess('scheduler', { ...env, ...schedulerEnv(4) });
     const { client } = await account('CUSTOMER');
     const p = await product(2);
     // The gateway fails every confirm: the order stays reserved, awaiting payment, until it expires.

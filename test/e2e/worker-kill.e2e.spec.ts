@@ -7,7 +7,8 @@ import { startFakeGateway, type FakeGateway, type Ledger } from '@bazaar/fake-ga
 import { bazaarClient, type BazaarClient } from '../../scripts/lib/client';
 import { DELIVERY, PASSWORD, eventually, uniqueEmail } from '../support/api-harness';
 import { startProcess, type RunningProcess } from '../support/processes';
-import { testEnv } from '../support/test-env';
+import { isolatedEnv } from '../support/isolated-env';
+import type { TestEnv } from '../support/test-env';
 
 const ORDERS = 3_000;
 const CUSTOMERS = 150;
@@ -29,17 +30,20 @@ describe('killing workers while orders flow', () => {
   let gw: FakeGateway;
   let workerEnv: Record<string, string>;
 
+  let env: TestEnv;
+
   beforeAll(async () => {
+    env = await isolatedEnv('kill');
     gw = await startFakeGateway({ port: 0, host: '127.0.0.1', secretKey: 'test_sk_bazaar' });
     workerEnv = { WORKER_CONCURRENCY: '16', WORKER_LOCK_MS: '3000', LOG_LEVEL: 'warn', PAYMENT_GATEWAY_URL: gw.url, PAYMENT_TIMEOUT_MS: '1000' };
     [api, scheduler] = await Promise.all([
-      startProcess('api', { LOG_LEVEL: 'warn' }),
-      startProcess('scheduler', { RECONCILE_CRON: '* * * * * *', RECONCILE_AFTER_SECONDS: '4', LOG_LEVEL: 'warn' }),
+      startProcess('api', { ...env, LOG_LEVEL: 'warn' }),
+      startProcess('scheduler', { ...env, RECONCILE_CRON: '* * * * * *', RECONCILE_AFTER_SECONDS: '4', LOG_LEVEL: 'warn' }),
     ]);
-    workers.push(...(await Promise.all([0, 1, 2].map(() => startProcess('worker', workerEnv)))));
-    ds = createDataSource({ ...loadConfig({ ...testEnv() }), MYSQL_POOL_SIZE: 2 });
+    workers.push(...(await Promise.all([0, 1, 2].map(() => startProcess('worker', { ...env, ...workerEnv })))));
+    ds = createDataSource({ ...loadConfig({ ...env }), MYSQL_POOL_SIZE: 2 });
     await ds.initialize();
-    redis = new Redis(testEnv().REDIS_URL);
+    redis = new Redis(env.REDIS_URL);
   });
 
   afterAll(async () => {
@@ -95,7 +99,7 @@ describe('killing workers while orders flow', () => {
         const victim = workers.splice(Math.floor(Math.random() * workers.length), 1)[0]!;
         await victim.kill();
         kills++;
-        workers.push(await startProcess('worker', workerEnv));
+        workers.push(await startProcess('worker', { ...env, ...workerEnv }));
       }
     })();
 
@@ -161,7 +165,7 @@ describe('killing workers while orders flow', () => {
     expect(statuses.some((s) => s.status === 'PENDING')).toBe(false);
 
     // Stock: what left each product is exactly what PAID orders hold; never below 0.
-    const gate = new SoldOutGate(redis, redisKeys(testEnv().REDIS_PREFIX));
+    const gate = new SoldOutGate(redis, redisKeys(env.REDIS_PREFIX));
     for (const p of products) {
       const [row] = await selectRows<{ stock: number; sold: number | null }>(
         ds,

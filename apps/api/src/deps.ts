@@ -42,7 +42,7 @@ export async function createDeps(config: Config): Promise<Deps> {
   const keys = redisKeys(config.REDIS_PREFIX);
   const ds = createDataSource(config);
   const redis = createRedis(config.REDIS_URL, 'command');
-  const queueRedis = createRedis(config.REDIS_URL, 'command', { maxRetriesPerRequest: null });
+  const queueRedis = createRedis(config.REDIS_URL, 'command', { maxRetriesPerRequest: null, enableAutoPipelining: false });
   const ordersQueue = createOrdersQueue(queueRedis, keys, config.ORDER_JOB_ATTEMPTS);
   // MySQL may be down at start: the accept path does not need it, and /readyz says so.
   await ds.initialize().catch((err: unknown) => {

@@ -14,12 +14,14 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const log = createLogger('worker', config.LOG_LEVEL);
   const keys = redisKeys(config.REDIS_PREFIX);
-  const ds = createDataSource(config);
+  const ds = createDataSource(config, { multipleStatements: true });
   await ds.initialize();
-  const redis = createRedis(config.REDIS_URL, 'worker');
+  // Store, gate and lock commands of concurrent jobs pipeline together; BullMQ keeps its own connections.
+  const redis = createRedis(config.REDIS_URL, 'worker', { enableAutoPipelining: true });
+  const queueRedis = createRedis(config.REDIS_URL, 'worker');
   const workerRedis = createRedis(config.REDIS_URL, 'worker');
   const store = new AcceptedOrderStore(redis, keys);
-  const queue = createOrdersQueue(redis, keys, config.ORDER_JOB_ATTEMPTS);
+  const queue = createOrdersQueue(queueRedis, keys, config.ORDER_JOB_ATTEMPTS);
   // Queue depth, read at scrape time (every worker reports the same queue-wide figures).
   const metrics = createMetrics('worker', {
     queueJobCounts: async () => ({ [QueueName.ORDERS]: await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized') }),
@@ -85,7 +87,7 @@ async function main(): Promise<void> {
     await worker.close();
     await queue.close();
     await health.close();
-    await Promise.allSettled([redis.quit(), workerRedis.quit()]);
+    await Promise.allSettled([redis.quit(), queueRedis.quit(), workerRedis.quit()]);
     await ds.destroy();
     clearTimeout(timer);
     process.exit(0);

@@ -22,7 +22,7 @@ describe('ApplyOrderWorkflow (MariaDB)', () => {
 
   beforeAll(async () => {
     const config = loadConfig({ ...testEnv() });
-    ds = createDataSource({ ...config, MYSQL_POOL_SIZE: 20 });
+    ds = createDataSource({ ...config, MYSQL_POOL_SIZE: 20 }, { multipleStatements: true });
     await ds.initialize();
     const settlement = new OrderSettlementRepository();
     const orders = new OrdersRepository(ds);

@@ -47,7 +47,7 @@ describe('orders processor in a BullMQ worker (MariaDB + Redis)', () => {
 
   beforeAll(async () => {
     const config = loadConfig({ ...testEnv() });
-    ds = createDataSource({ ...config, MYSQL_POOL_SIZE: 10 });
+    ds = createDataSource({ ...config, MYSQL_POOL_SIZE: 10 }, { multipleStatements: true });
     await ds.initialize();
     redis = createRedis(config.REDIS_URL, 'command');
     queueRedis = createRedis(config.REDIS_URL, 'worker');

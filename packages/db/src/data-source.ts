@@ -34,7 +34,7 @@ export type DbConfig = Pick<Config, 'MYSQL_URL' | 'MYSQL_REPLICA_URLS' | 'MYSQL_
  * Pools are bounded: at most MYSQL_POOL_SIZE connections per node, and at
  * most MYSQL_POOL_QUEUE_LIMIT waiters before a query fails fast.
  */
-export function createDataSource(config: DbConfig): DataSource {
+export function createDataSource(config: DbConfig, opts: { multipleStatements?: boolean } = {}): DataSource {
   const { type, ...primary } = parseMysqlUrl(config.MYSQL_URL);
   const replicas = config.MYSQL_REPLICA_URLS.map((u) => {
     const { type: _t, ...c } = parseMysqlUrl(u);
@@ -52,6 +52,8 @@ export function createDataSource(config: DbConfig): DataSource {
     timezone: 'Z',
     supportBigNumbers: true,
     bigNumberStrings: false,
+    // Only the worker turns this on, for its hot path (several parameterized statements in one round trip).
+    multipleStatements: opts.multipleStatements ?? false,
     connectTimeout: config.MYSQL_CONNECT_TIMEOUT_MS,
     poolSize: config.MYSQL_POOL_SIZE,
     extra: { queueLimit: config.MYSQL_POOL_QUEUE_LIMIT, waitForConnections: true, enableKeepAlive: true },

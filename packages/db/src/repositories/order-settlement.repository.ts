@@ -36,6 +36,33 @@ interface Ok {
   affectedRows: number;
 }
 
+const ORDER_INSERT = `INSERT INTO orders (id, user_id, status, failure_reason, payment_method, fulfillment, items_total, discount_total,
+    points_used, cash_paid, points_earned, idempotency_key, request_id, accepted_at, settled_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? = 'PENDING', NULL, CURRENT_TIMESTAMP(3)))`;
+
+const orderParams = (o: SettlementOrder): unknown[] => [
+  o.id,
+  o.userId,
+  o.status,
+  o.failureReason,
+  o.paymentMethod,
+  JSON.stringify(o.fulfillment),
+  o.itemsTotal,
+  o.discountTotal,
+  o.pointsUsed,
+  o.cashPaid,
+  o.pointsEarned,
+  o.idempotencyKey,
+  o.requestId,
+  o.acceptedAt,
+  o.status,
+];
+
+/** A refusal: the order and its lines FAILED, earning nothing. Params: status, reason, order id. */
+const MARK_FAILED = `UPDATE orders o JOIN order_items i ON i.order_id = o.id
+  SET o.status = ?, o.failure_reason = ?, o.points_earned = 0, i.earned = 0
+  WHERE o.id = ?`;
+
 /**
  * The SQL of the order transaction, one method a statement, all through the
  * caller's transaction runner so every statement is visible and countable.
@@ -44,28 +71,7 @@ export class OrderSettlementRepository {
   /** Inserts the order row; false when it already exists (the order was settled before). */
   async insertOrder(q: QueryRunner, o: SettlementOrder): Promise<boolean> {
     try {
-      await q.query(
-        `INSERT INTO orders (id, user_id, status, failure_reason, payment_method, fulfillment, items_total, discount_total,
-           points_used, cash_paid, points_earned, idempotency_key, request_id, accepted_at, settled_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? = 'PENDING', NULL, CURRENT_TIMESTAMP(3)))`,
-        [
-          o.id,
-          o.userId,
-          o.status,
-          o.failureReason,
-          o.paymentMethod,
-          JSON.stringify(o.fulfillment),
-          o.itemsTotal,
-          o.discountTotal,
-          o.pointsUsed,
-          o.cashPaid,
-          o.pointsEarned,
-          o.idempotencyKey,
-          o.requestId,
-          o.acceptedAt,
-          o.status,
-        ],
-      );
+      await q.query(ORDER_INSERT, orderParams(o));
       return true;
     } catch (err) {
       if (isDuplicateKey(err)) return false;
@@ -73,17 +79,77 @@ export class OrderSettlementRepository {
     }
   }
 
+  /**
+   * Hot path, one round trip (needs a DataSource with multipleStatements):
+   * START TRANSACTION, the order row, its lines, SAVEPOINT order_effects.
+   * False when the order row already exists (settled before); the caller
+   * then ends the transaction.
+   */
+  async openOrderBatch(q: QueryRunner, o: SettlementOrder, lines: SettlementLine[]): Promise<boolean> {
+    const items = this.itemsInsert(o.id, lines);
+    try {
+      await q.query(`START TRANSACTION; ${ORDER_INSERT}; ${items.sql}; SAVEPOINT order_effects`, [...orderParams(o), ...items.params]);
+      return true;
+    } catch (err) {
+      if (isDuplicateKey(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Hot path, one round trip: the wallet debit with its ledger row (when
+   * there is cash to pay) and the conditional stock decrements, in the given
+   * order. The caller rolls back to the savepoint when this says no.
+   */
+  async applyEffectsBatch(
+    q: QueryRunner,
+    userId: number,
+    orderId: string,
+    cash: number,
+    stock: { productId: number; quantity: number }[],
+  ): Promise<'ok' | 'INSUFFICIENT_BALANCE' | 'OUT_OF_STOCK'> {
+    const sql: string[] = [];
+    const params: unknown[] = [];
+    if (cash > 0) {
+      sql.push('UPDATE wallet_accounts SET balance = balance - ? WHERE user_id = ? AND balance >= ?');
+      params.push(cash, userId, cash);
+      sql.push(
+        `INSERT INTO wallet_entries (user_id, kind, amount, balance_after, ref) SELECT user_id, ?, ?, balance, ? FROM wallet_accounts WHERE user_id = ?`,
+      );
+      params.push(WalletEntryKind.ORDER_PAYMENT, -cash, orderId, userId);
+    }
+    for (const l of stock) {
+      sql.push(`UPDATE products SET stock = stock - ? WHERE id = ? AND status = 'ACTIVE' AND stock >= ?`);
+      params.push(l.quantity, l.productId, l.quantity);
+    }
+    const raw = (await q.query(sql.join('; '), params)) as Ok | Ok[];
+    const results = Array.isArray(raw) ? raw : [raw];
+    if (cash > 0 && results[0]?.affectedRows !== 1) return 'INSUFFICIENT_BALANCE';
+    const stockResults = results.slice(cash > 0 ? 2 : 0);
+    return stockResults.every((r) => r.affectedRows === 1) ? 'ok' : 'OUT_OF_STOCK';
+  }
+
+  /** Hot path, one round trip: undo the effects, record the refusal, commit. */
+  async failAndCommitBatch(q: QueryRunner, orderId: string, reason: FailureReason): Promise<void> {
+    await q.query(`ROLLBACK TO SAVEPOINT order_effects; ${MARK_FAILED}; COMMIT`, [OrderStatus.FAILED, reason, orderId]);
+  }
+
+  private itemsInsert(orderId: string, lines: SettlementLine[]): { sql: string; params: unknown[] } {
+    const params: unknown[] = [];
+    lines.forEach((l, i) =>
+      params.push(orderId, i, l.productId, l.storeId, l.productName, l.unitPrice, l.quantity, l.subtotal, l.discount, l.points, l.cash, l.earned),
+    );
+    return {
+      sql: `INSERT INTO order_items (order_id, line_no, product_id, store_id, product_name, unit_price, quantity, subtotal, discount, points, cash, earned)
+       VALUES ${lines.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+      params,
+    };
+  }
+
   /** One multi-row insert for all lines, in the order they were placed. */
   async insertItems(q: QueryRunner, orderId: string, lines: SettlementLine[]): Promise<void> {
-    const values: unknown[] = [];
-    lines.forEach((l, i) =>
-      values.push(orderId, i, l.productId, l.storeId, l.productName, l.unitPrice, l.quantity, l.subtotal, l.discount, l.points, l.cash, l.earned),
-    );
-    await q.query(
-      `INSERT INTO order_items (order_id, line_no, product_id, store_id, product_name, unit_price, quantity, subtotal, discount, points, cash, earned)
-       VALUES ${lines.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-      values,
-    );
+    const items = this.itemsInsert(orderId, lines);
+    await q.query(items.sql, items.params);
   }
 
   /**
@@ -91,12 +157,7 @@ export class OrderSettlementRepository {
    * to the savepoint: the order and its lines become FAILED, earning nothing.
    */
   async markFailed(q: QueryRunner, orderId: string, reason: FailureReason): Promise<void> {
-    await q.query(
-      `UPDATE orders o JOIN order_items i ON i.order_id = o.id
-       SET o.status = ?, o.failure_reason = ?, o.points_earned = 0, i.earned = 0
-       WHERE o.id = ?`,
-      [OrderStatus.FAILED, reason, orderId],
-    );
+    await q.query(MARK_FAILED, [OrderStatus.FAILED, reason, orderId]);
   }
 
   /** Conditional decrement: never below 0, never on a deleted product. False = not enough stock. */

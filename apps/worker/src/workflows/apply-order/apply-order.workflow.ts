@@ -1,20 +1,11 @@
 import type { DataSource } from 'typeorm';
 import { FailureReason, OrderStatus, PaymentMethod } from '@bazaar/contracts';
-import { inRetryingTransaction, type OrderSettlementRepository, type OrdersRepository } from '@bazaar/db';
+import { isRetryableTxError, type OrderSettlementRepository, type OrdersRepository } from '@bazaar/db';
 import type { AcceptedOrder } from '@bazaar/queue';
 import { byProductId, settlementRows, type ApplyOutcome } from '../order-rows';
 import type { CardPaymentWorkflow } from './card-payment.workflow';
 
 export type { ApplyOutcome } from '../order-rows';
-
-/** A business refusal inside the transaction. */
-class Refusal extends Error {
-  constructor(readonly reason: FailureReason) {
-    super(reason);
-  }
-}
-
-class AlreadySettled extends Error {}
 
 /**
  * Applies an accepted order to MySQL, once.
@@ -27,7 +18,8 @@ class AlreadySettled extends Error {}
  * order). A refusal rolls the effects back to a savepoint taken after the
  * lines and records the order FAILED in the same transaction: the order row
  * (and its lock) never goes away, so duplicates of a refused order also just
- * find the key taken. Statements: 5 + one per line; a refusal adds 2.
+ * find the key taken. Statements: 8 + one per line, sent in three round
+ * trips (multi-statement batches); a refusal sends the same three.
  *
  * CARD: the payment saga (card-payment.workflow.ts).
  */
@@ -42,30 +34,36 @@ export class ApplyOrderWorkflow {
   async run(order: AcceptedOrder): Promise<ApplyOutcome> {
     if (order.paymentMethod === PaymentMethod.CARD) return this.card.run(order);
     const { row, lines } = settlementRows(order, OrderStatus.PAID);
-    try {
-      return await inRetryingTransaction(this.ds, async (q): Promise<ApplyOutcome> => {
-        if (!(await this.settlement.insertOrder(q, row))) throw new AlreadySettled();
-        await this.settlement.insertItems(q, row.id, lines);
-        await q.query('SAVEPOINT order_effects');
-        try {
-          if (row.cashPaid > 0 && !(await this.settlement.debitWallet(q, row.userId, row.cashPaid, row.id))) {
-            throw new Refusal(FailureReason.INSUFFICIENT_BALANCE);
+    const stock = byProductId(lines).map((l) => ({ productId: l.productId, quantity: l.quantity }));
+    for (let attempt = 1; ; attempt++) {
+      // Three round trips: open (transaction, order, lines, savepoint), effects, commit — or refuse and commit.
+      const q = this.ds.createQueryRunner('master');
+      await q.connect();
+      let settledBefore = false;
+      try {
+        if (!(await this.settlement.openOrderBatch(q, row, lines))) {
+          await q.query('ROLLBACK');
+          settledBefore = true;
+        } else {
+          const verdict = await this.settlement.applyEffectsBatch(q, row.userId, row.id, row.cashPaid, stock);
+          if (verdict === 'ok') {
+            await q.query('COMMIT');
+            return { status: OrderStatus.PAID, reason: null, appliedNow: true };
           }
-          for (const l of byProductId(lines)) {
-            if (!(await this.settlement.takeStock(q, l.productId, l.quantity))) throw new Refusal(FailureReason.OUT_OF_STOCK);
-          }
-        } catch (err) {
-          if (!(err instanceof Refusal)) throw err;
           // Undo the wallet and stock effects, keep the order row: it is recorded FAILED in this same transaction.
-          await q.query('ROLLBACK TO SAVEPOINT order_effects');
-          await this.settlement.markFailed(q, row.id, err.reason);
-          return { status: OrderStatus.FAILED, reason: err.reason, appliedNow: true };
+          const reason = verdict === 'INSUFFICIENT_BALANCE' ? FailureReason.INSUFFICIENT_BALANCE : FailureReason.OUT_OF_STOCK;
+          await this.settlement.failAndCommitBatch(q, row.id, reason);
+          return { status: OrderStatus.FAILED, reason, appliedNow: true };
         }
-        return { status: OrderStatus.PAID, reason: null, appliedNow: true };
-      });
-    } catch (err) {
-      if (err instanceof AlreadySettled) return existingOutcome(this.orders, order.orderId);
-      throw err;
+      } catch (err) {
+        await q.query('ROLLBACK').catch(() => undefined);
+        if (attempt >= 5 || !isRetryableTxError(err)) throw err;
+        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 20 * attempt)));
+      } finally {
+        // Released before any other query: holding it while waiting for a second connection could starve the pool.
+        await q.release();
+      }
+      if (settledBefore) return existingOutcome(this.orders, order.orderId);
     }
   }
 }
