@@ -102,7 +102,7 @@ describe('card payments and cancellation', () => {
     eventually(
       () => client.orders.get.query({ orderId }),
       (o) => o.status !== 'PENDING',
-      30_000,
+      60_000,
       150,
     );
 
