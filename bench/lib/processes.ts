@@ -1,0 +1,160 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export const ROOT = join(__dirname, '..', '..');
+
+const ENTRY = {
+  api: 'apps/api/src/main.ts',
+  worker: 'apps/worker/src/main.ts',
+} as const;
+export type Kind = keyof typeof ENTRY;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface LogTally {
+  warn: number;
+  error: number;
+  /** The first few distinct warn/error messages (with their counts). */
+  messages: Map<string, number>;
+}
+
+export interface BenchProcess {
+  name: string;
+  kind: Kind;
+  pid: number;
+  port: number;
+  child: ChildProcess;
+  /** The last lines it printed (pino JSON at LOG_LEVEL). */
+  logs: string[];
+  tally: LogTally;
+  /** SIGTERM (its graceful shutdown: a --cpu-prof profile is written then), SIGKILL after a grace period. */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+/** Every process the bench started and has not seen exit: stopped on the way out, whatever happens. */
+export const running = new Set<BenchProcess>();
+
+let aborted = false;
+
+/** After this no process is started any more (Ctrl-C came while the run went on). */
+export function abortStarts(): void {
+  aborted = true;
+}
+
+// Last resort: whatever way this process ends, no child outlives it.
+process.on('exit', () => {
+  for (const p of running) p.child.kill('SIGKILL');
+});
+
+function tallyLine(t: LogTally, line: string): void {
+  let level = 0;
+  let msg = line;
+  try {
+    const j = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string }; reason?: string };
+    level = j.level ?? 0;
+    msg = `${j.msg ?? ''}${j.err?.message ? `: ${j.err.message}` : ''}`;
+  } catch {
+    // Not pino (a crash trace): count it as an error.
+    level = /error|exception|fail/i.test(line) ? 50 : 0;
+  }
+  if (level < 40) return;
+  if (level >= 50) t.error++;
+  else t.warn++;
+  const key = msg.slice(0, 200);
+  if (t.messages.has(key) || t.messages.size < 12) t.messages.set(key, (t.messages.get(key) ?? 0) + 1);
+}
+
+export interface StartOptions {
+  env: Record<string, string>;
+  /**
+   * Write V8 CPU profiles of the whole run into this directory (one file per
+   * thread: `--import tsx` runs its module hooks on a thread of their own;
+   * the main thread's file has thread id 0, see mainThreadProfile).
+   */
+  cpuProfDir?: string;
+}
+
+/**
+ * Starts the api or a worker the way `npm run up` does (`node --import tsx
+ * <entry>`), on a free port, and waits until its /readyz answers.
+ */
+export async function startProcess(kind: Kind, name: string, opts: StartOptions): Promise<BenchProcess> {
+  if (aborted) throw new Error('the bench is stopping');
+  const port = await freePort();
+  if (aborted) throw new Error('the bench is stopping');
+  const portVar = kind === 'api' ? 'API_PORT' : 'WORKER_METRICS_PORT';
+  const prof = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', ENTRY[kind]], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'production', API_HOST: '127.0.0.1', ...opts.env, [portVar]: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const tally: LogTally = { warn: 0, error: 0, messages: new Map() };
+  let partial = '';
+  const collect = (b: Buffer) => {
+    const lines = (partial + b.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line) continue;
+      logs.push(line);
+      tallyLine(tally, line);
+    }
+    if (logs.length > 2000) logs.splice(0, logs.length - 2000);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const proc: BenchProcess = {
+    name,
+    kind,
+    pid: child.pid ?? 0,
+    port,
+    child,
+    logs,
+    tally,
+    async stop(graceMs = 20_000) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(t);
+      }
+      running.delete(proc);
+      return child.exitCode;
+    },
+  };
+  running.add(proc);
+  void exited.then(() => running.delete(proc));
+
+  const until = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} while starting:\n${logs.slice(-20).join('\n')}`);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`)
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) break;
+    if (Date.now() > until) {
+      await proc.stop(1000);
+      throw new Error(`${name} not ready within 60 s:\n${logs.slice(-20).join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  return proc;
+}
+
+/** Stops everything still running, concurrently. */
+export async function stopAll(graceMs = 20_000): Promise<void> {
+  await Promise.allSettled([...running].map((p) => p.stop(graceMs)));
+}

@@ -1,0 +1,105 @@
+import type { ProfileSummary } from './cpuprofile';
+import type { MachineInfo, RedisRates } from './env';
+import type { FlashAnswers } from './flash';
+import type { LoadResult } from './load';
+import type { MicroResult } from './micro';
+import type { PhaseUsage } from './sampler';
+
+/** Everything one `npm run bench` measured: written as the raw JSON, rendered as the markdown report. */
+
+export interface Settings {
+  loadSeconds: number;
+  warmupSeconds: number;
+  drainSeconds: number;
+  connections: number;
+  workerCounts: number[];
+  workerConcurrency: number;
+  workerPoolSize: number;
+  apiPoolSize: number;
+  microConnections: number[];
+  microSeconds: number;
+  customers: number;
+  products: number;
+  flashOrders: number;
+  flashStock: number;
+  flashInFlight: number;
+  flashWorkers: number;
+  profile: boolean;
+}
+
+export interface MicroRun extends MicroResult {
+  usage: PhaseUsage;
+  mysql: Record<string, number>;
+}
+
+export interface ProcessLog {
+  process: string;
+  warn: number;
+  error: number;
+  messages: { message: string; count: number }[];
+  exitCode: number | null;
+}
+
+export interface PipelineRun {
+  workers: number;
+  load: LoadResult;
+  /** Orders settled PAID in MySQL inside the load window. */
+  paid: number;
+  paidPerSec: number;
+  /** Orders settled FAILED inside the window, by reason. */
+  failed: Record<string, number>;
+  /** Per 5 s of the window: accepted (HTTP 200) and settled PAID. */
+  timeline: { fromSec: number; accepted: number; paid: number }[];
+  backlogAtEnd: { queue: Record<string, number>; acceptedNotSettled: number };
+  /** Load stopped, workers still running: how fast they settle the backlog on their own. */
+  drain: { seconds: number; paid: number; paidPerSec: number; usage: PhaseUsage; backlogAfter: number };
+  usage: PhaseUsage;
+  mysql: Record<string, number>;
+  redis: RedisRates;
+  logs: ProcessLog[];
+  profiles: ProfileSummary[];
+}
+
+export interface FlashRun {
+  productId: number;
+  answers: Omit<FlashAnswers, 'acceptedOrderIds'>;
+  settledMs: number | null;
+  paid: number;
+  failed: number;
+  stockAfter: number;
+  gateAfter: number | null;
+  reservationsLeft: number;
+  usage: PhaseUsage;
+  logs: ProcessLog[];
+  /** The api's CPU profile while it answered the sale. */
+  profile: ProfileSummary | null;
+}
+
+export interface Target {
+  phase: string;
+  what: string;
+  target: string;
+  measured: string;
+  pass: boolean;
+  gap: string;
+}
+
+export interface BenchResult {
+  startedAt: string;
+  finishedAt: string;
+  totalSeconds: number;
+  database: string;
+  redisPrefix: string;
+  settings: Settings;
+  machine: MachineInfo;
+  /** Machine busy (% of all cores) over a few seconds before the bench started anything: other tenants. */
+  busyBefore: number;
+  micro: MicroRun[];
+  pipeline: PipelineRun[];
+  flash: FlashRun | null;
+  targets: Target[];
+  findings: string[];
+  profileDir: string | null;
+  cleanup: string[];
+  error: string | null;
+}

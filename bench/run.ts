@@ -1,0 +1,568 @@
+/**
+ * `npm run bench`: the order pipeline's benchmark, in one run.
+ *
+ *   (a) the raw MariaDB ceiling: the worker's order transaction over plain mysql2;
+ *   (b) the pipeline: orders.place → accepted → PAID per second, with 1, 2, 3 workers;
+ *   (c) a flash sale: 10,000 orders at once on 100 units.
+ *
+ * It uses its own database and Redis prefix (dropped at the end, also on
+ * failure or Ctrl-C), starts the api and workers as child processes, samples
+ * CPU and RSS of every process, profiles the api and a worker during (b),
+ * and writes bench/reports/<date>-pipeline.md plus the raw JSON.
+ * Settings: BENCH_* variables (see `settings()` below).
+ * `npm run bench -- --render bench/reports/<date>-pipeline.json` re-renders a report from its raw JSON.
+ */
+import 'reflect-metadata';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import type mysql from 'mysql2/promise';
+import { redisKeys } from '@bazaar/platform';
+import { createOrdersQueue } from '@bazaar/queue';
+import { bazaarClient } from '../scripts/lib/client';
+import { mainThreadProfile, summarizeProfile, type ProfileSummary } from './lib/cpuprofile';
+import {
+  benchEnv,
+  cleanup,
+  createBenchDatabase,
+  machineInfo,
+  mysqlConnection,
+  mysqlStatus,
+  redisClient,
+  redisRates,
+  redisSnapshot,
+  statusRates,
+  type BenchEnv,
+} from './lib/env';
+import { flashSale } from './lib/flash';
+import * as load from './lib/load';
+import { microBench } from './lib/micro';
+import { ROOT, abortStarts, running, startProcess, stopAll, type BenchProcess } from './lib/processes';
+import { analyze, renderReport } from './lib/report';
+import { Sampler, findPid, machineBusyOver } from './lib/sampler';
+import { seedDatabase, seedGate, seedSessions, type Seeded } from './lib/seed';
+import { monoMicros, round, sleep } from './lib/stats';
+import type { BenchResult, FlashRun, MicroRun, PipelineRun, ProcessLog, Settings } from './lib/types';
+
+const num = (name: string, dflt: number) => {
+  const v = process.env[name];
+  return v === undefined || v === '' ? dflt : Number(v);
+};
+const list = (name: string, dflt: number[]) =>
+  process.env[name] === undefined
+    ? dflt
+    : process.env[name]
+        .split(',')
+        .map(Number)
+        .filter((n) => n > 0);
+
+function settings(): Settings {
+  const workerConcurrency = num('BENCH_WORKER_CONCURRENCY', 32);
+  return {
+    loadSeconds: num('BENCH_LOAD_SECONDS', 60),
+    warmupSeconds: num('BENCH_WARMUP_SECONDS', 3),
+    drainSeconds: num('BENCH_DRAIN_SECONDS', 10),
+    connections: num('BENCH_CONNECTIONS', 200),
+    workerCounts: list('BENCH_WORKERS', [1, 2, 3]),
+    workerConcurrency,
+    workerPoolSize: num('BENCH_WORKER_POOL_SIZE', workerConcurrency),
+    apiPoolSize: num('BENCH_API_POOL_SIZE', 10),
+    microConnections: list('BENCH_MICRO_CONNS', [16, 32, 64]),
+    microSeconds: num('BENCH_MICRO_SECONDS', 10),
+    customers: num('BENCH_CUSTOMERS', 10_000),
+    products: num('BENCH_PRODUCTS', 1_000),
+    flashOrders: num('BENCH_FLASH_ORDERS', 10_000),
+    flashStock: num('BENCH_FLASH_STOCK', 100),
+    flashInFlight: num('BENCH_FLASH_IN_FLIGHT', 1_000),
+    flashWorkers: num('BENCH_FLASH_WORKERS', 2),
+    profile: process.env.BENCH_PROFILE !== '0',
+  };
+}
+
+const t0 = Date.now();
+const say = (msg: string) => process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${msg}\n`);
+
+/** MySQL's own clock, as a string it can compare settled_at with. */
+async function mysqlNow(c: mysql.Connection): Promise<string> {
+  const [[r]] = (await c.query(`SELECT DATE_FORMAT(NOW(3), '%Y-%m-%d %H:%i:%s.%f') AS t`)) as unknown as [[{ t: string }]];
+  return r.t;
+}
+
+async function scalar(c: mysql.Connection, sql: string, params: unknown[] = []): Promise<number> {
+  const [rows] = (await c.query(sql, params)) as unknown as [Record<string, unknown>[]];
+  const first = rows[0];
+  return first ? Number(Object.values(first)[0] ?? 0) : 0;
+}
+
+function processLogs(procs: BenchProcess[]): ProcessLog[] {
+  return procs.map((p) => ({
+    process: p.name,
+    warn: p.tally.warn,
+    error: p.tally.error,
+    messages: [...p.tally.messages.entries()].map(([message, count]) => ({ message, count })),
+    exitCode: p.child.exitCode,
+  }));
+}
+
+function processEnv(env: BenchEnv, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { MYSQL_URL: env.mysqlUrl, REDIS_URL: env.redisUrl, REDIS_PREFIX: prefix, LOG_LEVEL: 'warn', ...extra };
+}
+
+async function queueCounts(redis: Redis, prefix: string): Promise<Record<string, number>> {
+  const queue = createOrdersQueue(redis, redisKeys(prefix), 10);
+  try {
+    return await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
+  } finally {
+    await queue.close();
+  }
+}
+
+const backlogOf = (q: Record<string, number>) => (q.waiting ?? 0) + (q.active ?? 0) + (q.delayed ?? 0) + (q.prioritized ?? 0);
+
+interface Ctx {
+  env: BenchEnv;
+  s: Settings;
+  db: mysql.Connection;
+  redis: Redis;
+  seeded: Seeded;
+  sampler: Sampler;
+  profileDir: string | null;
+}
+
+// ---------------------------------------------------------------- (a)
+
+async function phaseMicro(ctx: Ctx): Promise<MicroRun[]> {
+  const runs: MicroRun[] = [];
+  const customers = ctx.seeded.customers.map((c) => c.userId);
+  for (const shape of ['statements', 'batched'] as const) {
+    for (const connections of ctx.s.microConnections) {
+      say(
+        `(a) mysql2 micro-benchmark: the worker's BALANCE transaction, ${shape === 'batched' ? 'batched in 3 round trips' : 'one round trip a statement'}, ${connections} connections × ${ctx.s.microSeconds} s`,
+      );
+      const before = await mysqlStatus(ctx.db);
+      const usage = ctx.sampler.begin();
+      const r = await microBench({
+        connect: () => mysqlConnection(ctx.env.mysqlUrl, true, shape === 'batched'),
+        shape,
+        connections,
+        seconds: ctx.s.microSeconds,
+        customers,
+        products: ctx.seeded.products,
+        fulfillment: load.FULFILLMENT,
+        tag: `m${shape[0]}${connections}`,
+      });
+      const u = usage.end();
+      const after = await mysqlStatus(ctx.db);
+      runs.push({ ...r, usage: u, mysql: statusRates(before, after) });
+      say(`    ${r.txPerSec} tx/s, p50 ${round(r.latencyMs.p50)} ms, p99 ${round(r.latencyMs.p99)} ms (retries ${r.retries}, errors ${r.errors.length})`);
+      if (r.errors.length) say(`    errors: ${r.errors.join(' | ')}`);
+    }
+  }
+  return runs;
+}
+
+// ---------------------------------------------------------------- (b)
+
+async function phasePipeline(ctx: Ctx, k: number): Promise<PipelineRun> {
+  const { env, s, db, redis, seeded } = ctx;
+  const prefix = `${env.prefixBase}k${k}`;
+  const keyPrefix = `b${k}`;
+  await seedSessions(redis, prefix, seeded);
+  await seedGate(
+    redis,
+    db,
+    prefix,
+    seeded.products.map((p) => p.id),
+  );
+  say(`(b) pipeline with ${k} worker${k > 1 ? 's' : ''}: starting the api and workers (prefix ${prefix})`);
+  const prof = (name: string) => (ctx.profileDir ? { cpuProfDir: join(ctx.profileDir, name), name } : null);
+  const apiProf = prof(`k${k}-api`);
+  const api = await startProcess('api', apiProf?.name ?? 'api', {
+    env: processEnv(env, prefix, { MYSQL_POOL_SIZE: String(s.apiPoolSize) }),
+    ...(apiProf ? { cpuProfDir: apiProf.cpuProfDir } : {}),
+  });
+  const workers = await Promise.all(
+    Array.from({ length: k }, (_, i) => {
+      const wp = i === 0 ? prof(`k${k}-worker-1`) : null;
+      return startProcess('worker', wp?.name ?? `k${k}-worker-${i + 1}`, {
+        env: processEnv(env, prefix, { WORKER_CONCURRENCY: String(s.workerConcurrency), MYSQL_POOL_SIZE: String(s.workerPoolSize) }),
+        ...(wp ? { cpuProfDir: wp.cpuProfDir } : {}),
+      });
+    }),
+  );
+  const procs = [api, ...workers];
+  ctx.sampler.track('api', api.pid);
+  workers.forEach((w, i) => ctx.sampler.track(`worker-${i + 1}`, w.pid));
+
+  try {
+    let warmAccepted = 0;
+    if (s.warmupSeconds > 0) {
+      say(`    warm-up ${s.warmupSeconds} s at ${s.connections} connections (not measured)`);
+      warmAccepted = (
+        await load.driveOrders({
+          port: api.port,
+          connections: s.connections,
+          seconds: s.warmupSeconds,
+          customers: seeded.customers,
+          products: seeded.products,
+          keyPrefix: `${keyPrefix}-w`,
+        })
+      ).ok;
+    }
+
+    say(`    load: orders.place at ${s.connections} connections for ${s.loadSeconds} s`);
+    const mysqlBefore = await mysqlStatus(db);
+    const redisBefore = await redisSnapshot(redis);
+    const startSql = await mysqlNow(db);
+    const fromUs = monoMicros();
+    const usage = ctx.sampler.begin();
+    const ticks: number[] = [0];
+    const startedAt = Date.now();
+    const result = await load.driveOrders({
+      port: api.port,
+      connections: s.connections,
+      seconds: s.loadSeconds,
+      customers: seeded.customers,
+      products: seeded.products,
+      keyPrefix: `${keyPrefix}-m`,
+      onTick: (ok, other) => {
+        ticks.push(ok);
+        const sec = Math.round((Date.now() - startedAt) / 1000);
+        if (ticks.length % 2 === 1) say(`    ${sec} s: ${ok} accepted (${Math.round(ok / sec)}/s), ${other} other answers`);
+      },
+    });
+    const toUs = monoMicros();
+    const endSql = await mysqlNow(db);
+    const u = usage.end();
+    const mysqlAfter = await mysqlStatus(db);
+    const redisAfter = await redisSnapshot(redis);
+    ticks.push(result.ok);
+
+    const [paidRows] = (await db.query(
+      `SELECT FLOOR(TIMESTAMPDIFF(MICROSECOND, ?, settled_at) / 5000000) AS b, status, failure_reason AS reason, COUNT(*) AS n
+       FROM orders WHERE settled_at >= ? AND settled_at < ? AND idempotency_key LIKE ? GROUP BY b, status, failure_reason`,
+      [startSql, startSql, endSql, `${keyPrefix}-%`],
+    )) as unknown as [{ b: number; status: string; reason: string | null; n: number }[]];
+    let paid = 0;
+    const failed: Record<string, number> = {};
+    const buckets = new Map<number, number>();
+    for (const r of paidRows) {
+      if (r.status === 'PAID') {
+        paid += Number(r.n);
+        buckets.set(Number(r.b), (buckets.get(Number(r.b)) ?? 0) + Number(r.n));
+      } else failed[`${r.status} ${r.reason ?? ''}`.trim()] = (failed[`${r.status} ${r.reason ?? ''}`.trim()] ?? 0) + Number(r.n);
+    }
+    const windowSec = result.seconds;
+    // 5 s buckets; the last one takes the window's few extra milliseconds.
+    const nBuckets = Math.max(1, Math.round(windowSec / 5));
+    const timeline = Array.from({ length: nBuckets }, (_, i) => {
+      const last = i === nBuckets - 1;
+      let paidIn = buckets.get(i) ?? 0;
+      if (last) for (const [b, n] of buckets) if (b > i) paidIn += n;
+      return { fromSec: i * 5, accepted: (last ? result.ok : (ticks[i + 1] ?? result.ok)) - (ticks[i] ?? 0), paid: paidIn };
+    });
+
+    const queueAtEnd = await queueCounts(redis, prefix);
+    const settledAll = await scalar(db, 'SELECT COUNT(*) FROM orders WHERE idempotency_key LIKE ?', [`${keyPrefix}-%`]);
+    const backlog = backlogOf(queueAtEnd);
+    const paidPerSec = Math.round(paid / windowSec);
+    say(
+      `    accepted ${result.acceptedPerSec}/s (p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms), PAID ${paidPerSec}/s, backlog ${backlog} jobs`,
+    );
+
+    // Drain: no more load; the workers alone, for a few seconds.
+    let drain: PipelineRun['drain'] = { seconds: 0, paid: 0, paidPerSec: 0, usage: u, backlogAfter: backlog };
+    if (s.drainSeconds > 0 && backlog > 0) {
+      const dStart = await mysqlNow(db);
+      const du = ctx.sampler.begin();
+      await sleep(s.drainSeconds * 1000);
+      const dEnd = await mysqlNow(db);
+      const dUsage = du.end();
+      const dPaid = await scalar(db, `SELECT COUNT(*) FROM orders WHERE status = 'PAID' AND settled_at >= ? AND settled_at < ? AND idempotency_key LIKE ?`, [
+        dStart,
+        dEnd,
+        `${keyPrefix}-%`,
+      ]);
+      drain = {
+        seconds: dUsage.seconds,
+        paid: dPaid,
+        paidPerSec: Math.round(dPaid / dUsage.seconds),
+        usage: dUsage,
+        backlogAfter: backlogOf(await queueCounts(redis, prefix)),
+      };
+      say(`    drain ${s.drainSeconds} s without load: PAID ${drain.paidPerSec}/s`);
+    }
+
+    say('    stopping the api and workers');
+    for (const p of procs) ctx.sampler.untrack(p.pid);
+    await Promise.all(procs.map((p) => p.stop()));
+    const profiles: ProfileSummary[] = [];
+    if (ctx.profileDir) {
+      for (const [label, name] of [
+        ['api', `k${k}-api`],
+        ['worker-1', `k${k}-worker-1`],
+      ] as const) {
+        const file = mainThreadProfile(join(ctx.profileDir, name));
+        if (file) profiles.push(summarizeProfile(label, file, { fromUs, toUs }));
+        else say(`    (no profile written for ${name})`);
+      }
+    }
+    return {
+      workers: k,
+      load: result,
+      paid,
+      paidPerSec,
+      failed,
+      timeline,
+      backlogAtEnd: { queue: queueAtEnd, acceptedNotSettled: Math.max(0, warmAccepted + result.ok - settledAll) },
+      drain,
+      usage: u,
+      mysql: statusRates(mysqlBefore, mysqlAfter),
+      redis: redisRates(redisBefore, redisAfter),
+      logs: processLogs(procs),
+      profiles,
+    };
+  } finally {
+    for (const p of procs) ctx.sampler.untrack(p.pid);
+    await Promise.allSettled(procs.map((p) => p.stop(5000)));
+  }
+}
+
+// ---------------------------------------------------------------- (c)
+
+async function phaseFlash(ctx: Ctx): Promise<FlashRun> {
+  const { env, s, db, redis, seeded } = ctx;
+  const prefix = `${env.prefixBase}fs`;
+  const keys = redisKeys(prefix);
+  await seedSessions(redis, prefix, seeded);
+  await seedGate(
+    redis,
+    db,
+    prefix,
+    seeded.products.map((p) => p.id),
+  );
+  say(`(c) flash sale: starting the api and ${s.flashWorkers} workers (prefix ${prefix})`);
+  const api = await startProcess('api', 'fs-api', {
+    env: processEnv(env, prefix, { MYSQL_POOL_SIZE: String(s.apiPoolSize) }),
+    ...(ctx.profileDir ? { cpuProfDir: join(ctx.profileDir, 'fs-api') } : {}),
+  });
+  const workers = await Promise.all(
+    Array.from({ length: s.flashWorkers }, (_, i) =>
+      startProcess('worker', `fs-worker-${i + 1}`, {
+        env: processEnv(env, prefix, { WORKER_CONCURRENCY: String(s.workerConcurrency), MYSQL_POOL_SIZE: String(s.workerPoolSize) }),
+      }),
+    ),
+  );
+  const procs = [api, ...workers];
+  ctx.sampler.track('api', api.pid);
+  workers.forEach((w, i) => ctx.sampler.track(`worker-${i + 1}`, w.pid));
+  try {
+    // The sale's product, created the way a seller does (products.create sets the gate counter and the price snapshot).
+    const seller = bazaarClient(`http://127.0.0.1:${api.port}`, { token: seeded.seller.token, batch: false });
+    const product = await seller.products.create.mutate({
+      storeId: seeded.storeId,
+      name: 'flash sale item',
+      description: 'bench',
+      price: 990,
+      stock: s.flashStock,
+    });
+    say(`    product ${product.id} with ${product.stock} units; warming the api up on other products`);
+    await load.driveOrders({ port: api.port, connections: 20, seconds: 2, customers: seeded.customers, products: seeded.products, keyPrefix: 'fsw' });
+    for (let i = 0; i < 60 && backlogOf(await queueCounts(redis, prefix)) > 0; i++) await sleep(500);
+
+    const buyers = seeded.customers.slice(0, s.flashOrders);
+    if (buyers.length < s.flashOrders) say(`    only ${buyers.length} customers: one order each`);
+    say(`    ${buyers.length} orders at once (${s.flashInFlight} in flight)`);
+    const usage = ctx.sampler.begin();
+    const started = Date.now();
+    const fromUs = monoMicros();
+    const answers = await flashSale({ port: api.port, customers: buyers, productId: product.id, inFlight: s.flashInFlight, keyPrefix: 'fs' });
+    const toUs = monoMicros();
+    say(
+      `    answered in ${answers.wallMs} ms: ${answers.accepted} accepted, ${answers.outOfStock} OUT_OF_STOCK, other ${JSON.stringify(answers.otherStatus)}, network errors ${answers.networkErrors}; max ${round(answers.answerMs.max)} ms from t0`,
+    );
+    let settledMs: number | null = null;
+    const ids = answers.acceptedOrderIds;
+    for (let i = 0; i < 240; i++) {
+      const settled =
+        ids.length === 0 ? 0 : await scalar(db, `SELECT COUNT(*) FROM orders WHERE id IN (${ids.map(() => '?').join(',')}) AND status <> 'PENDING'`, ids);
+      if (settled >= ids.length) {
+        settledMs = Date.now() - started;
+        break;
+      }
+      await sleep(250);
+    }
+    const u = usage.end();
+    const [counts] = (await db.query(
+      `SELECT o.status, COUNT(*) AS n FROM orders o JOIN order_items i ON i.order_id = o.id WHERE i.product_id = ? GROUP BY o.status`,
+      [product.id],
+    )) as unknown as [{ status: string; n: number }[]];
+    const byStatus = Object.fromEntries(counts.map((r) => [r.status, Number(r.n)]));
+    const stockAfter = await scalar(db, 'SELECT stock FROM products WHERE id = ?', [product.id]);
+    const gate = await redis.get(keys.gateAvailable(product.id));
+    const reservationsLeft = await redis.hlen(keys.gateReservations(product.id));
+    const { acceptedOrderIds: _ids, ...rest } = answers;
+    say(
+      `    settled after ${settledMs ?? 'timeout'} ms: PAID ${byStatus.PAID ?? 0}, FAILED ${byStatus.FAILED ?? 0}, stock ${stockAfter}, gate counter ${gate}`,
+    );
+    say('    stopping the api and workers');
+    for (const p of procs) ctx.sampler.untrack(p.pid);
+    await Promise.all(procs.map((p) => p.stop()));
+    const profFile = ctx.profileDir ? mainThreadProfile(join(ctx.profileDir, 'fs-api')) : null;
+    return {
+      productId: product.id,
+      profile: profFile ? summarizeProfile('api', profFile, { fromUs, toUs }) : null,
+      answers: rest,
+      settledMs,
+      paid: byStatus.PAID ?? 0,
+      failed: byStatus.FAILED ?? 0,
+      stockAfter,
+      gateAfter: gate === null ? null : Number(gate),
+      reservationsLeft,
+      usage: u,
+      logs: processLogs(procs),
+    };
+  } finally {
+    for (const p of procs) ctx.sampler.untrack(p.pid);
+    await Promise.allSettled(procs.map((p) => p.stop(5000)));
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+let shuttingDown: Promise<void> | null = null;
+let cleanupDone = false;
+
+async function main(): Promise<void> {
+  const s = settings();
+  const env = benchEnv();
+  const result: BenchResult = {
+    startedAt: new Date().toISOString(),
+    finishedAt: '',
+    totalSeconds: 0,
+    database: env.database,
+    redisPrefix: env.prefixBase,
+    settings: s,
+    machine: undefined as unknown as BenchResult['machine'],
+    busyBefore: 0,
+    micro: [],
+    pipeline: [],
+    flash: null,
+    targets: [],
+    findings: [],
+    profileDir: null,
+    cleanup: [],
+    error: null,
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (shuttingDown) return;
+    say(`${signal}: stopping every process the bench started and cleaning up`);
+    abortStarts();
+    load.current?.stop();
+    shuttingDown = (async () => {
+      await stopAll(5000);
+      if (!cleanupDone && !process.env.BENCH_KEEP) {
+        cleanupDone = true;
+        for (const p of await cleanup(env)) say(`    cleanup: ${p}`);
+      }
+      say(`stopped; ${env.database} dropped and ${env.prefixBase}* keys deleted`);
+      process.exit(130);
+    })();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const sampler = new Sampler(cpus().length);
+  let db: mysql.Connection | null = null;
+  let redis: Redis | null = null;
+  try {
+    say(`database ${env.database}, Redis prefix ${env.prefixBase}*`);
+    await createBenchDatabase(env);
+    db = await mysqlConnection(env.mysqlUrl);
+    redis = redisClient(env.redisUrl);
+    result.machine = await machineInfo(db, redis);
+    say(
+      `machine: ${result.machine.cores} cores, ${result.machine.memoryGb} GB, Node ${result.machine.node}, MariaDB ${result.machine.mysqlVersion}, Redis ${result.machine.redisVersion}`,
+    );
+    // Others share this machine (test runs): wait a little for a quiet moment, then go anyway.
+    const quietUntil = Date.now() + num('BENCH_QUIET_WAIT_SECONDS', 45) * 1000;
+    result.busyBefore = await machineBusyOver(3000);
+    while (result.busyBefore > 15 && Date.now() < quietUntil) {
+      say(`machine ${result.busyBefore}% busy with other work; waiting for a quieter moment`);
+      result.busyBefore = await machineBusyOver(3000);
+    }
+    say(
+      `machine ${result.busyBefore}% busy before the bench starts anything${result.busyBefore > 15 ? ' — other work is running; figures will be lower than on a quiet machine' : ''}`,
+    );
+    sampler.track('bench (load generator)', process.pid);
+    sampler.track('mariadbd', findPid('mariadbd', 'mysqld'));
+    sampler.track('redis-server', findPid('redis-server'));
+
+    say(`seeding ${s.customers} customers and ${s.products} products`);
+    const seeded = await seedDatabase(db, { customers: s.customers, products: s.products, balance: 1_000_000_000, stock: 1_000_000 });
+    const profileDir = s.profile ? mkdtempSync(join(tmpdir(), 'bazaar-bench-prof-')) : null;
+    result.profileDir = profileDir;
+    const ctx: Ctx = { env, s, db, redis, seeded, sampler, profileDir };
+
+    result.micro = await phaseMicro(ctx);
+    for (const k of s.workerCounts) result.pipeline.push(await phasePipeline(ctx, k));
+    if (s.flashOrders > 0) result.flash = await phaseFlash(ctx);
+  } catch (err) {
+    result.error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    // After Ctrl-C the run breaks off on purpose (its database is gone): nothing to report.
+    if (!shuttingDown) {
+      say(`FAILED: ${result.error}`);
+      for (const p of running) say(`    ${p.name} last lines:\n${p.logs.slice(-10).join('\n')}`);
+      process.exitCode = 1;
+    }
+  } finally {
+    sampler.stop();
+    await stopAll(10_000);
+    await db?.end().catch(() => undefined);
+    redis?.disconnect();
+    if (!shuttingDown) {
+      if (process.env.BENCH_KEEP) result.cleanup.push(`kept ${env.database} and ${env.prefixBase}* (BENCH_KEEP)`);
+      else if (!cleanupDone) {
+        cleanupDone = true;
+        say(`dropping ${env.database} and deleting ${env.prefixBase}* keys`);
+        result.cleanup = await cleanup(env);
+      }
+    }
+  }
+  if (shuttingDown) return;
+
+  result.finishedAt = new Date().toISOString();
+  result.totalSeconds = Math.round((Date.now() - t0) / 1000);
+  if (result.machine) {
+    const { targets, findings } = analyze(result);
+    result.targets = targets;
+    result.findings = findings;
+    const dir = join(ROOT, 'bench', 'reports');
+    mkdirSync(dir, { recursive: true });
+    const base = join(dir, `${result.startedAt.slice(0, 10)}-pipeline`);
+    writeFileSync(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
+    writeFileSync(`${base}.md`, renderReport(result));
+    say(`report: ${base}.md (raw: ${base}.json)`);
+    for (const t of targets) say(`    ${t.pass ? 'PASS' : 'MISS'}  ${t.phase} ${t.what}: ${t.measured} (target ${t.target})${t.pass ? '' : `, ${t.gap}`}`);
+  }
+}
+
+/** `tsx bench/run.ts --render <raw.json>`: write the markdown report again from a run's raw JSON (after changing the report's wording). */
+function renderOnly(file: string): void {
+  const result = JSON.parse(readFileSync(file, 'utf8')) as BenchResult;
+  const { targets, findings } = analyze(result);
+  result.targets = targets;
+  result.findings = findings;
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(file.replace(/\.json$/, '.md'), renderReport(result));
+  process.stdout.write(`report: ${file.replace(/\.json$/, '.md')}\n`);
+}
+
+const renderArg = process.argv.indexOf('--render');
+if (renderArg >= 0) renderOnly(process.argv[renderArg + 1] ?? join(ROOT, 'bench', 'reports', `${new Date().toISOString().slice(0, 10)}-pipeline.json`));
+else
+  main().catch((err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  });
