@@ -223,6 +223,8 @@ describe('card payments and cancellation', () => {
       expect(res).toMatchObject({ status: 'PENDING', cancellation: 'QUEUED' });
       worker = await startProcess('worker', { ...env, ...workerEnv() });
       expect((await settled(client, orderId)).status).toBe('CANCELLED');
+      // Never applied: no debit, no refund in the ledger.
+      expect((await client.wallet.history.query({})).items.map((e) => e.kind)).toEqual(['CHARGE']);
       expect((await client.wallet.balance.query()).balance).toBe(5_000);
       expect(await stockOf(p.id)).toBe(1);
       const again = await client.orders.place.mutate({

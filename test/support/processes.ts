@@ -72,6 +72,9 @@ export async function startProcess(kind: keyof typeof ENTRY, env: Record<string,
     port,
     logs,
     async stop() {
+      // Errors a process logged are shown with the suite's output, so a failure in CI can be read there.
+      const errors = logs.filter((l) => /"level":(50|60)/.test(l) || /^(Error|TypeError|ReferenceError)/.test(l));
+      if (errors.length) process.stderr.write(`--- ${kind} (port ${port}) logged ${errors.length} errors; the first 10:\n${errors.slice(0, 10).join('\n')}\n`);
       if (child.exitCode !== null) return child.exitCode;
       child.kill('SIGTERM');
       const t = setTimeout(() => child.kill('SIGKILL'), 15_000);

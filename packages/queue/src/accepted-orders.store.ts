@@ -57,7 +57,15 @@ export interface AcceptedRecord {
   reason: FailureReason | null;
 }
 
+/** Marks a waiting order's cancellation as requested (only while it still waits). */
+const REQUEST_CANCEL_LUA = `
+if redis.call('HGET', KEYS[1], 'status') ~= 'PENDING' then return 0 end
+redis.call('HSET', KEYS[1], 'cancelRequested', '1')
+return 1
+`;
+
 type Commands = {
+  bazaarRequestCancel(k1: string): Promise<number>;
   bazaarAccept(k1: string, k2: string, k3: string, k4: string, ...argv: (string | number)[]): Promise<[number, string]>;
   bazaarSettle(k1: string, k2: string, k3: string, k4: string, ...argv: (string | number)[]): Promise<number>;
   bazaarCacheView(k1: string, k2: string, ...argv: (string | number)[]): Promise<number>;
@@ -83,6 +91,7 @@ export class AcceptedOrderStore {
       redis.defineCommand('bazaarAccept', { numberOfKeys: 4, lua: ACCEPT_LUA });
       redis.defineCommand('bazaarSettle', { numberOfKeys: 4, lua: SETTLE_LUA });
       redis.defineCommand('bazaarCacheView', { numberOfKeys: 2, lua: CACHE_VIEW_LUA });
+      redis.defineCommand('bazaarRequestCancel', { numberOfKeys: 1, lua: REQUEST_CANCEL_LUA });
     }
     this.r = redis as Redis & Commands;
   }
@@ -137,6 +146,19 @@ export class AcceptedOrderStore {
       pendingMember(userId, orderId),
       this.settledTtlSeconds,
     );
+  }
+
+  /**
+   * The customer asked to cancel a waiting order: its apply job, if it has
+   * not started, cancels instead of applying. False when it no longer waits.
+   */
+  async requestCancel(userId: number, orderId: string): Promise<boolean> {
+    return (await this.r.bazaarRequestCancel(this.keys.acceptedOrder(userId, orderId))) === 1;
+  }
+
+  /** Whether the customer asked to cancel this waiting order. */
+  async cancelRequested(userId: number, orderId: string): Promise<boolean> {
+    return (await this.r.hget(this.keys.acceptedOrder(userId, orderId), 'cancelRequested')) === '1';
   }
 
   /** A cached order view (JSON), if any. */

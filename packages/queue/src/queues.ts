@@ -38,11 +38,15 @@ export async function enqueueOrder(queue: Queue<OrdersQueueData>, data: OrderJob
   await queue.add(OrderJobName.APPLY, data, { ...opts, jobId: orderJobId(data.order.orderId) });
 }
 
-/** One cancel job per order at a time; removed when done, so a later cancel (or audit) runs again — harmlessly. */
+/**
+ * One cancel job per order at a time. Kept a minute after it completes, so
+ * concurrent callers waiting on it (orders.cancel) still find its result;
+ * after that a later cancel (or audit) runs it again — harmlessly.
+ */
 export function cancelJobId(orderId: string): string {
   return `cancel-${orderJobId(orderId)}`;
 }
 
 export function enqueueCancel(queue: Queue<OrdersQueueData>, data: CancelJobData) {
-  return queue.add(OrderJobName.CANCEL, data, { jobId: cancelJobId(data.orderId), removeOnComplete: true });
+  return queue.add(OrderJobName.CANCEL, data, { jobId: cancelJobId(data.orderId), removeOnComplete: { age: 60 } });
 }

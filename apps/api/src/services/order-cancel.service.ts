@@ -38,6 +38,8 @@ export class OrderCancelService {
     }
     if (current === OrderStatus.CANCELLED) return { orderId, status: OrderStatus.CANCELLED, cancellation: 'COMPLETED' };
 
+    // A waiting order's apply job will see this and cancel instead of applying.
+    if (current === OrderStatus.PENDING && accepted) await this.store.requestCancel(userId, orderId);
     const events = await this.events();
     const job = await enqueueCancel(this.queue, { orderId, userId, requestId, reason: 'CUSTOMER' });
     try {

@@ -56,7 +56,14 @@ async function applyOrder(deps: OrdersProcessorDeps, job: Job<OrdersQueueData>):
   const { order, requestId } = parsed.data;
   const log = deps.log.child({ reqId: requestId, orderId: order.orderId, userId: order.userId, attempt: job.attemptsMade + 1 });
   try {
-    const outcome = await deps.lock.withLock(order.userId, () => deps.apply.run(order));
+    const outcome = await deps.lock.withLock(order.userId, async (): Promise<ApplyOutcome> => {
+      // The customer cancelled while it waited: record it CANCELLED instead of applying it.
+      if (await deps.store.cancelRequested(order.userId, order.orderId)) {
+        const cancelled = await deps.cancel.run(order.orderId, order);
+        return { status: cancelled.status, reason: null, appliedNow: cancelled.changed };
+      }
+      return deps.apply.run(order);
+    });
     await deps.outcomes.settled(order, outcome.status, outcome.reason);
     if (outcome.appliedNow) {
       deps.metrics.orders.inc({ outcome: outcome.status.toLowerCase(), reason: outcome.reason ?? '' });
