@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { testEnv } from './test-env';
 
@@ -10,16 +9,9 @@ const ENTRY = {
   scheduler: 'apps/scheduler/src/main.ts',
 } as const;
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../../scripts/lib/net';
+
+export { freePort };
 
 export interface RunningProcess {
   kind: keyof typeof ENTRY;
