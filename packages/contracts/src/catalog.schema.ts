@@ -16,6 +16,21 @@ export type ProductCreateInput = z.infer<typeof productCreateInput>;
 
 export const productGetInput = z.strictObject({ productId: id });
 
+export const productUpdateInput = z
+  .strictObject({
+    productId: id,
+    name: z.string().trim().min(1).max(200).optional(),
+    description: z.string().max(5000).optional(),
+    price: z.number().int().min(0).max(LIMITS.maxPrice).optional(),
+  })
+  .refine((v) => v.name !== undefined || v.description !== undefined || v.price !== undefined, {
+    path: ['name'],
+    error: 'give at least one of name, description, price',
+  });
+export type ProductUpdateInput = z.infer<typeof productUpdateInput>;
+
+export const productRemoveInput = z.strictObject({ productId: id });
+
 export const productRestockInput = z.strictObject({
   productId: id,
   quantity: z.number().int().min(1).max(LIMITS.maxStock),

@@ -39,6 +39,31 @@ export class CatalogRepository {
     return this.ds.getRepository(ProductEntity).findOneBy({ id });
   }
 
+  /** Changes an active product's name, description or price; false when it is gone. */
+  async updateProduct(productId: number, fields: { name?: string; description?: string; price?: number }): Promise<boolean> {
+    const sets: string[] = [];
+    const params: unknown[] = [];
+    for (const [column, value] of [
+      ['name', fields.name],
+      ['description', fields.description],
+      ['price', fields.price],
+    ] as const) {
+      if (value !== undefined) {
+        sets.push(`${column} = ?`);
+        params.push(value);
+      }
+    }
+    if (sets.length === 0) return true;
+    const res = await execute(this.ds, `UPDATE products SET ${sets.join(', ')} WHERE id = ? AND status = 'ACTIVE'`, [...params, productId]);
+    return res.affectedRows === 1;
+  }
+
+  /** Soft delete: the product stays for the orders that hold it, but is no longer on sale. */
+  async removeProduct(productId: number): Promise<boolean> {
+    const res = await execute(this.ds, `UPDATE products SET status = 'DELETED' WHERE id = ? AND status = 'ACTIVE'`, [productId]);
+    return res.affectedRows === 1;
+  }
+
   /** Adds stock with one conditional statement, never past LIMITS.maxStock; false when the product is gone or would exceed it. */
   async restock(productId: number, quantity: number): Promise<boolean> {
     const res = await execute(this.ds, `UPDATE products SET stock = stock + ? WHERE id = ? AND status = 'ACTIVE' AND stock + ? <= ?`, [

@@ -1,5 +1,15 @@
 import { TRPCError } from '@trpc/server';
-import { LIMITS, ProductStatus, Role, productCreateInput, productGetInput, productRestockInput, type ProductView } from '@bazaar/contracts';
+import {
+  LIMITS,
+  ProductStatus,
+  Role,
+  productCreateInput,
+  productGetInput,
+  productRemoveInput,
+  productRestockInput,
+  productUpdateInput,
+  type ProductView,
+} from '@bazaar/contracts';
 import type { ProductEntity } from '@bazaar/db';
 import type { Deps } from '../../deps';
 import { badField } from '../../errors';
@@ -24,6 +34,13 @@ async function assertOwnsStore(deps: Deps, user: { userId: number; role: Role },
   if (store.sellerId !== user.userId && user.role !== Role.ADMIN) throw new TRPCError({ code: 'FORBIDDEN', message: 'not your store' });
 }
 
+async function ownedLiveProduct(deps: Deps, user: { userId: number; role: Role }, productId: number) {
+  const p = await deps.catalog.findProduct(productId);
+  if (!p || p.status === ProductStatus.DELETED) throw new TRPCError({ code: 'NOT_FOUND', message: `no product ${productId}` });
+  await assertOwnsStore(deps, user, p.storeId);
+  return p;
+}
+
 export const productsRouter = router({
   create: sellerProcedure.input(productCreateInput).mutation(async ({ ctx, input }) => {
     await assertOwnsStore(ctx.deps, ctx.user, input.storeId);
@@ -39,10 +56,27 @@ export const productsRouter = router({
     return toProductView(p);
   }),
 
+  update: sellerProcedure.input(productUpdateInput).mutation(async ({ ctx, input }) => {
+    const p = await ownedLiveProduct(ctx.deps, ctx.user, input.productId);
+    const { productId: _id, ...fields } = input;
+    if (!(await ctx.deps.catalog.updateProduct(p.id, fields))) throw new TRPCError({ code: 'NOT_FOUND', message: `no product ${input.productId}` });
+    const updated = (await ctx.deps.catalog.findProduct(p.id)) ?? p;
+    // Orders accepted from now on are priced at the new price.
+    await ctx.deps.pricing.put({ id: updated.id, storeId: updated.storeId, name: updated.name, price: updated.price, status: updated.status });
+    return toProductView(updated);
+  }),
+
+  remove: sellerProcedure.input(productRemoveInput).mutation(async ({ ctx, input }) => {
+    const p = await ownedLiveProduct(ctx.deps, ctx.user, input.productId);
+    if (!(await ctx.deps.catalog.removeProduct(p.id))) throw new TRPCError({ code: 'NOT_FOUND', message: `no product ${input.productId}` });
+    // No longer on sale: the accept path stops pricing it and the gate stops letting orders through.
+    await ctx.deps.pricing.put({ id: p.id, storeId: p.storeId, name: p.name, price: p.price, status: ProductStatus.DELETED });
+    await ctx.deps.gate.init(p.id, 0);
+    return { productId: p.id, status: ProductStatus.DELETED };
+  }),
+
   restock: sellerProcedure.input(productRestockInput).mutation(async ({ ctx, input }) => {
-    const p = await ctx.deps.catalog.findProduct(input.productId);
-    if (!p || p.status === ProductStatus.DELETED) throw new TRPCError({ code: 'NOT_FOUND', message: `no product ${input.productId}` });
-    await assertOwnsStore(ctx.deps, ctx.user, p.storeId);
+    const p = await ownedLiveProduct(ctx.deps, ctx.user, input.productId);
     if (p.stock + input.quantity > LIMITS.maxStock) throw badField(['quantity'], `stock may not exceed ${LIMITS.maxStock}`);
     if (!(await ctx.deps.catalog.restock(p.id, input.quantity))) throw new TRPCError({ code: 'CONFLICT', message: 'the product changed meanwhile; try again' });
     await ctx.deps.gate.add(p.id, input.quantity);
