@@ -1,7 +1,7 @@
 import { QueueEvents, type Queue } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import type { Redis } from 'ioredis';
-import { CatalogRepository, OrdersRepository, UsersRepository, WalletRepository, createDataSource } from '@bazaar/db';
+import { CartRepository, CatalogRepository, OrdersRepository, QuestionsRepository, UsersRepository, WalletRepository, createDataSource } from '@bazaar/db';
 import { createMetrics, createRedis, redisKeys, type Config, type Metrics, type RedisKeys } from '@bazaar/platform';
 import { AcceptedOrderStore, SoldOutGate, createOrdersQueue, type OrdersQueueData } from '@bazaar/queue';
 import { OrderAcceptanceService } from './services/order-acceptance.service';
@@ -27,6 +27,8 @@ export interface Deps {
   users: UsersRepository;
   catalog: CatalogRepository;
   wallet: WalletRepository;
+  carts: CartRepository;
+  questions: QuestionsRepository;
   sessions: SessionService;
   passwords: PasswordService;
   pricing: ProductPricingCache;
@@ -78,6 +80,8 @@ export async function createDeps(config: Config): Promise<Deps> {
     users,
     catalog,
     wallet,
+    carts: new CartRepository(ds),
+    questions: new QuestionsRepository(ds),
     sessions: new SessionService(redis, keys, config.SESSION_TTL_SECONDS),
     passwords: new PasswordService(),
     pricing,

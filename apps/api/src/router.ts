@@ -1,6 +1,8 @@
 import { authRouter } from './routers/auth/_router';
+import { cartRouter } from './routers/cart/_router';
 import { ordersRouter } from './routers/orders/_router';
 import { productsRouter } from './routers/products/_router';
+import { questionsRouter } from './routers/questions/_router';
 import { storesRouter } from './routers/stores/_router';
 import { walletRouter } from './routers/wallet/_router';
 import { router } from './trpc';
@@ -11,6 +13,8 @@ export const appRouter = router({
   stores: storesRouter,
   products: productsRouter,
   orders: ordersRouter,
+  cart: cartRouter,
+  questions: questionsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -8,3 +8,5 @@ export * from './repositories/catalog.repository';
 export * from './repositories/wallet.repository';
 export * from './repositories/orders.repository';
 export * from './repositories/order-settlement.repository';
+export * from './repositories/cart.repository';
+export * from './repositories/questions.repository';
