@@ -3,6 +3,7 @@ import { LIMITS } from '@bazaar/contracts';
 import type { AppRouter } from '@bazaar/api';
 import { bazaarClient, type BazaarClient } from '../../../scripts/lib/client';
 import { newAccount, newProduct, startTestApi, type TestApi } from '../../../test/support/api-harness';
+import { expectCode, expectBadField } from '../../../test/support/trpc-expect';
 
 /** cart.*: the caller's own cart, current prices and stock, quantity bounds and merges, no lost updates. */
 describe('cart', () => {
@@ -15,29 +16,6 @@ describe('cart', () => {
   afterAll(async () => {
     await api?.close();
   });
-
-  async function refusal(p: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
-    const err = await p.then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(TRPCClientError);
-    return err as TRPCClientError<AppRouter>;
-  }
-
-  async function expectCode(p: Promise<unknown>, code: string): Promise<TRPCClientError<AppRouter>> {
-    const err = await refusal(p);
-    expect(err.data?.code).toBe(code);
-    return err;
-  }
-
-  /** BAD_REQUEST whose issues and message name the field. */
-  async function expectBadField(p: Promise<unknown>, field: string): Promise<void> {
-    const err = await expectCode(p, 'BAD_REQUEST');
-    expect(err.data?.httpStatus).toBe(400);
-    expect((err.data as { issues?: { path: string }[] }).issues?.map((i) => i.path)).toContain(field);
-    expect(err.message).toContain(field);
-  }
 
   const customer = async () => (await newAccount(api, 'CUSTOMER')).client;
   const setProduct = (id: number, fields: { price?: number; stock?: number; status?: 'ACTIVE' | 'DELETED' }) =>

@@ -1,8 +1,7 @@
-import { TRPCClientError } from '@trpc/client';
 import type { QuestionView } from '@bazaar/contracts';
-import type { AppRouter } from '@bazaar/api';
 import type { BazaarClient } from '../../../scripts/lib/client';
 import { newAccount, newProduct, startTestApi, type TestApi } from '../../../test/support/api-harness';
+import { expectCode, expectBadField } from '../../../test/support/trpc-expect';
 
 /** questions.*: customers ask, only the product's seller answers, anyone lists (newest first, paginated). */
 describe('questions', () => {
@@ -15,28 +14,6 @@ describe('questions', () => {
   afterAll(async () => {
     await api?.close();
   });
-
-  async function refusal(p: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
-    const err = await p.then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(TRPCClientError);
-    return err as TRPCClientError<AppRouter>;
-  }
-
-  async function expectCode(p: Promise<unknown>, code: string): Promise<TRPCClientError<AppRouter>> {
-    const err = await refusal(p);
-    expect(err.data?.code).toBe(code);
-    return err;
-  }
-
-  async function expectBadField(p: Promise<unknown>, field: string): Promise<void> {
-    const err = await expectCode(p, 'BAD_REQUEST');
-    expect(err.data?.httpStatus).toBe(400);
-    expect((err.data as { issues?: { path: string }[] }).issues?.map((i) => i.path)).toContain(field);
-    expect(err.message).toContain(field);
-  }
 
   const deleteProduct = (id: number) => api.deps.ds.query(`UPDATE products SET status = 'DELETED' WHERE id = ?`, [id]);
 

@@ -1,8 +1,7 @@
-import { TRPCClientError } from '@trpc/client';
 import { LIMITS, type WalletEntryView } from '@bazaar/contracts';
-import type { AppRouter } from '@bazaar/api';
 import { bazaarClient, type BazaarClient } from '../../../scripts/lib/client';
 import { newAccount, startTestApi, type TestApi } from '../../../test/support/api-harness';
+import { refusal } from '../../../test/support/trpc-expect';
 
 /** wallet.charge: idempotent under concurrency, serialised balances, the balance limit. */
 describe('wallet.charge', () => {
@@ -35,15 +34,6 @@ describe('wallet.charge', () => {
       if (!page.nextCursor) return all;
       cursor = page.nextCursor;
     }
-  }
-
-  async function refusal(p: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
-    const err = await p.then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(TRPCClientError);
-    return err as TRPCClientError<AppRouter>;
   }
 
   it('50 concurrent charges with the same key and amount: one effect, 50 identical answers', async () => {
