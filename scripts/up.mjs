@@ -56,9 +56,12 @@ async function waitReady(name, port, logFile, path = '/readyz') {
 // 1. Install.
 if (!existsSync(join(ROOT, 'node_modules', '.package-lock.json'))) {
   say('→ installing packages (npm ci)');
-  const ci = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit', env });
-  // A registry mirror that serves only this platform's binaries makes npm 11 refuse the lockfile (npm/cli#9342).
-  if (ci.status !== 0) run('npm', ['install', '--no-audit', '--no-fund'], 'installing the locked versions (npm install)');
+  const ci = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'pipe'], env });
+  if (ci.status !== 0) {
+    // A registry mirror that serves only this platform's binaries makes npm 11 refuse the lockfile (npm/cli#9342).
+    say(`  npm ci refused (${(ci.stderr?.toString() ?? '').split('\n').find((l) => /error (code|Missing)/.test(l))?.trim() ?? 'see npm ci'}); using npm install`);
+    run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], 'installing the locked versions (npm install)');
+  }
 }
 
 // 2. MySQL and Redis must answer.

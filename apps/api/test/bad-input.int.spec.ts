@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { LIMITS } from '@bazaar/contracts';
+import { LIMITS, type ProductView, type QuestionView } from '@bazaar/contracts';
+import { appRouter } from '../src/router';
 import { DELIVERY, PASSWORD, newAccount, newProduct, startTestApi, uniqueEmail, type TestApi } from '../../../test/support/api-harness';
 
 /**
@@ -9,7 +10,8 @@ import { DELIVERY, PASSWORD, newAccount, newProduct, startTestApi, uniqueEmail, 
  *
  * Every answer: the right HTTP status and data.code, never INTERNAL_SERVER_ERROR,
  * BAD_REQUEST naming the offending field (data.issues and the message), no
- * stack trace, SQL or file path in the body, and no effect (wallet, orders, stock).
+ * stack trace, SQL or file path in the body, and no effect (wallet, orders,
+ * products, cart, questions).
  */
 
 type Kind = 'query' | 'mutation';
@@ -26,10 +28,21 @@ const PROCEDURES: Record<string, Kind> = {
   'stores.mine': 'query',
   'products.create': 'mutation',
   'products.get': 'query',
+  'products.update': 'mutation',
+  'products.remove': 'mutation',
   'products.restock': 'mutation',
   'orders.place': 'mutation',
   'orders.get': 'query',
+  'orders.cancel': 'mutation',
   'orders.list': 'query',
+  'cart.list': 'query',
+  'cart.add': 'mutation',
+  'cart.setQuantity': 'mutation',
+  'cart.remove': 'mutation',
+  'cart.clear': 'mutation',
+  'questions.ask': 'mutation',
+  'questions.answer': 'mutation',
+  'questions.list': 'query',
 };
 
 const HTTP = {
@@ -109,6 +122,11 @@ interface Fixtures {
   sellerA: { token: string; storeId: number; productId: number };
   sellerB: { token: string; storeId: number; productId: number };
   loggedOutToken: string;
+  /** The customer's one question, on sellerA's product, unanswered. */
+  question: QuestionView;
+  /** sellerA's and sellerB's products as they were after setup. */
+  productA: ProductView;
+  productB: ProductView;
 }
 const STOCK_A = 10;
 const STOCK_B = 5;
@@ -164,6 +182,17 @@ describe('bad input on every procedure, over HTTP', () => {
     await expectStock(f.sellerA.productId, STOCK_A);
     await expectStock(f.sellerB.productId, STOCK_B);
   }
+  async function expectProductsUnchanged(): Promise<void> {
+    expect(await ok('products.get', { productId: f.sellerA.productId })).toEqual(f.productA);
+    expect(await ok('products.get', { productId: f.sellerB.productId })).toEqual(f.productB);
+  }
+  async function expectCartEmpty(): Promise<void> {
+    expect(await ok('cart.list', NONE, f.customer.token)).toEqual({ items: [], total: 0 });
+  }
+  async function expectQuestionsUnchanged(): Promise<void> {
+    expect(await ok('questions.list', { productId: f.sellerA.productId })).toEqual({ items: [f.question], nextCursor: null });
+    expect(await ok('questions.list', { productId: f.sellerB.productId })).toEqual({ items: [], nextCursor: null });
+  }
 
   beforeAll(async () => {
     api = await startTestApi();
@@ -181,6 +210,15 @@ describe('bad input on every procedure, over HTTP', () => {
     const out = await send('auth.logout', new Raw('{junk'), { token });
     expect({ status: out.status, data: out.data }).toEqual({ status: 200, data: { ok: true } });
     f.loggedOutToken = token;
+    f.question = await customer.client.questions.ask.mutate({ productId: a.product.id, body: 'Does it come in blue?' });
+    f.productA = (await ok('products.get', { productId: a.product.id })) as ProductView;
+    f.productB = (await ok('products.get', { productId: b.product.id })) as ProductView;
+  });
+
+  it('PROCEDURES lists every procedure of the app router, with its kind', () => {
+    const procedures = appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>;
+    const kinds = Object.fromEntries(Object.entries(procedures).map(([path, p]) => [path, p._def.type]));
+    expect(kinds).toEqual(PROCEDURES);
   });
 
   afterAll(async () => {
@@ -209,6 +247,60 @@ describe('bad input on every procedure, over HTTP', () => {
       c('malformed JSON', () => new Raw('{"a": 1,'), '(root)'),
       c('not JSON at all', () => new Raw('<xml/>'), '(root)'),
       c('an unknown field', (v) => ({ ...v, isAdmin: true }), 'isAdmin'),
+    ];
+  }
+
+  /** An id field (a positive safe integer): missing, wrong-typed or out of range. */
+  function idCases<V extends object>(field: string): Case<V>[] {
+    const c = caseFor<V>();
+    const set = (v: V, value: unknown) => ({ ...v, [field]: value });
+    return [
+      c(`${field} missing`, (v) => Object.fromEntries(Object.entries(v).filter(([k]) => k !== field)), field),
+      c(`${field} a string`, (v) => set(v, String((v as Record<string, unknown>)[field])), field),
+      c(`${field} zero`, (v) => set(v, 0), field),
+      c(`${field} negative`, (v) => set(v, -1), field),
+      c(`${field} fractional`, (v) => set(v, 1.5), field),
+      c(`${field} beyond safe integers`, (v) => set(v, 2 ** 53), field),
+      c(`${field} null`, (v) => set(v, null), field),
+      c(`${field} an array`, (v) => set(v, [(v as Record<string, unknown>)[field]]), field),
+    ];
+  }
+
+  /** A cart line's quantity (1..LIMITS.maxQuantityPerLine): missing, wrong-typed or out of range. */
+  function quantityCases<V extends { quantity: number }>(): Case<V>[] {
+    const c = caseFor<V>();
+    return [
+      c('quantity missing', ({ quantity: _q, ...v }) => v, 'quantity'),
+      c('quantity zero', (v) => ({ ...v, quantity: 0 }), 'quantity'),
+      c('quantity negative', (v) => ({ ...v, quantity: -1 }), 'quantity'),
+      c('quantity fractional', (v) => ({ ...v, quantity: 1.5 }), 'quantity'),
+      c('quantity over the per-line limit', (v) => ({ ...v, quantity: LIMITS.maxQuantityPerLine + 1 }), 'quantity'),
+      c('quantity huge', (v) => ({ ...v, quantity: 1e300 }), 'quantity'),
+      c(
+        'quantity 1e400 (Infinity)',
+        (v) => new Raw(`{"productId": ${JSON.stringify((v as Record<string, unknown>).productId)}, "quantity": 1e400}`),
+        'quantity',
+      ),
+      c('quantity a string', (v) => ({ ...v, quantity: '1' }), 'quantity'),
+      c('quantity null', (v) => ({ ...v, quantity: null }), 'quantity'),
+    ];
+  }
+
+  /** A question's or answer's body (1..2000 characters after trimming). */
+  function bodyCases<V extends { body: string }>(): Case<V>[] {
+    const c = caseFor<V>();
+    return [
+      c('body missing', ({ body: _b, ...v }) => v, 'body'),
+      c('body empty', (v) => ({ ...v, body: '' }), 'body'),
+      c('body only spaces and newlines', (v) => ({ ...v, body: '   \n\t  ' }), 'body'),
+      c('body only Unicode spaces', (v) => ({ ...v, body: '\u00a0\u3000\ufeff\u2028' }), 'body'),
+      c('body 2001 characters', (v) => ({ ...v, body: 'b'.repeat(2001) }), 'body'),
+      c('body 2001 characters between spaces', (v) => ({ ...v, body: `  ${'b'.repeat(2001)}  ` }), 'body'),
+      c('body huge (500 kB)', (v) => ({ ...v, body: 'b'.repeat(500_000) }), 'body'),
+      c('body a number', (v) => ({ ...v, body: 42 }), 'body'),
+      c('body null', (v) => ({ ...v, body: null }), 'body'),
+      c('body an array', (v) => ({ ...v, body: [v.body] }), 'body'),
+      c('body an object', (v) => ({ ...v, body: { text: v.body } }), 'body'),
     ];
   }
 
@@ -272,8 +364,14 @@ describe('bad input on every procedure, over HTTP', () => {
   });
 
   describe('procedures without input ignore whatever input is sent', () => {
-    it.each([['auth.me'], ['wallet.balance']])('%s', async (path) => {
+    it.each([['auth.me'], ['wallet.balance'], ['cart.list']])('%s', async (path) => {
       for (const input of [new Raw('{junk'), { extra: 1 }, null]) await ok(path, input, f.customer.token);
+    });
+    it('cart.clear (an empty cart stays empty)', async () => {
+      for (const input of [new Raw('{junk'), { productId: f.sellerA.productId }, null]) {
+        expect(await ok('cart.clear', input, f.customer.token)).toEqual({ items: [], total: 0 });
+      }
+      await expectCartEmpty();
     });
     it('stores.mine', async () => {
       for (const input of [new Raw('{junk'), { sellerId: 1 }, null]) await ok('stores.mine', input, f.sellerA.token);
@@ -426,6 +524,98 @@ describe('bad input on every procedure, over HTTP', () => {
     });
   });
 
+  describe('products.update', () => {
+    // Every field differs from the product's, so a case that slipped through would show in products.get.
+    const valid = () => ({ productId: f.sellerA.productId, name: 'Renamed', description: 'Changed', price: 999 });
+    type V = ReturnType<typeof valid>;
+    const c = caseFor<V>();
+    table(
+      'products.update',
+      () => f.sellerA.token,
+      valid,
+      [
+        ...junk<V>(),
+        ...idCases<V>('productId'),
+        c('no field to change', (v) => ({ productId: v.productId }), 'name'),
+        c('every field null', (v) => ({ productId: v.productId, name: null, description: null, price: null }), 'name', 'description', 'price'),
+        c('name empty', (v) => ({ ...v, name: '' }), 'name'),
+        c('name only spaces', (v) => ({ ...v, name: '    ' }), 'name'),
+        c('name 201 characters', (v) => ({ ...v, name: 'n'.repeat(201) }), 'name'),
+        c('name a number', (v) => ({ ...v, name: 7 }), 'name'),
+        c('description 5001 characters', (v) => ({ ...v, description: 'd'.repeat(5001) }), 'description'),
+        c('description huge (500 kB)', (v) => ({ ...v, description: 'd'.repeat(500_000) }), 'description'),
+        c('description a number', (v) => ({ ...v, description: 1 }), 'description'),
+        c('price negative', (v) => ({ ...v, price: -1 }), 'price'),
+        c('price fractional', (v) => ({ ...v, price: 99.99 }), 'price'),
+        c('price over the limit', (v) => ({ ...v, price: LIMITS.maxPrice + 1 }), 'price'),
+        c('price a string', (v) => ({ ...v, price: '100' }), 'price'),
+        c('price 1e400 (Infinity)', (v) => new Raw(`{"productId": ${v.productId}, "price": 1e400}`), 'price'),
+        c('a stock field (restock changes stock)', (v) => ({ ...v, stock: 1_000 }), 'stock'),
+        c('a status field', (v) => ({ ...v, status: 'DELETED' }), 'status'),
+        c('a storeId field', (v) => ({ ...v, storeId: f.sellerB.storeId }), 'storeId'),
+        c('several fields at once', (v) => ({ productId: v.productId, name: '', description: 7, price: -1 }), 'name', 'description', 'price'),
+      ],
+      expectProductsUnchanged,
+    );
+
+    it("an unknown product → NOT_FOUND; another seller's product → FORBIDDEN; products unchanged", async () => {
+      expectError(await send('products.update', { ...valid(), productId: UNKNOWN_ID }, { token: f.sellerA.token }), 'NOT_FOUND');
+      expectError(await send('products.update', { ...valid(), productId: f.sellerB.productId }, { token: f.sellerA.token }), 'FORBIDDEN');
+      expectError(await send('products.update', { ...valid(), productId: f.sellerA.productId }, { token: f.sellerB.token }), 'FORBIDDEN');
+      await expectProductsUnchanged();
+    });
+  });
+
+  describe('products.remove', () => {
+    const valid = () => ({ productId: f.sellerA.productId });
+    type V = ReturnType<typeof valid>;
+    const c = caseFor<V>();
+    table(
+      'products.remove',
+      () => f.sellerA.token,
+      valid,
+      [
+        ...junk<V>(),
+        ...idCases<V>('productId'),
+        c('a status field', (v) => ({ ...v, status: 'DELETED' }), 'status'),
+        c('a hard-delete flag', (v) => ({ ...v, hard: true }), 'hard'),
+      ],
+      expectProductsUnchanged,
+    );
+
+    it("an unknown product → NOT_FOUND; another seller's product → FORBIDDEN; products unchanged", async () => {
+      expectError(await send('products.remove', { productId: UNKNOWN_ID }, { token: f.sellerA.token }), 'NOT_FOUND');
+      expectError(await send('products.remove', { productId: f.sellerB.productId }, { token: f.sellerA.token }), 'FORBIDDEN');
+      expectError(await send('products.remove', { productId: f.sellerA.productId }, { token: f.sellerB.token }), 'FORBIDDEN');
+      await expectProductsUnchanged();
+    });
+
+    it('a removed product is NOT_FOUND to every procedure that names it, and nothing is written', async () => {
+      const { seller, product } = await newProduct(api, { stock: 3, price: 500 });
+      expect(await ok('products.remove', { productId: product.id }, seller.token)).toEqual({ productId: product.id, status: 'DELETED' });
+      const productId = product.id;
+      const calls: [path: string, input: unknown, token: string | undefined][] = [
+        ['products.get', { productId }, undefined],
+        ['products.update', { productId, price: 1 }, seller.token],
+        ['products.remove', { productId }, seller.token],
+        ['products.restock', { productId, quantity: 1 }, seller.token],
+        ['cart.add', { productId, quantity: 1 }, f.customer.token],
+        ['cart.setQuantity', { productId, quantity: 1 }, f.customer.token],
+        ['cart.remove', { productId }, f.customer.token],
+        ['questions.ask', { productId, body: 'Still sold?' }, f.customer.token],
+        ['questions.list', { productId }, undefined],
+      ];
+      for (const [path, input, token] of calls) {
+        const a = await send(path, input, { token });
+        expect({ path, code: a.error?.data.code }).toEqual({ path, code: 'NOT_FOUND' });
+        expectError(a, 'NOT_FOUND');
+      }
+      await expectCartEmpty();
+      await expectQuestionsUnchanged();
+      await expectProductsUnchanged();
+    });
+  });
+
   describe('products.restock', () => {
     const valid = () => ({ productId: f.sellerA.productId, quantity: 1 });
     const c = caseFor<ReturnType<typeof valid>>();
@@ -568,6 +758,58 @@ describe('bad input on every procedure, over HTTP', () => {
     });
   });
 
+  describe('orders.cancel', () => {
+    const valid = () => ({ orderId: UNKNOWN_ULID });
+    const c = caseFor<ReturnType<typeof valid>>();
+    table(
+      'orders.cancel',
+      () => f.customer.token,
+      valid,
+      [
+        ...junk<ReturnType<typeof valid>>(),
+        c('orderId missing', () => ({}), 'orderId'),
+        c('orderId short', () => ({ orderId: 'abc' }), 'orderId'),
+        c('orderId empty', () => ({ orderId: '' }), 'orderId'),
+        c('orderId lower case', () => ({ orderId: UNKNOWN_ULID.toLowerCase() }), 'orderId'),
+        c('orderId 27 characters', () => ({ orderId: `${UNKNOWN_ULID}0` }), 'orderId'),
+        c('orderId with a U (not Crockford base32)', () => ({ orderId: `${UNKNOWN_ULID.slice(0, 25)}U` }), 'orderId'),
+        c('orderId SQL-ish', () => ({ orderId: "' OR 1=1 -- xxxxxxxxxxxxxx" }), 'orderId'),
+        c('orderId a Redis key pattern', () => ({ orderId: '*'.repeat(26) }), 'orderId'),
+        c('orderId a number', () => ({ orderId: 123 }), 'orderId'),
+        c('orderId null', () => ({ orderId: null }), 'orderId'),
+        c('orderId an array', () => ({ orderId: [UNKNOWN_ULID] }), 'orderId'),
+        c('orderId huge', () => ({ orderId: 'A'.repeat(5000) }), 'orderId'),
+        c('a reason field', (v) => ({ ...v, reason: 'ADMIN' }), 'reason'),
+        c('a userId field', (v) => ({ ...v, userId: 1 }), 'userId'),
+      ],
+      async () => {
+        await expectNoOrders();
+        await expectWalletUnchanged();
+      },
+    );
+
+    it('an unknown order → NOT_FOUND', async () => {
+      expectError(await send('orders.cancel', { orderId: UNKNOWN_ULID }, { token: f.customer.token }), 'NOT_FOUND');
+      await expectNoOrders();
+    });
+
+    it("another customer's order → NOT_FOUND, and it stays as it was", async () => {
+      const other = await newAccount(api, 'CUSTOMER');
+      const { product } = await newProduct(api, { stock: 5, price: 100 });
+      await other.client.wallet.charge.mutate({ amount: 1_000, idempotencyKey: 'bad-input-other-charge' });
+      const placed = await other.client.orders.place.mutate({
+        idempotencyKey: 'bad-input-other-order',
+        items: [{ productId: product.id, quantity: 1 }],
+        paymentMethod: 'BALANCE',
+        fulfillment: DELIVERY,
+      });
+      const before = await other.client.orders.get.query({ orderId: placed.orderId });
+      expectError(await send('orders.cancel', { orderId: placed.orderId }, { token: f.customer.token }), 'NOT_FOUND');
+      expect(await other.client.orders.get.query({ orderId: placed.orderId })).toEqual(before);
+      await expectNoOrders();
+    });
+  });
+
   describe('orders.list', () => {
     const valid = () => ({ limit: 10 });
     const c = caseFor<ReturnType<typeof valid>>();
@@ -591,6 +833,175 @@ describe('bad input on every procedure, over HTTP', () => {
     );
   });
 
+  describe('cart.add', () => {
+    const valid = () => ({ productId: f.sellerA.productId, quantity: 1 });
+    type V = ReturnType<typeof valid>;
+    const c = caseFor<V>();
+    table(
+      'cart.add',
+      () => f.customer.token,
+      valid,
+      [
+        ...junk<V>(),
+        ...idCases<V>('productId'),
+        ...quantityCases<V>(),
+        c('a unitPrice field', (v) => ({ ...v, unitPrice: 1 }), 'unitPrice'),
+        c('a userId field', (v) => ({ ...v, userId: 1 }), 'userId'),
+        c('several fields at once', () => ({ productId: 'one', quantity: 0 }), 'productId', 'quantity'),
+      ],
+      expectCartEmpty,
+    );
+
+    it('an unknown product → NOT_FOUND; the cart stays empty', async () => {
+      expectError(await send('cart.add', { productId: UNKNOWN_ID, quantity: 1 }, { token: f.customer.token }), 'NOT_FOUND');
+      expectError(await send('cart.add', { productId: Number.MAX_SAFE_INTEGER, quantity: 1 }, { token: f.customer.token }), 'NOT_FOUND');
+      await expectCartEmpty();
+    });
+
+    it(`adding past ${LIMITS.maxQuantityPerLine} on one line → BAD_REQUEST naming quantity (not the CHECK constraint), and the line stays`, async () => {
+      const other = await newAccount(api, 'CUSTOMER');
+      await ok('cart.add', { productId: f.sellerA.productId, quantity: 60 }, other.token);
+      const err = expectError(await send('cart.add', { productId: f.sellerA.productId, quantity: 40 }, { token: other.token }), 'BAD_REQUEST', ['quantity']);
+      expect(err.message).not.toMatch(/chk_|constraint/i);
+      const cart = (await ok('cart.list', NONE, other.token)) as { items: { productId: number; quantity: number }[] };
+      expect(cart.items.map((l) => [l.productId, l.quantity])).toEqual([[f.sellerA.productId, 60]]);
+      await expectCartEmpty();
+      await expectProductsUnchanged();
+    });
+  });
+
+  describe('cart.setQuantity', () => {
+    const valid = () => ({ productId: f.sellerA.productId, quantity: 2 });
+    type V = ReturnType<typeof valid>;
+    const c = caseFor<V>();
+    table(
+      'cart.setQuantity',
+      () => f.customer.token,
+      valid,
+      [
+        ...junk<V>(),
+        ...idCases<V>('productId'),
+        ...quantityCases<V>(),
+        c('a userId field', (v) => ({ ...v, userId: 1 }), 'userId'),
+        c('several fields at once', () => ({ productId: -1, quantity: 100 }), 'productId', 'quantity'),
+      ],
+      expectCartEmpty,
+    );
+
+    it('a product not in the cart, or unknown → NOT_FOUND; no line is created', async () => {
+      expectError(await send('cart.setQuantity', { productId: f.sellerA.productId, quantity: 1 }, { token: f.customer.token }), 'NOT_FOUND');
+      expectError(await send('cart.setQuantity', { productId: UNKNOWN_ID, quantity: 1 }, { token: f.customer.token }), 'NOT_FOUND');
+      await expectCartEmpty();
+    });
+  });
+
+  describe('cart.remove', () => {
+    const valid = () => ({ productId: f.sellerA.productId });
+    type V = ReturnType<typeof valid>;
+    const c = caseFor<V>();
+    table(
+      'cart.remove',
+      () => f.customer.token,
+      valid,
+      [...junk<V>(), ...idCases<V>('productId'), c('a quantity field', (v) => ({ ...v, quantity: 1 }), 'quantity')],
+      expectCartEmpty,
+    );
+
+    it('a product not in the cart, or unknown → NOT_FOUND', async () => {
+      expectError(await send('cart.remove', { productId: f.sellerA.productId }, { token: f.customer.token }), 'NOT_FOUND');
+      expectError(await send('cart.remove', { productId: UNKNOWN_ID }, { token: f.customer.token }), 'NOT_FOUND');
+      await expectCartEmpty();
+    });
+  });
+
+  describe('questions.ask', () => {
+    const valid = () => ({ productId: f.sellerA.productId, body: 'Never asked?' });
+    type V = ReturnType<typeof valid>;
+    const c = caseFor<V>();
+    table(
+      'questions.ask',
+      () => f.customer.token,
+      valid,
+      [
+        ...junk<V>(),
+        ...idCases<V>('productId'),
+        ...bodyCases<V>(),
+        c('a customerId field', (v) => ({ ...v, customerId: 1 }), 'customerId'),
+        c('an answer field', (v) => ({ ...v, answer: 'Yes.' }), 'answer'),
+        c('several fields at once', () => ({ productId: 0, body: '' }), 'productId', 'body'),
+      ],
+      expectQuestionsUnchanged,
+    );
+
+    it('an unknown product → NOT_FOUND; no question created', async () => {
+      expectError(await send('questions.ask', { productId: UNKNOWN_ID, body: 'Anyone?' }, { token: f.customer.token }), 'NOT_FOUND');
+      await expectQuestionsUnchanged();
+    });
+  });
+
+  describe('questions.answer', () => {
+    const valid = () => ({ questionId: f.question.id, body: 'Never answered' });
+    type V = ReturnType<typeof valid>;
+    const c = caseFor<V>();
+    table(
+      'questions.answer',
+      () => f.sellerA.token,
+      valid,
+      [
+        ...junk<V>(),
+        ...idCases<V>('questionId'),
+        ...bodyCases<V>(),
+        c('a productId field', (v) => ({ ...v, productId: f.sellerA.productId }), 'productId'),
+        c('an answeredBy field', (v) => ({ ...v, answeredBy: 1 }), 'answeredBy'),
+        c('several fields at once', () => ({ questionId: 'one', body: null }), 'questionId', 'body'),
+      ],
+      expectQuestionsUnchanged,
+    );
+
+    it("an unknown question → NOT_FOUND; a question on another seller's product → FORBIDDEN; still unanswered", async () => {
+      expectError(await send('questions.answer', { questionId: UNKNOWN_ID, body: 'Hm.' }, { token: f.sellerA.token }), 'NOT_FOUND');
+      expectError(await send('questions.answer', { questionId: f.question.id, body: 'Mine now.' }, { token: f.sellerB.token }), 'FORBIDDEN');
+      await expectQuestionsUnchanged();
+    });
+  });
+
+  describe('questions.list', () => {
+    const valid = () => ({ productId: f.sellerA.productId, limit: 10 });
+    type V = ReturnType<typeof valid>;
+    const c = caseFor<V>();
+    table('questions.list', () => undefined, valid, [
+      ...junk<V>(),
+      ...idCases<V>('productId'),
+      c('cursor not a number', (v) => ({ ...v, cursor: 'abc' }), 'cursor'),
+      c('cursor zero', (v) => ({ ...v, cursor: '0' }), 'cursor'),
+      c('cursor with a leading zero', (v) => ({ ...v, cursor: '01' }), 'cursor'),
+      c('cursor negative', (v) => ({ ...v, cursor: '-1' }), 'cursor'),
+      c('cursor fractional', (v) => ({ ...v, cursor: '1.5' }), 'cursor'),
+      c('cursor in exponent notation', (v) => ({ ...v, cursor: '1e3' }), 'cursor'),
+      c('cursor with a space', (v) => ({ ...v, cursor: ' 1' }), 'cursor'),
+      c('cursor 17 digits', (v) => ({ ...v, cursor: '1'.repeat(17) }), 'cursor'),
+      c('cursor SQL-ish', (v) => ({ ...v, cursor: '1 OR 1=1' }), 'cursor'),
+      c('cursor empty', (v) => ({ ...v, cursor: '' }), 'cursor'),
+      c('cursor a number', (v) => ({ ...v, cursor: 5 }), 'cursor'),
+      c('cursor null', (v) => ({ ...v, cursor: null }), 'cursor'),
+      c('limit zero', (v) => ({ ...v, limit: 0 }), 'limit'),
+      c('limit 101', (v) => ({ ...v, limit: 101 }), 'limit'),
+      c('limit negative', (v) => ({ ...v, limit: -1 }), 'limit'),
+      c('limit fractional', (v) => ({ ...v, limit: 2.5 }), 'limit'),
+      c('limit a string', (v) => ({ ...v, limit: '10' }), 'limit'),
+      c('a page field', (v) => ({ ...v, page: 2 }), 'page'),
+    ]);
+
+    it('an unknown product → NOT_FOUND', async () => {
+      expectError(await send('questions.list', { productId: UNKNOWN_ID }), 'NOT_FOUND');
+      expectError(await send('questions.list', { productId: Number.MAX_SAFE_INTEGER }), 'NOT_FOUND');
+    });
+
+    it('the largest cursor the contract takes (16 digits, past safe integers) → a page, not a 500', async () => {
+      expect(await ok('questions.list', { productId: f.sellerA.productId, cursor: '9'.repeat(16) })).toEqual({ items: [f.question], nextCursor: null });
+    });
+  });
+
   describe('authentication and roles', () => {
     /** Every protected procedure, with a valid input and the role it is for. */
     const PROTECTED: [path: string, role: 'customer' | 'seller', input: () => unknown][] = [
@@ -602,6 +1013,8 @@ describe('bad input on every procedure, over HTTP', () => {
       ['stores.create', 'seller', () => ({ name: 'Never created' })],
       ['stores.mine', 'seller', () => NONE],
       ['products.create', 'seller', () => ({ storeId: f.sellerA.storeId, name: 'Never', description: '', price: 1, stock: 1 })],
+      ['products.update', 'seller', () => ({ productId: f.sellerA.productId, name: 'Never renamed', price: 1 })],
+      ['products.remove', 'seller', () => ({ productId: f.sellerA.productId })],
       ['products.restock', 'seller', () => ({ productId: f.sellerA.productId, quantity: 1 })],
       [
         'orders.place',
@@ -614,8 +1027,22 @@ describe('bad input on every procedure, over HTTP', () => {
         }),
       ],
       ['orders.get', 'customer', () => ({ orderId: UNKNOWN_ULID })],
+      ['orders.cancel', 'customer', () => ({ orderId: UNKNOWN_ULID })],
       ['orders.list', 'customer', () => ({ limit: 10 })],
+      ['cart.list', 'customer', () => NONE],
+      ['cart.add', 'customer', () => ({ productId: f.sellerA.productId, quantity: 1 })],
+      ['cart.setQuantity', 'customer', () => ({ productId: f.sellerA.productId, quantity: 2 })],
+      ['cart.remove', 'customer', () => ({ productId: f.sellerA.productId })],
+      ['cart.clear', 'customer', () => NONE],
+      ['questions.ask', 'customer', () => ({ productId: f.sellerA.productId, body: 'Never asked?' })],
+      ['questions.answer', 'seller', () => ({ questionId: f.question.id, body: 'Never answered' })],
     ];
+    /** The public ones: the rest of the router. */
+    const PUBLIC = ['auth.signup', 'auth.login', 'stores.get', 'products.get', 'questions.list'];
+
+    it('every procedure is either protected (with its role) or public', () => {
+      expect([...PROTECTED.map(([path]) => path), ...PUBLIC].sort()).toEqual(Object.keys(PROCEDURES).sort());
+    });
     const BAD_CREDENTIALS: [name: string, authorization: () => string | undefined][] = [
       ['no Authorization header', () => undefined],
       ['Basic credentials', () => `Basic ${Buffer.from('user:pass').toString('base64')}`],
@@ -640,6 +1067,18 @@ describe('bad input on every procedure, over HTTP', () => {
       expect(err.data.issues).toBeUndefined();
     });
 
+    const WITH_INPUT = PROTECTED.filter(([path]) => !['auth.me', 'auth.logout', 'wallet.balance', 'stores.mine', 'cart.list', 'cart.clear'].includes(path));
+
+    it.each(WITH_INPUT)('%s: a stranger with bad input → UNAUTHORIZED, no schema details', async (path) => {
+      const err = expectError(await send(path, { isAdmin: true }), 'UNAUTHORIZED');
+      expect(err.data.issues).toBeUndefined();
+    });
+
+    it.each(WITH_INPUT)('%s: the wrong role with bad input → FORBIDDEN, no schema details', async (path, role) => {
+      const err = expectError(await send(path, { isAdmin: true }, { token: role === 'customer' ? f.sellerA.token : f.customer.token }), 'FORBIDDEN');
+      expect(err.data.issues).toBeUndefined();
+    });
+
     it.each(PROTECTED.filter(([path, role]) => role === 'customer' && !path.startsWith('auth.')))(
       'a SELLER calling %s → FORBIDDEN',
       async (path, _role, input) => {
@@ -651,9 +1090,12 @@ describe('bad input on every procedure, over HTTP', () => {
       expectError(await send(path, input(), { token: f.customer.token }), 'FORBIDDEN');
     });
 
-    it('public procedures ignore a bad Authorization header', async () => {
+    it.each([
+      ['products.get', () => ({ productId: f.sellerA.productId })],
+      ['questions.list', () => ({ productId: f.sellerA.productId })],
+    ])('public procedure %s ignores a bad Authorization header', async (path, input) => {
       for (const authorization of ['Bearer nope', 'Basic Zm9vOmJhcg==']) {
-        const a = await send('products.get', { productId: f.sellerA.productId }, { authorization });
+        const a = await send(path, input(), { authorization });
         expectNoLeak(a);
         expect(a.status).toBe(200);
       }
@@ -662,6 +1104,9 @@ describe('bad input on every procedure, over HTTP', () => {
     it('none of the refused calls changed anything', async () => {
       await expectWalletUnchanged();
       await expectNoOrders();
+      await expectProductsUnchanged();
+      await expectCartEmpty();
+      await expectQuestionsUnchanged();
       const mine = (await ok('stores.mine', NONE, f.sellerA.token)) as { id: number }[];
       expect(mine.map((s) => s.id)).toEqual([f.sellerA.storeId]);
       // The customer's own session survived every refused logout.
