@@ -264,6 +264,75 @@ describe('order slice end to end (api + 2 workers + 2 schedulers)', () => {
     expect(ran).toBeLessThanOrEqual(Math.ceil(seconds) + 1);
   });
 
+  it("streams an order's status changes over orders.onStatus (SSE)", async () => {
+    const seller = await account('SELLER');
+    const store = await seller.client.stores.create.mutate({ name: 'Live store' });
+    const product = await seller.client.products.create.mutate({ storeId: store.id, name: 'Live', description: '', price: 800, stock: 3 });
+    const buyer = await account('CUSTOMER');
+    await buyer.client.wallet.charge.mutate({ amount: 5_000, idempotencyKey: 'live-topup-1' });
+    const { orderId } = await buyer.client.orders.place.mutate({
+      idempotencyKey: 'live-order-1',
+      items: [{ productId: product.id, quantity: 1 }],
+      paymentMethod: 'BALANCE',
+      fulfillment: DELIVERY,
+    });
+
+    const seen: string[] = [];
+    let paid!: () => void;
+    let cancelled!: () => void;
+    const paidSeen = new Promise<void>((r) => (paid = r));
+    const cancelledSeen = new Promise<void>((r) => (cancelled = r));
+    const sub = buyer.client.orders.onStatus.subscribe(
+      { orderId },
+      {
+        onData: ({ data }) => {
+          seen.push(data.status);
+          if (data.status === 'PAID') paid();
+          if (data.status === 'CANCELLED') cancelled();
+        },
+      },
+    );
+    try {
+      await paidSeen;
+      await buyer.client.orders.cancel.mutate({ orderId });
+      await cancelledSeen;
+    } finally {
+      sub.unsubscribe();
+    }
+    // The current status first (PENDING, or PAID if the worker was quicker), then each change once.
+    expect(['PENDING,PAID,CANCELLED', 'PAID,CANCELLED']).toContain(seen.join(','));
+
+    // Another customer cannot watch it.
+    const other = await account('CUSTOMER');
+    const refused = await new Promise<string | undefined>((resolve) => {
+      const s2 = other.client.orders.onStatus.subscribe(
+        { orderId },
+        {
+          onError: (e) => {
+            s2.unsubscribe();
+            resolve((e as { data?: { code?: string } }).data?.code);
+          },
+          onData: () => resolve('DATA'),
+        },
+      );
+    });
+    expect(refused).toBe('NOT_FOUND');
+
+    // Bad input and no token are refused with their codes.
+    const codeOf = (client: typeof other.client, input: { orderId: string }) =>
+      new Promise<string | undefined>((resolve) => {
+        const s3 = client.orders.onStatus.subscribe(input, {
+          onError: (e) => {
+            s3.unsubscribe();
+            resolve((e as { data?: { code?: string } }).data?.code);
+          },
+          onData: () => resolve('DATA'),
+        });
+      });
+    expect(await codeOf(other.client, { orderId: 'not-an-order-id' })).toBe('BAD_REQUEST');
+    expect(await codeOf(bazaarClient(url, { batch: false }), { orderId })).toBe('UNAUTHORIZED');
+  });
+
   it('serves health and the contract metrics from every process', async () => {
     const metrics = (p: RunningProcess) => fetch(`http://127.0.0.1:${p.port}/metrics`).then((r) => r.text());
     for (const p of [api, ...workers, ...schedulers]) {

@@ -6,6 +6,7 @@ import { createMetrics, createRedis, redisKeys, type Config, type Metrics, type 
 import { AcceptedOrderStore, SoldOutGate, createOrdersQueue, type OrdersQueueData } from '@bazaar/queue';
 import { OrderAcceptanceService } from './services/order-acceptance.service';
 import { OrderCancelService } from './services/order-cancel.service';
+import { OrderEventsHub } from './services/order-events.hub';
 import { OrderQueryService } from './services/order-query.service';
 import { PasswordService } from './services/password.service';
 import { ProductPricingCache } from './services/product-pricing.cache';
@@ -36,6 +37,7 @@ export interface Deps {
   acceptance: OrderAcceptanceService;
   orderQueries: OrderQueryService;
   cancels: OrderCancelService;
+  orderEvents: OrderEventsHub;
   close(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ export async function createDeps(config: Config): Promise<Deps> {
   const store = new AcceptedOrderStore(redis, keys);
   const pricing = new ProductPricingCache(redis, keys, catalog, metrics);
   const gate = new SoldOutGate(redis, keys);
+  const orderEvents = new OrderEventsHub(createRedis(config.REDIS_URL, 'worker'), keys);
   return {
     config,
     metrics,
@@ -96,8 +99,10 @@ export async function createDeps(config: Config): Promise<Deps> {
       config.IDEMPOTENCY_TTL_SECONDS,
     ),
     orderQueries: new OrderQueryService(store, orders, metrics),
+    orderEvents,
     cancels: new OrderCancelService(store, orders, ordersQueue, ordersEvents, config.CANCEL_WAIT_MS),
     async close() {
+      await orderEvents.close();
       if (events) await (await events).close();
       await eventsRedis?.quit().catch(() => undefined);
       await ordersQueue.close();

@@ -20,6 +20,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.SHUTDOWN_TIMEOUT_MS).unref();
     try {
+      // Open order subscriptions end first, so their long-lived responses do not hold the close.
+      await deps.orderEvents.close();
       await app.close();
       await deps.close();
       clearTimeout(timer);

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const reconcileGate = new ReconcileGateJob(gate, store, new OrdersRepository(ds), config.RECONCILE_AFTER_SECONDS * 2);
   const reconcile = new ReconcileOrdersJob(
     store,
-    new OrderOutcomePublisher(store, gate),
+    new OrderOutcomePublisher(store, gate, { redis, keys }),
     new OrdersRepository(ds),
     queue,
     metrics,

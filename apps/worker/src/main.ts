@@ -48,7 +48,7 @@ async function main(): Promise<void> {
       apply: new ApplyOrderWorkflow(ds, settlement, orders, card),
       cancel: new CancelOrderWorkflow(ds, settlement, gateway, gate, log),
       store,
-      outcomes: new OrderOutcomePublisher(store, gate),
+      outcomes: new OrderOutcomePublisher(store, gate, { redis, keys }),
       lock: new CustomerLock(redis, keys),
       metrics,
       log,

@@ -32,6 +32,9 @@ export function redisKeys(prefix: string) {
     gateReservedProducts: `{${prefix}:gate}:res-products`,
     gateReturned: (operationId: string) => `{${prefix}:gate}:returned:${operationId}`,
     customerLock: (userId: number) => `${prefix}:lock:customer:${userId}`,
+    /** Pub/sub channel of a customer's order status changes (orders.onStatus). */
+    orderEvents: (userId: number) => `${prefix}:order-events:${userId}`,
+    orderEventsPattern: `${prefix}:order-events:*`,
     cronSlot: (key: string) => `${prefix}:cron:slot:${key}`,
     cronLease: (job: string) => `${prefix}:cron:lease:${job}`,
     /** BullMQ's own prefix: all queue keys live under it. */

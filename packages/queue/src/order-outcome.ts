@@ -1,4 +1,6 @@
 import { OrderStatus, type FailureReason } from '@bazaar/contracts';
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '@bazaar/platform';
 import type { AcceptedOrderStore } from './accepted-orders.store';
 import type { SoldOutGate } from './sold-out-gate';
 
@@ -13,6 +15,7 @@ export class OrderOutcomePublisher {
   constructor(
     private readonly store: AcceptedOrderStore,
     private readonly gate: SoldOutGate,
+    private readonly events?: { redis: Redis; keys: RedisKeys },
   ) {}
 
   async settled(order: { orderId: string; userId: number; lines: { productId: number }[] }, status: OrderStatus, reason: FailureReason | null): Promise<void> {
@@ -23,5 +26,11 @@ export class OrderOutcomePublisher {
       status !== OrderStatus.PAID,
     );
     await this.store.markSettled(order.userId, order.orderId, status, reason);
+    await this.publish(order.userId, order.orderId, status);
+  }
+
+  /** Tells subscribers (orders.onStatus) that the order's status changed; they read the order anew. */
+  async publish(userId: number, orderId: string, status: OrderStatus): Promise<void> {
+    if (this.events) await this.events.redis.publish(this.events.keys.orderEvents(userId), JSON.stringify({ orderId, status }));
   }
 }

@@ -86,6 +86,7 @@ async function cancelOrder(deps: OrdersProcessorDeps, job: Job<OrdersQueueData>)
   const accepted = (await deps.store.get(userId, orderId))?.order ?? null;
   const outcome = await deps.lock.withLock(userId, () => deps.cancel.run(orderId, accepted));
   if (outcome.changed && accepted) await deps.outcomes.settled(accepted, OrderStatus.CANCELLED, null);
+  else if (outcome.changed) await deps.outcomes.publish(userId, orderId, OrderStatus.CANCELLED);
   if (outcome.changed) {
     deps.metrics.orders.inc({ outcome: 'cancelled', reason: reason === 'CUSTOMER' ? '' : reason });
     log.info({ status: outcome.status }, 'order cancelled');

@@ -1,4 +1,4 @@
-import { TRPCError } from '@trpc/server';
+import { TRPCError, tracked } from '@trpc/server';
 import { orderGetInput, orderListInput, orderPlaceInput } from '@bazaar/contracts';
 import { badField } from '../../errors';
 import { customerProcedure, router } from '../../trpc';
@@ -13,6 +13,27 @@ export const ordersRouter = router({
   }),
 
   cancel: customerProcedure.input(orderGetInput).mutation(({ ctx, input }) => ctx.deps.cancels.cancel(ctx.user.userId, input.orderId, ctx.requestId, ctx.log)),
+
+  /**
+   * The order as it changes: the current view first, then a new view on every
+   * status change (PENDING → PAID or FAILED, later CANCELLED, refunds), over
+   * SSE. Each event's id lets a reconnecting client resume.
+   */
+  onStatus: customerProcedure.input(orderGetInput).subscription(async function* ({ ctx, input, signal }) {
+    const events = await ctx.deps.orderEvents.listen(ctx.user.userId, signal);
+    try {
+      let view = await ctx.deps.orderQueries.get(ctx.user.userId, input.orderId);
+      if (!view) throw new TRPCError({ code: 'NOT_FOUND', message: `no order ${input.orderId}` });
+      yield tracked(`${view.status}`, view);
+      for await (const e of events) {
+        if (e.orderId !== input.orderId || e.status === view.status) continue;
+        view = (await ctx.deps.orderQueries.get(ctx.user.userId, input.orderId)) ?? view;
+        yield tracked(`${view.status}`, view);
+      }
+    } finally {
+      await events.return?.();
+    }
+  }),
 
   list: customerProcedure.input(orderListInput).query(({ ctx, input }) => {
     if (input.cursor !== undefined && !/^[0-9A-Z]{26}$/.test(input.cursor)) throw badField(['cursor'], 'not a cursor this API returned');
