@@ -9,6 +9,7 @@ import { OrderCancelService } from './services/order-cancel.service';
 import { OrderEventsHub } from './services/order-events.hub';
 import { OrderQueryService } from './services/order-query.service';
 import { PasswordService } from './services/password.service';
+import { ProductDetailCache } from './services/product-detail.cache';
 import { ProductPricingCache } from './services/product-pricing.cache';
 import { SessionService } from './services/session.service';
 
@@ -34,6 +35,7 @@ export interface Deps {
   passwords: PasswordService;
   pricing: ProductPricingCache;
   gate: SoldOutGate;
+  productDetails: ProductDetailCache;
   acceptance: OrderAcceptanceService;
   orderQueries: OrderQueryService;
   cancels: OrderCancelService;
@@ -89,6 +91,7 @@ export async function createDeps(config: Config): Promise<Deps> {
     passwords: new PasswordService(),
     pricing,
     gate,
+    productDetails: new ProductDetailCache(redis, keys, catalog, gate, metrics),
     acceptance: new OrderAcceptanceService(
       pricing,
       store,

@@ -26,6 +26,10 @@ export function redisKeys(prefix: string) {
     pendingOrders: (shard: number) => `${shardTag(shard)}:pending`,
     userPendingOrders: (userId: number) => `${shardTag(orderShardOf(userId))}:user-pending:${userId}`,
     productSnapshot: (productId: number) => `${prefix}:product:${productId}`,
+    /** products.get's shared cache: the view, its version (bumped on every change) and the one-rebuilder lock, in one slot. */
+    productDetail: (productId: number) => `{${prefix}:p${productId}}:detail`,
+    productDetailVersion: (productId: number) => `{${prefix}:p${productId}}:ver`,
+    productDetailLock: (productId: number) => `{${prefix}:p${productId}}:rebuild`,
     /** The sold-out gate: every key in one slot, so one script can take all lines of an order at once. */
     gateAvailable: (productId: number) => `{${prefix}:gate}:avail:${productId}`,
     gateReservations: (productId: number) => `{${prefix}:gate}:res:${productId}`,

@@ -91,6 +91,11 @@ export function createMetrics(service: string, opts: MetricsOptions = {}) {
       labelNames: ['action'] as const,
       registers: [registry],
     }),
+    productDetailLoads: new Counter({
+      name: 'bazaar_product_detail_loads_total',
+      help: 'products.get reads that went to MySQL (cache rebuilds and fallbacks)',
+      registers: [registry],
+    }),
     paymentGatewayBreaker: new Gauge({
       name: 'bazaar_payment_gateway_breaker_open',
       help: 'Payment gateway circuit breaker: 1 open, 0.5 half-open, 0 closed',

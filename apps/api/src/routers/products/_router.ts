@@ -47,13 +47,15 @@ export const productsRouter = router({
     const p = await ctx.deps.catalog.createProduct(input);
     await ctx.deps.pricing.put({ id: p.id, storeId: p.storeId, name: p.name, price: p.price, status: p.status });
     await ctx.deps.gate.init(p.id, p.stock);
+    await ctx.deps.productDetails.invalidate(p.id);
     return toProductView(p);
   }),
 
+  /** Served from the product cache; the stock shown is what is still available to order. */
   get: publicProcedure.input(productGetInput).query(async ({ ctx, input }) => {
-    const p = await ctx.deps.catalog.findProduct(input.productId);
-    if (!p || p.status === ProductStatus.DELETED) throw new TRPCError({ code: 'NOT_FOUND', message: `no product ${input.productId}` });
-    return toProductView(p);
+    const view = await ctx.deps.productDetails.get(input.productId);
+    if (!view) throw new TRPCError({ code: 'NOT_FOUND', message: `no product ${input.productId}` });
+    return view;
   }),
 
   update: sellerProcedure.input(productUpdateInput).mutation(async ({ ctx, input }) => {
@@ -63,6 +65,7 @@ export const productsRouter = router({
     const updated = (await ctx.deps.catalog.findProduct(p.id)) ?? p;
     // Orders accepted from now on are priced at the new price.
     await ctx.deps.pricing.put({ id: updated.id, storeId: updated.storeId, name: updated.name, price: updated.price, status: updated.status });
+    await ctx.deps.productDetails.invalidate(updated.id);
     return toProductView(updated);
   }),
 
@@ -72,6 +75,7 @@ export const productsRouter = router({
     // No longer on sale: the accept path stops pricing it and the gate stops letting orders through.
     await ctx.deps.pricing.put({ id: p.id, storeId: p.storeId, name: p.name, price: p.price, status: ProductStatus.DELETED });
     await ctx.deps.gate.init(p.id, 0);
+    await ctx.deps.productDetails.invalidate(p.id);
     return { productId: p.id, status: ProductStatus.DELETED };
   }),
 
@@ -80,6 +84,7 @@ export const productsRouter = router({
     if (p.stock + input.quantity > LIMITS.maxStock) throw badField(['quantity'], `stock may not exceed ${LIMITS.maxStock}`);
     if (!(await ctx.deps.catalog.restock(p.id, input.quantity))) throw new TRPCError({ code: 'CONFLICT', message: 'the product changed meanwhile; try again' });
     await ctx.deps.gate.add(p.id, input.quantity);
+    await ctx.deps.productDetails.invalidate(p.id);
     return toProductView((await ctx.deps.catalog.findProduct(p.id)) ?? p);
   }),
 });
