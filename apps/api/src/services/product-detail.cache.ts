@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { ProductStatus, type ProductView } from '@bazaar/contracts';
-import type { CatalogRepository, ProductEntity } from '@bazaar/db';
+import type { CatalogRepository } from '@bazaar/db';
 import type { Metrics, RedisKeys } from '@bazaar/platform';
 import type { SoldOutGate } from '@bazaar/queue';
+import { toProductView } from '../views/product.view';
 
 type Cached = { version: string; view: ProductView | null };
 
@@ -13,18 +14,6 @@ if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 `;
-
-const toView = (p: ProductEntity): ProductView => ({
-  id: p.id,
-  storeId: p.storeId,
-  name: p.name,
-  description: p.description,
-  price: p.price,
-  stock: p.stock,
-  status: p.status,
-  createdAt: p.createdAt.toISOString(),
-  updatedAt: p.updatedAt.toISOString(),
-});
 
 /**
  * products.get, built for read storms: an in-process LRU (short TTL) in front
@@ -120,7 +109,7 @@ export class ProductDetailCache {
   private async rebuild(productId: number, version: string): Promise<Cached> {
     this.metrics.productDetailLoads.inc();
     const p = await this.catalog.findProduct(productId);
-    const cached: Cached = { version, view: p && p.status === ProductStatus.ACTIVE ? toView(p) : null };
+    const cached: Cached = { version, view: p && p.status === ProductStatus.ACTIVE ? toProductView(p) : null };
     await (this.redis as Redis & { productSetIfVersion(k1: string, k2: string, ...a: (string | number)[]): Promise<number> }).productSetIfVersion(
       this.keys.productDetail(productId),
       this.keys.productDetailVersion(productId),

@@ -8,24 +8,11 @@ import {
   productRemoveInput,
   productRestockInput,
   productUpdateInput,
-  type ProductView,
 } from '@bazaar/contracts';
-import type { ProductEntity } from '@bazaar/db';
 import type { Deps } from '../../deps';
+import { toProductView } from '../../views/product.view';
 import { badField } from '../../errors';
 import { publicProcedure, router, sellerProcedure } from '../../trpc';
-
-export const toProductView = (p: ProductEntity): ProductView => ({
-  id: p.id,
-  storeId: p.storeId,
-  name: p.name,
-  description: p.description,
-  price: p.price,
-  stock: p.stock,
-  status: p.status,
-  createdAt: p.createdAt.toISOString(),
-  updatedAt: p.updatedAt.toISOString(),
-});
 
 /** A seller changes only their own stores' products (an admin any). */
 async function assertOwnsStore(deps: Deps, user: { userId: number; role: Role }, storeId: number): Promise<void> {
