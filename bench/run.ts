@@ -162,19 +162,24 @@ async function phaseMicro(ctx: Ctx): Promise<MicroRun[]> {
   return runs;
 }
 
+/** A phase's fresh Redis prefix gets the seeded customers' sessions and the products' gate counters. */
+async function seedPrefix(ctx: Ctx, prefix: string): Promise<void> {
+  await seedSessions(ctx.redis, prefix, ctx.seeded);
+  await seedGate(
+    ctx.redis,
+    ctx.db,
+    prefix,
+    ctx.seeded.products.map((p) => p.id),
+  );
+}
+
 // ---------------------------------------------------------------- (b)
 
 async function phasePipeline(ctx: Ctx, k: number): Promise<PipelineRun> {
   const { env, s, db, redis, seeded } = ctx;
   const prefix = `${env.prefixBase}k${k}`;
   const keyPrefix = `b${k}`;
-  await seedSessions(redis, prefix, seeded);
-  await seedGate(
-    redis,
-    db,
-    prefix,
-    seeded.products.map((p) => p.id),
-  );
+  await seedPrefix(ctx, prefix);
   say(`(b) pipeline with ${k} worker${k > 1 ? 's' : ''}: starting the api and workers (prefix ${prefix})`);
   const prof = (name: string) => (ctx.profileDir ? { cpuProfDir: join(ctx.profileDir, name), name } : null);
   const apiProf = prof(`k${k}-api`);
@@ -335,13 +340,7 @@ async function phaseFlash(ctx: Ctx): Promise<FlashRun> {
   const { env, s, db, redis, seeded } = ctx;
   const prefix = `${env.prefixBase}fs`;
   const keys = redisKeys(prefix);
-  await seedSessions(redis, prefix, seeded);
-  await seedGate(
-    redis,
-    db,
-    prefix,
-    seeded.products.map((p) => p.id),
-  );
+  await seedPrefix(ctx, prefix);
   say(`(c) flash sale: starting the api and ${s.flashWorkers} workers (prefix ${prefix})`);
   const api = await startProcess('api', 'fs-api', {
     env: processEnv(env, prefix, { MYSQL_POOL_SIZE: String(s.apiPoolSize) }),

@@ -2,6 +2,7 @@ import { type OrderStatus, type FailureReason } from '@bazaar/contracts';
 import type { SettlementLine, SettlementOrder } from '@bazaar/db';
 import { priceOrder } from '@bazaar/domain';
 import type { AcceptedOrder } from '@bazaar/queue';
+import type { GatewayPayment, PaymentGatewayClient } from '../gateway/payment-gateway.client';
 
 export interface ApplyOutcome {
   status: OrderStatus;
@@ -52,3 +53,14 @@ export const byProductId = <T extends { productId: number }>(lines: T[]): T[] =>
 
 /** The idempotency key of every full cancellation of an order's card payment (void, customer cancel, expiry). */
 export const fullCancelKey = (orderId: string) => `cancel-${orderId}`;
+
+/**
+ * Gives back whatever the gateway still holds for the order (looked up by
+ * order id, cancelled under the order's one full-cancel key, so every path
+ * that voids the same order cancels it once). Returns what the gateway knew.
+ */
+export async function voidOpenCharge(gateway: PaymentGatewayClient, orderId: string, cancelReason: string): Promise<GatewayPayment | null> {
+  const charged = await gateway.findByOrderId(orderId);
+  if (charged && charged.balanceAmount > 0) await gateway.cancel(charged.paymentKey, { cancelReason }, fullCancelKey(orderId));
+  return charged;
+}

@@ -58,6 +58,10 @@ const orderParams = (o: SettlementOrder): unknown[] => [
   o.status,
 ];
 
+/** A wallet ledger row whose balance_after is read from the account row this transaction has just changed. Params: kind, amount, ref, user. */
+const LEDGER_ROW_FROM_ACCOUNT = `INSERT INTO wallet_entries (user_id, kind, amount, balance_after, ref)
+  SELECT user_id, ?, ?, balance, ? FROM wallet_accounts WHERE user_id = ?`;
+
 /** A refusal: the order and its lines FAILED, earning nothing. Params: status, reason, order id. */
 const MARK_FAILED = `UPDATE orders o JOIN order_items i ON i.order_id = o.id
   SET o.status = ?, o.failure_reason = ?, o.points_earned = 0, i.earned = 0
@@ -113,9 +117,7 @@ export class OrderSettlementRepository {
     if (cash > 0) {
       sql.push('UPDATE wallet_accounts SET balance = balance - ? WHERE user_id = ? AND balance >= ?');
       params.push(cash, userId, cash);
-      sql.push(
-        `INSERT INTO wallet_entries (user_id, kind, amount, balance_after, ref) SELECT user_id, ?, ?, balance, ? FROM wallet_accounts WHERE user_id = ?`,
-      );
+      sql.push(LEDGER_ROW_FROM_ACCOUNT);
       params.push(WalletEntryKind.ORDER_PAYMENT, -cash, orderId, userId);
     }
     for (const l of stock) {
@@ -170,21 +172,6 @@ export class OrderSettlementRepository {
     return res.affectedRows === 1;
   }
 
-  /**
-   * Debits the wallet and writes its ledger row (balance_after read from the
-   * row this transaction has just locked). False = insufficient balance.
-   */
-  async debitWallet(q: QueryRunner, userId: number, amount: number, orderId: string): Promise<boolean> {
-    const res = (await q.query(`UPDATE wallet_accounts SET balance = balance - ? WHERE user_id = ? AND balance >= ?`, [amount, userId, amount])) as Ok;
-    if (res.affectedRows !== 1) return false;
-    await q.query(
-      `INSERT INTO wallet_entries (user_id, kind, amount, balance_after, ref)
-       SELECT user_id, ?, ?, balance, ? FROM wallet_accounts WHERE user_id = ?`,
-      [WalletEntryKind.ORDER_PAYMENT, -amount, orderId, userId],
-    );
-    return true;
-  }
-
   /** The order row, locked for this transaction (null when MySQL has not seen the order). */
   async lockOrder(q: QueryRunner, orderId: string): Promise<LockedOrder | null> {
     const [row] = await selectRows<{ user_id: number | string; status: OrderStatus; payment_method: PaymentMethod; cash_paid: number | string }>(
@@ -228,12 +215,7 @@ export class OrderSettlementRepository {
   /** Credits the wallet with its ledger row; (user, kind, ref) unique makes a second credit for the same ref impossible. */
   async creditWallet(q: QueryRunner, userId: number, amount: number, kind: WalletEntryKind, ref: string): Promise<void> {
     await execute(q, 'UPDATE wallet_accounts SET balance = balance + ? WHERE user_id = ?', [amount, userId]);
-    await execute(
-      q,
-      `INSERT INTO wallet_entries (user_id, kind, amount, balance_after, ref)
-       SELECT user_id, ?, ?, balance, ? FROM wallet_accounts WHERE user_id = ?`,
-      [kind, amount, ref, userId],
-    );
+    await execute(q, LEDGER_ROW_FROM_ACCOUNT, [kind, amount, ref, userId]);
   }
 
   async insertPayment(q: QueryRunner, p: { orderId: string; userId: number; paymentKey: string; amount: number }): Promise<void> {

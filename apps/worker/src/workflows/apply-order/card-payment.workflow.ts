@@ -12,7 +12,7 @@ import {
   type GatewayPayment,
   type PaymentGatewayClient,
 } from '../../gateway/payment-gateway.client';
-import { byProductId, fullCancelKey, settlementRows, type ApplyOutcome } from '../order-rows';
+import { byProductId, settlementRows, voidOpenCharge, type ApplyOutcome } from '../order-rows';
 import { existingOutcome } from './apply-order.workflow';
 
 /** The payment could not be settled either way yet: the job retries later; the order stays reserved. */
@@ -55,10 +55,10 @@ export class CardPaymentWorkflow {
     if (payment === 'error') return this.compensate(order.orderId, FailureReason.PAYMENT_ERROR);
     if (payment.status !== 'DONE' || payment.totalAmount !== amount || payment.orderId !== order.orderId) {
       // Cancelled at the gateway (a void by an earlier run after a MySQL failure), or not the charge we asked for.
-      if (payment.status === 'DONE') await this.voidCharge(payment.paymentKey, order.orderId);
+      if (payment.status === 'DONE') await this.voidCharge(order.orderId);
       return this.compensate(order.orderId, FailureReason.PAYMENT_ERROR, 'CANCELED');
     }
-    return this.commitPaid(order.orderId, payment.paymentKey);
+    return this.commitPaid(order.orderId);
   }
 
   /** Step 1. 'resume' when an earlier run reserved it and the payment is still open. */
@@ -118,7 +118,7 @@ export class CardPaymentWorkflow {
   }
 
   /** Step 3. */
-  private async commitPaid(orderId: string, paymentKey: string): Promise<ApplyOutcome> {
+  private async commitPaid(orderId: string): Promise<ApplyOutcome> {
     let moved: boolean;
     try {
       moved = await inRetryingTransaction(this.ds, async (q) => {
@@ -129,12 +129,12 @@ export class CardPaymentWorkflow {
     } catch (err) {
       // Money taken, but the order cannot be recorded PAID: give the money back; a later run compensates the order.
       this.log.error({ orderId, err }, 'MySQL failed after the card was charged; cancelling the charge');
-      await this.voidCharge(paymentKey, orderId);
+      await this.voidCharge(orderId);
       throw err;
     }
     if (!moved) {
       // Cancelled or expired while we were at the gateway: that path returned the stock; the money goes back too.
-      await this.voidCharge(paymentKey, orderId);
+      await this.voidCharge(orderId);
       return existingOutcome(this.orders, orderId);
     }
     return { status: OrderStatus.PAID, reason: null, appliedNow: true };
@@ -154,10 +154,8 @@ export class CardPaymentWorkflow {
     return { status: OrderStatus.FAILED, reason, appliedNow: true };
   }
 
-  async voidCharge(paymentKey: string, orderId: string): Promise<void> {
-    const current = await this.gateway.findByOrderId(orderId);
-    if (!current || current.balanceAmount === 0) return;
-    await this.gateway.cancel(paymentKey, { cancelReason: 'order could not be completed' }, fullCancelKey(orderId));
+  private async voidCharge(orderId: string): Promise<void> {
+    await voidOpenCharge(this.gateway, orderId, 'order could not be completed');
   }
 
   /** A CARD order without a paymentKey cannot be accepted by the API; recorded FAILED if one ever arrives. */

@@ -4,7 +4,7 @@ import { inRetryingTransaction, type OrderSettlementRepository } from '@bazaar/d
 import type { Logger } from '@bazaar/platform';
 import type { AcceptedOrder, SoldOutGate } from '@bazaar/queue';
 import type { PaymentGatewayClient } from '../../gateway/payment-gateway.client';
-import { fullCancelKey, settlementRows } from '../order-rows';
+import { fullCancelKey, settlementRows, voidOpenCharge } from '../order-rows';
 
 export interface CancelOutcome {
   status: OrderStatus;
@@ -98,11 +98,8 @@ export class CancelOrderWorkflow {
 
   /** The order is over: any charge that went through goes back, then the payment row says so. */
   async voidCardCharge(orderId: string): Promise<void> {
-    const charged = await this.gateway.findByOrderId(orderId);
-    if (charged && charged.balanceAmount > 0) {
-      this.log.info({ orderId }, 'cancelling the card charge of an order that did not complete');
-      await this.gateway.cancel(charged.paymentKey, { cancelReason: 'order cancelled before payment completed' }, fullCancelKey(orderId));
-    }
+    const charged = await voidOpenCharge(this.gateway, orderId, 'order cancelled before payment completed');
+    if (charged) this.log.info({ orderId, charged: charged.totalAmount }, 'card charge of an order that did not complete is cancelled');
     await inRetryingTransaction(this.ds, (q) => this.settlement.setPayment(q, orderId, charged ? 'CANCELED' : 'FAILED', charged?.totalAmount));
   }
 }
