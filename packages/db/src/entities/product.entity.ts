@@ -24,6 +24,10 @@ export class ProductEntity {
   @Column({ type: 'int', unsigned: true })
   stock: number;
 
+  /** Views flushed from Redis by the scheduler; the shown count adds the ones not flushed yet. */
+  @Column({ type: 'bigint', unsigned: true, name: 'view_count', transformer: bigintNumber, default: 0 })
+  viewCount: number;
+
   @Column({ type: 'enum', enum: Object.values(ProductStatus), default: ProductStatus.ACTIVE })
   status: ProductStatus;
 
