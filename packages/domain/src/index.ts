@@ -3,3 +3,4 @@ export * from './money/pricing';
 export * from './money/refund';
 export * from './points/lots';
 export * from './orders/order-state';
+export * from './search/search-tokens';
