@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import type { Redis } from 'ioredis';
 import { CartRepository, CatalogRepository, OrdersRepository, QuestionsRepository, UsersRepository, WalletRepository, createDataSource } from '@bazaar/db';
 import { createMetrics, createRedis, redisKeys, type Config, type Metrics, type RedisKeys } from '@bazaar/platform';
-import { AcceptedOrderStore, SoldOutGate, createOrdersQueue, type OrdersQueueData } from '@bazaar/queue';
+import { AcceptedOrderStore, ProductViewsStore, SoldOutGate, createOrdersQueue, type OrdersQueueData } from '@bazaar/queue';
 import { OrderAcceptanceService } from './services/order-acceptance.service';
 import { OrderCancelService } from './services/order-cancel.service';
 import { OrderEventsHub } from './services/order-events.hub';
@@ -67,6 +67,7 @@ export async function createDeps(config: Config): Promise<Deps> {
   const catalog = new CatalogRepository(ds);
   const wallet = new WalletRepository(ds);
   const orders = new OrdersRepository(ds);
+  const carts = new CartRepository(ds);
   const store = new AcceptedOrderStore(redis, keys);
   const pricing = new ProductPricingCache(redis, keys, catalog, metrics);
   const gate = new SoldOutGate(redis, keys);
@@ -85,13 +86,13 @@ export async function createDeps(config: Config): Promise<Deps> {
     users,
     catalog,
     wallet,
-    carts: new CartRepository(ds),
+    carts,
     questions: new QuestionsRepository(ds),
     sessions: new SessionService(redis, keys, config.SESSION_TTL_SECONDS),
     passwords: new PasswordService(),
     pricing,
     gate,
-    productDetails: new ProductDetailCache(redis, keys, catalog, gate, metrics),
+    productDetails: new ProductDetailCache(redis, keys, catalog, gate, new ProductViewsStore(redis, keys), metrics),
     acceptance: new OrderAcceptanceService(
       pricing,
       store,
@@ -100,6 +101,7 @@ export async function createDeps(config: Config): Promise<Deps> {
       (productId, orderIds) => catalog.stockSnapshot(productId, orderIds),
       metrics,
       config.IDEMPOTENCY_TTL_SECONDS,
+      (userId) => carts.lines(userId),
     ),
     orderQueries: new OrderQueryService(store, orders, metrics),
     orderEvents,

@@ -6,6 +6,7 @@ import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/a
 import Fastify, { LogController, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from '@bazaar/platform';
 import { createContextFactory } from './context';
+import { productGetFastPath } from './http/product-get.fast-path';
 import type { Deps } from './deps';
 import { appRouter, type AppRouter } from './router';
 
@@ -29,6 +30,17 @@ export async function buildServer(deps: Deps, logger: Logger) {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  if (deps.config.API_FAST_PATHS) {
+    // products.get straight from the cache (same wire format); whatever it does not serve goes on to tRPC.
+    const fastPath = productGetFastPath(deps.productDetails, deps.metrics);
+    app.addHook('onRequest', async (req, reply) => {
+      const served = await fastPath(req, reply).catch((err: unknown) => {
+        req.log.warn({ err }, 'products.get fast path failed; tRPC answers');
+        return false;
+      });
+      if (served) return reply;
+    });
+  }
   app.addHook('onResponse', async (req, reply) => {
     if (reply.statusCode >= 500) req.log.warn({ url: req.url, statusCode: reply.statusCode }, 'request failed');
   });

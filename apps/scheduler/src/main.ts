@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import cron from 'node-cron';
-import { OrdersRepository, createDataSource } from '@bazaar/db';
+import { OrdersRepository, ViewCountsRepository, createDataSource } from '@bazaar/db';
 import { createLogger, createMetrics, createRedis, loadConfigOrExit, redisKeys, startHealthServer, type Logger } from '@bazaar/platform';
-import { AcceptedOrderStore, OrderOutcomePublisher, SoldOutGate, createOrdersQueue } from '@bazaar/queue';
+import { AcceptedOrderStore, OrderOutcomePublisher, ProductViewsStore, SoldOutGate, createOrdersQueue } from '@bazaar/queue';
 import { JobLease, RedisRunCoordinator } from './cron/redis-run-coordinator';
 import { ExpireCardOrdersJob } from './jobs/expire-card-orders.job';
+import { FlushProductViewsJob } from './jobs/flush-product-views.job';
 import { ReconcileGateJob } from './jobs/reconcile-gate.job';
 import { ReconcileOrdersJob } from './jobs/reconcile-orders.job';
 
@@ -43,29 +44,44 @@ async function main(): Promise<void> {
     { name: ExpireCardOrdersJob.NAME, schedule: config.EXPIRY_CRON, leaseMs: 60_000, run: (l) => expire.run(l) },
   ];
 
+  /** One tick of a job: under its lease (runs never overlap across replicas), timed and counted. */
+  const tick = (job: { name: string; leaseMs: number; run: (log: Logger) => Promise<unknown> }) => {
+    const jobLog = log.child({ job: job.name });
+    return async () => {
+      const end = metrics.schedulerDuration.startTimer({ task: job.name });
+      try {
+        const r = await lease.withLease(job.name, job.leaseMs, () => job.run(jobLog));
+        metrics.schedulerRuns.inc({ task: job.name, outcome: r.ran ? 'ok' : 'skipped' });
+        if (r.ran) jobLog.debug({ result: r.result }, 'job ran');
+        else jobLog.debug('another run holds the lease; skipped');
+      } catch (err) {
+        metrics.schedulerRuns.inc({ task: job.name, outcome: 'error' });
+        jobLog.error({ err }, 'job failed');
+      } finally {
+        end();
+      }
+    };
+  };
+
   const tasks = jobs.map((job) => {
     if (!cron.validate(job.schedule)) throw new Error(`bad cron expression for ${job.name}: ${job.schedule}`);
-    const jobLog = log.child({ job: job.name });
-    const task = cron.createTask(
-      job.schedule,
-      async () => {
-        const end = metrics.schedulerDuration.startTimer({ task: job.name });
-        try {
-          const r = await lease.withLease(job.name, job.leaseMs, () => job.run(jobLog));
-          metrics.schedulerRuns.inc({ task: job.name, outcome: r.ran ? 'ok' : 'skipped' });
-          if (r.ran) jobLog.debug({ result: r.result }, 'job ran');
-          else jobLog.info('previous run still holds the lease; skipped');
-        } catch (err) {
-          metrics.schedulerRuns.inc({ task: job.name, outcome: 'error' });
-          jobLog.error({ err }, 'job failed');
-        } finally {
-          end();
-        }
-      },
-      { name: job.name, timezone: 'UTC', noOverlap: true, distributed: true, runCoordinator: coordinator },
-    );
-    return task;
+    return cron.createTask(job.schedule, tick(job), { name: job.name, timezone: 'UTC', noOverlap: true, distributed: true, runCoordinator: coordinator });
   });
+
+  // View counts flush on a plain timer: cron ticks are whole seconds, and the flush may run every 100 ms.
+  // Every replica ticks; the lease lets one flush at a time, and a batch is applied once whoever runs it.
+  const flushViews = new FlushProductViewsJob(new ProductViewsStore(redis, keys), new ViewCountsRepository(ds), metrics);
+  const flushTick = tick({ name: FlushProductViewsJob.NAME, leaseMs: 60_000, run: (l) => flushViews.run(l) });
+  let flushTimer: NodeJS.Timeout | undefined;
+  let flushing: Promise<void> = Promise.resolve();
+  let flushStopped = false;
+  const scheduleFlush = () => {
+    if (flushStopped) return;
+    flushTimer = setTimeout(() => {
+      flushing = flushTick().finally(scheduleFlush);
+    }, config.VIEW_FLUSH_SECONDS * 1000);
+  };
+  scheduleFlush();
   for (const task of tasks) await task.start();
 
   const health = await startHealthServer({
@@ -76,7 +92,10 @@ async function main(): Promise<void> {
       await redis.ping();
     },
   });
-  log.info({ metricsPort: health.port, jobs: jobs.map((j) => `${j.name} ${j.schedule}`) }, 'scheduler started');
+  log.info(
+    { metricsPort: health.port, jobs: [...jobs.map((j) => `${j.name} ${j.schedule}`), `${FlushProductViewsJob.NAME} every ${config.VIEW_FLUSH_SECONDS}s`] },
+    'scheduler started',
+  );
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -84,6 +103,9 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     for (const task of tasks) await task.stop();
+    flushStopped = true;
+    clearTimeout(flushTimer);
+    await flushing;
     await health.close();
     await queue.close();
     await redis.quit().catch(() => undefined);

@@ -43,14 +43,18 @@ export interface StoreView {
   createdAt: string;
 }
 
+/** A product as clients see it. The live figures (stock, viewCount) come last. */
 export interface ProductView {
   id: number;
   storeId: number;
   name: string;
   description: string;
   price: number;
-  stock: number;
   status: ProductStatus;
   createdAt: string;
   updatedAt: string;
+  /** Units still available to order. */
+  stock: number;
+  /** Views counted so far (flushed to MySQL or not yet). */
+  viewCount: number;
 }

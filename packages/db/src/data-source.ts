@@ -30,7 +30,9 @@ export type DbConfig = Pick<Config, 'MYSQL_URL' | 'MYSQL_REPLICA_URLS' | 'MYSQL_
 
 /**
  * One DataSource per process: writes (and reads that must see them) go to the
- * primary; `readQueryRunner()` reads from a replica when replicas are set.
+ * primary (TypeORM's find methods would read a replica by default: defaultMode
+ * 'master' keeps read-your-writes); `readQueryRunner()` / `onReplica()` read
+ * from a replica when replicas are set.
  * Pools are bounded: at most MYSQL_POOL_SIZE connections per node, and at
  * most MYSQL_POOL_QUEUE_LIMIT waiters before a query fails fast.
  */
@@ -42,7 +44,7 @@ export function createDataSource(config: DbConfig, opts: { multipleStatements?: 
   });
   return new DataSource({
     type,
-    ...(replicas.length > 0 ? { replication: { master: primary, slaves: replicas, selector: 'RR' as const } } : primary),
+    ...(replicas.length > 0 ? { replication: { master: primary, slaves: replicas, selector: 'RR' as const, defaultMode: 'master' as const } } : primary),
     entities: ENTITIES,
     migrations: MIGRATIONS,
     migrationsTableName: 'schema_migrations',

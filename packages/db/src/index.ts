@@ -10,3 +10,4 @@ export * from './repositories/orders.repository';
 export * from './repositories/order-settlement.repository';
 export * from './repositories/cart.repository';
 export * from './repositories/questions.repository';
+export * from './repositories/view-counts.repository';

@@ -42,6 +42,11 @@ export const configSchema = z.object({
 
   API_HOST: z.string().min(1).default('0.0.0.0'),
   API_PORT: port.default(3000),
+  /** Serve products.get from the cache without the tRPC adapter (same wire format). Off only to compare. */
+  API_FAST_PATHS: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   API_BODY_LIMIT_BYTES: positiveInt(10_000_000).default(1_048_576),
   WORKER_METRICS_PORT: port.default(9101),
   WORKER_CONCURRENCY: positiveInt(256).default(16),
@@ -69,6 +74,8 @@ export const configSchema = z.object({
   FAKE_GATEWAY_PORT: port.default(9300),
   CARD_PAYMENT_EXPIRY_SECONDS: positiveInt(7 * 86400).default(900),
   EXPIRY_CRON: z.string().min(9).default('*/30 * * * * *'),
+  /** How often the scheduler moves product-view counts from Redis to MySQL (fractions allowed, e.g. 0.1). */
+  VIEW_FLUSH_SECONDS: z.coerce.number().min(0.05).max(3600).default(10),
   CANCEL_WAIT_MS: positiveInt(60_000).default(10_000),
 
   BULL_BOARD_USER: z.string().min(1).default('admin'),

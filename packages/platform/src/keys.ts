@@ -27,9 +27,20 @@ export function redisKeys(prefix: string) {
     userPendingOrders: (userId: number) => `${shardTag(orderShardOf(userId))}:user-pending:${userId}`,
     productSnapshot: (productId: number) => `${prefix}:product:${productId}`,
     /** products.get's shared cache: the view, its version (bumped on every change) and the one-rebuilder lock, in one slot. */
-    productDetail: (productId: number) => `{${prefix}:p${productId}}:detail`,
+    productDetail: (productId: number) => `{${prefix}:p${productId}}:detail:v2`,
     productDetailVersion: (productId: number) => `{${prefix}:p${productId}}:ver`,
     productDetailLock: (productId: number) => `{${prefix}:p${productId}}:rebuild`,
+    /**
+     * View counts not yet in MySQL, in one slot: views land in `pending`; a
+     * flush renames it to `batch-data` under the id in `batch`, applies it to
+     * MySQL once (the id is the primary key of its record there), then drops it
+     * and records MySQL's new totals in `flushed` (a mirror, so a shown count
+     * is one read: flushed + pending + batch-data).
+     */
+    viewsPending: `{${prefix}:views}:pending`,
+    viewsBatch: `{${prefix}:views}:batch`,
+    viewsBatchData: `{${prefix}:views}:batch-data`,
+    viewsFlushed: `{${prefix}:views}:flushed`,
     /** The sold-out gate: every key in one slot, so one script can take all lines of an order at once. */
     gateAvailable: (productId: number) => `{${prefix}:gate}:avail:${productId}`,
     gateReservations: (productId: number) => `{${prefix}:gate}:res:${productId}`,

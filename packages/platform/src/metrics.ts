@@ -68,8 +68,13 @@ export function createMetrics(service: string, opts: MetricsOptions = {}) {
     }),
     viewFlushes: new Counter({
       name: 'bazaar_view_counter_flush_total',
-      help: 'Product-view counter flushes by outcome',
+      help: 'Product-view counter flushes by outcome (applied, duplicate: already in MySQL, empty, error)',
       labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    viewsFlushed: new Counter({
+      name: 'bazaar_views_flushed_total',
+      help: 'Product views moved from Redis to MySQL',
       registers: [registry],
     }),
     schedulerRuns: new Counter({

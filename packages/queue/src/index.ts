@@ -3,3 +3,4 @@ export * from './queues';
 export * from './accepted-orders.store';
 export * from './sold-out-gate';
 export * from './order-outcome';
+export * from './product-views.store';

@@ -174,6 +174,13 @@ export class SoldOutGate {
     return v === null ? null : Number(v);
   }
 
+  /** Several products' counters in one command (they share the gate's slot); null where a counter is missing. */
+  async availableMany(productIds: readonly number[]): Promise<(number | null)[]> {
+    if (productIds.length === 0) return [];
+    const vs = await this.r.mget(productIds.map((id) => this.keys.gateAvailable(id)));
+    return vs.map((v) => (v === null ? null : Number(v)));
+  }
+
   async reservations(productId: number): Promise<Reservation[]> {
     const all = await this.r.hgetall(this.keys.gateReservations(productId));
     return Object.entries(all).map(([orderId, v]) => {

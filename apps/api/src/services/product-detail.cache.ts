@@ -3,10 +3,27 @@ import { LRUCache } from 'lru-cache';
 import { ProductStatus, type ProductView } from '@bazaar/contracts';
 import type { CatalogRepository } from '@bazaar/db';
 import type { Metrics, RedisKeys } from '@bazaar/platform';
-import type { SoldOutGate } from '@bazaar/queue';
+import type { ProductViewsStore, SoldOutGate } from '@bazaar/queue';
 import { toProductView } from '../views/product.view';
 
-type Cached = { version: string; view: ProductView | null };
+/** What is cached: the product as MySQL had it at one version (null: no such product). */
+interface Cached {
+  version: string;
+  view: ProductView | null;
+}
+
+/** A local entry also keeps the answer's JSON up to the live figures, built once per version. */
+interface Entry extends Cached {
+  /** `{"id":…,"updatedAt":"…","stock":` — the answer is head + stock + `,"viewCount":` + views + `}`. */
+  head: string | null;
+}
+
+/** One read of one product: the cached product and its live figures. */
+export interface ProductRead {
+  entry: Entry & { view: ProductView; head: string };
+  stock: number;
+  viewCount: number;
+}
 
 /** Writes the rebuilt view only if no change bumped the version since the rebuild started reading. */
 const SET_IF_VERSION_LUA = `
@@ -15,45 +32,61 @@ redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 `;
 
+const headOf = (view: ProductView | null): string | null => {
+  if (!view) return null;
+  const { stock: _s, viewCount: _v, ...rest } = view;
+  return `${JSON.stringify(rest).slice(0, -1)},"stock":`;
+};
+
 /**
- * products.get, built for read storms: an in-process LRU (short TTL) in front
- * of a Redis look-aside copy. Every entry carries the product's version, which
- * every change bumps; each read checks the version (one Redis GET, pipelined
- * with the stock read), so a change made through any API process is seen on
- * the next read through every other. A cold product is rebuilt from MySQL
- * once across all processes (a Redis lock; the others wait for its copy), and
- * once per process (concurrent misses share one promise). The stock shown is
- * the sold-out gate's live count of units still available.
+ * products.get, built for read storms: an in-process LRU in front of a Redis
+ * look-aside copy. Every entry carries the product's version, which every
+ * change bumps; every read checks it, so a change made through any API
+ * process is seen on the next read through every other. A cold product is
+ * rebuilt from MySQL once across all processes (a Redis lock; the others wait
+ * for its copy) and once per process (concurrent misses share one promise).
+ *
+ * Reads arriving in the same turn of the event loop are served together: one
+ * version GET per product, one MGET of the sold-out gate's live counts, one
+ * script that counts their views (n views of a product: one HINCRBY) and
+ * returns the counts not yet in MySQL. Each answer is sent only after its view
+ * is counted in Redis, so an answered view is never lost.
  */
 export class ProductDetailCache {
-  private readonly local = new LRUCache<number, Cached>({ max: 20_000, ttl: 5_000 });
-  private readonly inflight = new Map<string, Promise<Cached>>();
+  private readonly local = new LRUCache<number, Entry>({ max: 20_000, ttl: 60_000 });
+  private readonly inflight = new Map<string, Promise<Entry>>();
+  private waiting = new Map<number, { resolve: (r: ProductRead | null) => void; reject: (e: unknown) => void }[]>();
+  private scheduled = false;
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly catalog: CatalogRepository,
     private readonly gate: SoldOutGate,
+    private readonly views: ProductViewsStore,
     private readonly metrics: Metrics,
     private readonly ttlSeconds = 300,
   ) {
     if (!('productSetIfVersion' in redis)) redis.defineCommand('productSetIfVersion', { numberOfKeys: 2, lua: SET_IF_VERSION_LUA });
   }
 
+  /** Reads a product and counts one view of it; null when there is no such (live) product, and then no view is counted. */
+  read(productId: number): Promise<ProductRead | null> {
+    return new Promise((resolve, reject) => {
+      const list = this.waiting.get(productId);
+      if (list) list.push({ resolve, reject });
+      else this.waiting.set(productId, [{ resolve, reject }]);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => void this.serve());
+      }
+    });
+  }
+
+  /** The view as products.get answers it. */
   async get(productId: number): Promise<ProductView | null> {
-    const [version, available] = await Promise.all([
-      this.redis.get(this.keys.productDetailVersion(productId)).then((v) => v ?? '0'),
-      this.gate.available(productId),
-    ]);
-    let entry = this.local.get(productId);
-    if (entry && entry.version === version) {
-      this.metrics.cacheRequests.inc({ cache: 'product_local', result: 'hit' });
-    } else {
-      this.metrics.cacheRequests.inc({ cache: 'product_local', result: 'miss' });
-      entry = await this.shared(productId, version);
-    }
-    if (!entry.view) return null;
-    return available === null ? entry.view : { ...entry.view, stock: available };
+    const r = await this.read(productId);
+    return r && { ...r.entry.view, stock: r.stock, viewCount: r.viewCount };
   }
 
   /** A product changed (update, remove, restock): every cached copy is stale from now on. */
@@ -63,14 +96,56 @@ export class ProductDetailCache {
     this.local.delete(productId);
   }
 
-  private shared(productId: number, version: string): Promise<Cached> {
+  private async serve(): Promise<void> {
+    const batch = this.waiting;
+    this.waiting = new Map();
+    this.scheduled = false;
+    const ids = [...batch.keys()];
+    try {
+      const [versions, available] = await Promise.all([
+        Promise.all(ids.map((id) => this.redis.get(this.keys.productDetailVersion(id)))),
+        this.gate.availableMany(ids),
+      ]);
+      const entries = await Promise.all(ids.map((id, i) => this.entry(id, versions[i] ?? '0', batch.get(id)?.length ?? 1)));
+      // Views are counted only for products that exist.
+      const found = ids.flatMap((id, i) => {
+        const entry = entries[i];
+        return entry?.view && entry.head !== null ? [{ id, entry: entry as ProductRead['entry'], stock: available[i] ?? entry.view.stock }] : [];
+      });
+      const tallies = await this.views.count(found.map((f) => [f.id, batch.get(f.id)?.length ?? 0] as const));
+      const reads = new Map<number, ProductRead>();
+      found.forEach((f, k) => {
+        const tally = tallies[k] ?? { flushed: null, unflushed: 0 };
+        reads.set(f.id, { entry: f.entry, stock: f.stock, viewCount: (tally.flushed ?? f.entry.view.viewCount) + tally.unflushed });
+      });
+      for (const [id, waiters] of batch) for (const w of waiters) w.resolve(reads.get(id) ?? null);
+    } catch (err) {
+      for (const waiters of batch.values()) for (const w of waiters) w.reject(err);
+    }
+  }
+
+  private async entry(productId: number, version: string, readers: number): Promise<Entry> {
+    const entry = this.local.get(productId);
+    if (entry && entry.version === version) {
+      this.metrics.cacheRequests.inc({ cache: 'product_local', result: 'hit' }, readers);
+      return entry;
+    }
+    this.metrics.cacheRequests.inc({ cache: 'product_local', result: 'miss' }, readers);
     const key = `${productId}:${version}`;
     let p = this.inflight.get(key);
     if (!p) {
-      p = this.load(productId, version).finally(() => this.inflight.delete(key));
+      p = this.load(productId, version)
+        .then((c) => this.keep(productId, c))
+        .finally(() => this.inflight.delete(key));
       this.inflight.set(key, p);
     }
     return p;
+  }
+
+  private keep(productId: number, cached: Cached): Entry {
+    const entry: Entry = { ...cached, head: headOf(cached.view) };
+    this.local.set(productId, entry);
+    return entry;
   }
 
   private async load(productId: number, version: string): Promise<Cached> {
@@ -102,7 +177,6 @@ export class ProductDetailCache {
     const cached = JSON.parse(raw) as Cached;
     if (cached.version !== version) return null;
     this.metrics.cacheRequests.inc({ cache: 'product_redis', result: 'hit' });
-    this.local.set(productId, cached);
     return cached;
   }
 
@@ -117,7 +191,6 @@ export class ProductDetailCache {
       JSON.stringify(cached),
       cached.view ? this.ttlSeconds : 30,
     );
-    this.local.set(productId, cached);
     return cached;
   }
 }
