@@ -677,7 +677,7 @@ describe('bad input on every procedure, over HTTP', () => {
         c('items not an array', (v) => ({ ...v, items: { productId: 1, quantity: 1 } }), 'items'),
         c('10,000 lines', (v) => ({ ...v, items: Array.from({ length: 10_000 }, (_, i) => ({ productId: i + 1, quantity: 1 })) }), 'items'),
         c('51 lines', (v) => ({ ...v, items: Array.from({ length: LIMITS.maxLinesPerOrder + 1 }, (_, i) => ({ productId: i + 1, quantity: 1 })) }), 'items'),
-        c('both items and fromCart', (v) => ({ ...v, fromCart: true }), 'items'),
+        c('both items and fromCart', (v) => ({ ...v, fromCart: true }), 'items', 'fromCart'),
         c('fromCart false', ({ items: _i, ...v }) => ({ ...v, fromCart: false }), 'fromCart'),
         c('quantity zero', (v) => line(v, { quantity: 0 }), 'items.0.quantity'),
         c('quantity negative', (v) => line(v, { quantity: -1 }), 'items.0.quantity'),
@@ -733,12 +733,20 @@ describe('bad input on every procedure, over HTTP', () => {
     it.each([
       ['a couponId', { couponId: 1 }, 'COUPON_UNAVAILABLE'],
       ['points', { points: 100 }, 'INSUFFICIENT_POINTS'],
-      ['fromCart', { items: undefined, fromCart: true }, null],
     ] as const)('%s → PRECONDITION_FAILED, data.reason %s', async (_name, patch, reason) => {
       const err = expectError(await send('orders.place', { ...valid(), ...patch }, { token: f.customer.token }), 'PRECONDITION_FAILED');
       expect(err.data.reason).toBe(reason);
       await expectNoOrders();
       await expectWalletUnchanged();
+    });
+
+    it('fromCart with an empty cart → BAD_REQUEST naming fromCart, and no order', async () => {
+      const { items: _i, ...v } = valid();
+      const err = expectError(await send('orders.place', { ...v, fromCart: true }, { token: f.customer.token }), 'BAD_REQUEST', ['fromCart']);
+      expect(err.message).toContain('cart is empty');
+      await expectNoOrders();
+      await expectWalletUnchanged();
+      await expectCartEmpty();
     });
   });
 

@@ -25,6 +25,10 @@ export const orderPlaceInput = z
   .strictObject({
     idempotencyKey,
     items: z.array(orderLineInput).min(1).max(LIMITS.maxLinesPerOrder).optional(),
+    /**
+     * Order the caller's cart as it is when the order is accepted (every line, in cart order). The ordered
+     * quantities leave the cart when the order is PAID; a FAILED or CANCELLED order leaves the cart alone.
+     */
     fromCart: z.literal(true).optional(),
     couponId: id.optional(),
     points: z.number().int().min(0).max(LIMITS.maxWalletBalance).optional(),
@@ -33,8 +37,13 @@ export const orderPlaceInput = z
     fulfillment: fulfillmentInput,
   })
   .superRefine((v, ctx) => {
-    if ((v.items === undefined) === (v.fromCart === undefined)) {
+    if (v.items === undefined && v.fromCart === undefined) {
       ctx.addIssue({ code: 'custom', path: ['items'], message: 'give either items or fromCart: true' });
+    }
+    if (v.items !== undefined && v.fromCart !== undefined) {
+      // Mutually exclusive: the order is either the lines given or the cart, never both.
+      ctx.addIssue({ code: 'custom', path: ['items'], message: 'give either items or fromCart: true, not both' });
+      ctx.addIssue({ code: 'custom', path: ['fromCart'], message: 'give either items or fromCart: true, not both' });
     }
     if (v.items) {
       const seen = new Set<number>();

@@ -27,6 +27,8 @@ export const acceptedOrder = z.strictObject({
   points: z.number().int().min(0).optional(),
   fulfillment: fulfillmentInput,
   lines: z.array(acceptedLine).min(1),
+  /** Ordered from the cart: when the order becomes PAID, its lines' quantities leave the customer's cart (same transaction). */
+  fromCart: z.literal(true).optional(),
 });
 export type AcceptedOrder = z.infer<typeof acceptedOrder>;
 

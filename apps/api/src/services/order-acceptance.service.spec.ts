@@ -20,6 +20,14 @@ describe('paramsHash', () => {
     expect(paramsHash({ ...base, fulfillment: { type: 'PICKUP', pickupAt: '2030-01-01T00:00:00Z' } })).not.toBe(paramsHash(base));
   });
 
+  it('hashes a fromCart request as sent (the flag, not the cart), and never like the same lines given as items', () => {
+    const { items: _items, ...rest } = base;
+    const fromCart: OrderPlaceInput = { ...rest, fromCart: true };
+    expect(paramsHash({ ...fromCart, idempotencyKey: 'other-key-2' })).toBe(paramsHash(fromCart));
+    expect(paramsHash(fromCart)).not.toBe(paramsHash(base));
+    expect(paramsHash({ ...fromCart, paymentMethod: 'CARD', paymentKey: 'pk_1' })).not.toBe(paramsHash(fromCart));
+  });
+
   it('treats an absent optional field like undefined', () => {
     expect(paramsHash({ ...base, couponId: undefined })).toBe(paramsHash(base));
   });

@@ -1,13 +1,20 @@
 import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { TRPCError } from '@trpc/server';
-import { FailureReason, OrderStatus, PaymentMethod, type OrderPlaceInput, type OrderPlaceResult } from '@bazaar/contracts';
+import { FailureReason, LIMITS, OrderStatus, PaymentMethod, type OrderPlaceInput, type OrderPlaceResult } from '@bazaar/contracts';
 import { newId, type Logger, type Metrics } from '@bazaar/platform';
 import { enqueueOrder, type AcceptedOrder, type AcceptedOrderStore, type OrdersQueueData, type SoldOutGate, type StockSnapshot } from '@bazaar/queue';
 import { badField, preconditionFailed } from '../errors';
 import type { ProductPricingCache } from './product-pricing.cache';
 
-/** Canonical JSON (sorted keys) of everything but the key: same parameters ⇔ same hash. */
+/** The caller's cart lines, oldest first, read from the primary (read-your-writes). */
+export type CartLinesReader = (userId: number) => Promise<{ productId: number; quantity: number }[]>;
+
+/**
+ * Canonical JSON (sorted keys) of everything but the key: same parameters ⇔ same hash. The request as sent:
+ * for `fromCart: true` that is the flag, not the cart's lines, so a retry of the same request gets the first
+ * order back even after the cart changed (or emptied when that order was paid).
+ */
 export function paramsHash(input: OrderPlaceInput): string {
   const { idempotencyKey: _key, ...rest } = input;
   const canonical = (v: unknown): unknown =>
@@ -32,7 +39,9 @@ export function paramsHash(input: OrderPlaceInput): string {
  * current (cached) prices, record the idempotency key and the accepted order
  * in one atomic script, enqueue. MySQL being slow or down never refuses or
  * loses an accepted order: the worker settles it when it can, and the
- * reconciler re-enqueues anything accepted but not queued.
+ * reconciler re-enqueues anything accepted but not queued. The one exception
+ * is `fromCart`: the cart lives in MySQL, so such an order reads it (one
+ * statement on the primary) and needs the primary to be up.
  */
 export class OrderAcceptanceService {
   constructor(
@@ -43,21 +52,27 @@ export class OrderAcceptanceService {
     private readonly stockSnapshot: StockSnapshot,
     private readonly metrics: Metrics,
     private readonly idempotencyTtlSeconds: number,
+    private readonly cartLines: CartLinesReader,
   ) {}
 
   async place(userId: number, input: OrderPlaceInput, requestId: string, log: Logger): Promise<OrderPlaceResult> {
-    if (input.fromCart) throw preconditionFailed(null, 'ordering from the cart is not available yet');
     if (input.couponId !== undefined) throw this.reject(FailureReason.COUPON_UNAVAILABLE, 'coupons are not available yet');
     if (input.points) throw this.reject(FailureReason.INSUFFICIENT_POINTS, 'paying with points is not available yet');
-    const items = input.items ?? [];
     const hash = paramsHash(input);
+    // Before the cart is read: a retry answers with the first order whatever the cart holds now.
     const seen = await this.store.lookup(userId, input.idempotencyKey);
     if (seen) return this.replay(seen, hash, log);
 
+    const fromCart = input.fromCart === true;
+    const items = fromCart ? await this.itemsFromCart(userId) : (input.items ?? []);
     const products = await this.pricing.getMany(items.map((i) => i.productId));
     const lines = items.map((item, i) => {
       const p = products.get(item.productId);
-      if (!p) throw badField(['items', i, 'productId'], `no product ${item.productId} on sale`);
+      if (!p) {
+        throw fromCart
+          ? badField(['fromCart'], `product ${item.productId} in your cart is no longer on sale; remove it from the cart`)
+          : badField(['items', i, 'productId'], `no product ${item.productId} on sale`);
+      }
       return { productId: p.id, storeId: p.storeId, name: p.name, unitPrice: p.price, quantity: item.quantity };
     });
 
@@ -71,6 +86,7 @@ export class OrderAcceptanceService {
       fulfillment: input.fulfillment,
       ...(input.paymentMethod === PaymentMethod.CARD && input.paymentKey ? { paymentKey: input.paymentKey } : {}),
       lines,
+      ...(fromCart ? { fromCart: true as const } : {}),
     };
     await this.passGate(order, log);
     const accepted = await this.store.accept(order, hash, this.idempotencyTtlSeconds);
@@ -91,8 +107,21 @@ export class OrderAcceptanceService {
       log.warn({ err, orderId: order.orderId }, 'enqueue failed; the reconciler will enqueue the order');
     }
     this.metrics.orders.inc({ outcome: 'accepted', reason: '' });
-    log.info({ orderId: order.orderId, lines: lines.length }, 'order accepted');
+    log.info({ orderId: order.orderId, lines: lines.length, fromCart }, 'order accepted');
     return { orderId: order.orderId, status: OrderStatus.PENDING };
+  }
+
+  /**
+   * The cart as the order's lines (oldest line first). Refused with BAD_REQUEST naming `fromCart`, as the
+   * same request with `items` would be: an empty cart (like `items: []`), or more lines than an order holds.
+   */
+  private async itemsFromCart(userId: number): Promise<{ productId: number; quantity: number }[]> {
+    const lines = await this.cartLines(userId);
+    if (lines.length === 0) throw badField(['fromCart'], 'your cart is empty');
+    if (lines.length > LIMITS.maxLinesPerOrder) {
+      throw badField(['fromCart'], `an order holds at most ${LIMITS.maxLinesPerOrder} lines; your cart has ${lines.length}`);
+    }
+    return lines;
   }
 
   /**
@@ -108,7 +137,8 @@ export class OrderAcceptanceService {
       if (taken.ok === false) {
         const i = order.lines.findIndex((l) => l.productId === taken.productId);
         this.metrics.orders.inc({ outcome: 'rejected', reason: FailureReason.OUT_OF_STOCK });
-        throw preconditionFailed(FailureReason.OUT_OF_STOCK, `product ${taken.productId} (items.${i}) is sold out or has fewer units left`);
+        const where = order.fromCart ? 'in your cart' : `(items.${i})`;
+        throw preconditionFailed(FailureReason.OUT_OF_STOCK, `product ${taken.productId} ${where} is sold out or has fewer units left`);
       }
       for (const productId of taken.productIds) {
         const available = await this.gate.rebuild(productId, this.stockSnapshot);

@@ -133,6 +133,19 @@ export class CartRepository {
     return toCartView(rows);
   }
 
+  /**
+   * What orders.place with fromCart orders: every line (product and quantity), oldest first, in one
+   * statement on the primary (read-your-writes: a line added just before is ordered too).
+   */
+  async lines(userId: number): Promise<{ productId: number; quantity: number }[]> {
+    const rows = await selectRows<{ product_id: number | string; quantity: number | string }>(
+      this.ds,
+      `SELECT product_id, quantity FROM cart_items WHERE user_id = ? ORDER BY added_at, product_id`,
+      [userId],
+    );
+    return rows.map((r) => ({ productId: Number(r.product_id), quantity: Number(r.quantity) }));
+  }
+
   private async hasActiveLine(db: SqlRunner, userId: number, productId: number): Promise<boolean> {
     const rows = await selectRows<{ one: number }>(
       db,

@@ -68,6 +68,28 @@ const MARK_FAILED = `UPDATE orders o JOIN order_items i ON i.order_id = o.id
   WHERE o.id = ?`;
 
 /**
+ * A paid fromCart order's lines leave the cart, in two statements on the cart's primary key: the lines the
+ * order covers fully are deleted, the others lowered by the ordered quantity (units the customer added after
+ * ordering stay). Lines the customer removed meanwhile are simply not there. Params follow the SQL in order.
+ */
+function takeFromCartSql(userId: number, lines: { productId: number; quantity: number }[]): { sql: string; params: unknown[] }[] {
+  const ids = lines.map((l) => l.productId);
+  const inList = ids.map(() => '?').join(', ');
+  const ordered = `CASE product_id ${lines.map(() => 'WHEN ? THEN ?').join(' ')} END`;
+  const orderedParams = lines.flatMap((l) => [l.productId, l.quantity]);
+  return [
+    {
+      sql: `DELETE FROM cart_items WHERE user_id = ? AND product_id IN (${inList}) AND quantity <= ${ordered}`,
+      params: [userId, ...ids, ...orderedParams],
+    },
+    {
+      sql: `UPDATE cart_items SET quantity = quantity - ${ordered} WHERE user_id = ? AND product_id IN (${inList}) AND quantity > ${ordered}`,
+      params: [...orderedParams, userId, ...ids, ...orderedParams],
+    },
+  ];
+}
+
+/**
  * The SQL of the order transaction, one method a statement, all through the
  * caller's transaction runner so every statement is visible and countable.
  */
@@ -102,8 +124,11 @@ export class OrderSettlementRepository {
 
   /**
    * Hot path, one round trip: the wallet debit with its ledger row (when
-   * there is cash to pay) and the conditional stock decrements, in the given
-   * order. The caller rolls back to the savepoint when this says no.
+   * there is cash to pay), the conditional stock decrements in the given
+   * order, and for an order from the cart the two statements that take its
+   * lines out of the cart (after the stock rows, the order cart.add locks
+   * them in). The caller rolls back to the savepoint when this says no,
+   * which also puts the cart back as it was.
    */
   async applyEffectsBatch(
     q: QueryRunner,
@@ -111,6 +136,7 @@ export class OrderSettlementRepository {
     orderId: string,
     cash: number,
     stock: { productId: number; quantity: number }[],
+    fromCart: { productId: number; quantity: number }[] = [],
   ): Promise<'ok' | 'INSUFFICIENT_BALANCE' | 'OUT_OF_STOCK'> {
     const sql: string[] = [];
     const params: unknown[] = [];
@@ -124,10 +150,17 @@ export class OrderSettlementRepository {
       sql.push(`UPDATE products SET stock = stock - ? WHERE id = ? AND status = 'ACTIVE' AND stock >= ?`);
       params.push(l.quantity, l.productId, l.quantity);
     }
+    if (fromCart.length > 0) {
+      for (const st of takeFromCartSql(userId, fromCart)) {
+        sql.push(st.sql);
+        params.push(...st.params);
+      }
+    }
     const raw = (await q.query(sql.join('; '), params)) as Ok | Ok[];
     const results = Array.isArray(raw) ? raw : [raw];
     if (cash > 0 && results[0]?.affectedRows !== 1) return 'INSUFFICIENT_BALANCE';
-    const stockResults = results.slice(cash > 0 ? 2 : 0);
+    const first = cash > 0 ? 2 : 0;
+    const stockResults = results.slice(first, first + stock.length);
     return stockResults.every((r) => r.affectedRows === 1) ? 'ok' : 'OUT_OF_STOCK';
   }
 
@@ -160,6 +193,12 @@ export class OrderSettlementRepository {
    */
   async markFailed(q: QueryRunner, orderId: string, reason: FailureReason): Promise<void> {
     await q.query(MARK_FAILED, [OrderStatus.FAILED, reason, orderId]);
+  }
+
+  /** A paid fromCart order's lines leave the customer's cart (see takeFromCartSql): two statements. */
+  async takeFromCart(q: QueryRunner, userId: number, lines: { productId: number; quantity: number }[]): Promise<void> {
+    if (lines.length === 0) return;
+    for (const st of takeFromCartSql(userId, lines)) await execute(q, st.sql, st.params);
   }
 
   /** Conditional decrement: never below 0, never on a deleted product. False = not enough stock. */

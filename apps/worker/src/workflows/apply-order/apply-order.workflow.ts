@@ -19,7 +19,9 @@ export type { ApplyOutcome } from '../order-rows';
  * lines and records the order FAILED in the same transaction: the order row
  * (and its lock) never goes away, so duplicates of a refused order also just
  * find the key taken. Statements: 8 + one per line, sent in three round
- * trips (multi-statement batches); a refusal sends the same three.
+ * trips (multi-statement batches); a refusal sends the same three. An order
+ * from the cart adds two statements to the effects round trip (its lines
+ * leave the cart), which a refusal rolls back with the rest.
  *
  * CARD: the payment saga (card-payment.workflow.ts).
  */
@@ -35,6 +37,7 @@ export class ApplyOrderWorkflow {
     if (order.paymentMethod === PaymentMethod.CARD) return this.card.run(order);
     const { row, lines } = settlementRows(order, OrderStatus.PAID);
     const stock = byProductId(lines).map((l) => ({ productId: l.productId, quantity: l.quantity }));
+    const fromCart = order.fromCart ? stock : [];
     for (let attempt = 1; ; attempt++) {
       // Three round trips: open (transaction, order, lines, savepoint), effects, commit — or refuse and commit.
       const q = this.ds.createQueryRunner('master');
@@ -45,7 +48,7 @@ export class ApplyOrderWorkflow {
           await q.query('ROLLBACK');
           settledBefore = true;
         } else {
-          const verdict = await this.settlement.applyEffectsBatch(q, row.userId, row.id, row.cashPaid, stock);
+          const verdict = await this.settlement.applyEffectsBatch(q, row.userId, row.id, row.cashPaid, stock, fromCart);
           if (verdict === 'ok') {
             await q.query('COMMIT');
             return { status: OrderStatus.PAID, reason: null, appliedNow: true };

@@ -28,7 +28,8 @@ export class PaymentUndecidedError extends Error {}
  *    (stock back, FAILED / PAYMENT_DECLINED). A timeout or an outage looks the
  *    payment up before deciding: charged → go on; not charged → try again
  *    later (the order stays reserved; expiry ends it if it never resolves).
- * 3. commit PAID — if MySQL then fails, or the order was cancelled meanwhile,
+ * 3. commit PAID (an order from the cart: its lines leave the cart in the
+ *    same transaction) — if MySQL then fails, or the order was cancelled meanwhile,
  *    the charge is cancelled at the gateway (one idempotency key for every
  *    full cancellation of the order), and a later run compensates.
  *
@@ -58,7 +59,7 @@ export class CardPaymentWorkflow {
       if (payment.status === 'DONE') await this.voidCharge(order.orderId);
       return this.compensate(order.orderId, FailureReason.PAYMENT_ERROR, 'CANCELED');
     }
-    return this.commitPaid(order.orderId);
+    return this.commitPaid(order);
   }
 
   /** Step 1. 'resume' when an earlier run reserved it and the payment is still open. */
@@ -118,12 +119,14 @@ export class CardPaymentWorkflow {
   }
 
   /** Step 3. */
-  private async commitPaid(orderId: string): Promise<ApplyOutcome> {
+  private async commitPaid(order: AcceptedOrder): Promise<ApplyOutcome> {
+    const orderId = order.orderId;
     let moved: boolean;
     try {
       moved = await inRetryingTransaction(this.ds, async (q) => {
         if (!(await this.settlement.transition(q, orderId, [OrderStatus.PENDING], OrderStatus.PAID))) return false;
         await this.settlement.setPayment(q, orderId, 'DONE');
+        if (order.fromCart) await this.settlement.takeFromCart(q, order.userId, byProductId(order.lines));
         return true;
       });
     } catch (err) {
