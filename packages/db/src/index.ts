@@ -5,6 +5,7 @@ export * from './entities';
 export * from './migrations';
 export * from './repositories/users.repository';
 export * from './repositories/catalog.repository';
+export * from './repositories/product-list.query';
 export * from './repositories/wallet.repository';
 export * from './repositories/orders.repository';
 export * from './repositories/order-settlement.repository';

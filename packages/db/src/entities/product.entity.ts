@@ -17,6 +17,10 @@ export class ProductEntity {
   @Column({ type: 'text' })
   description: string;
 
+  /** Name and description as search tokens (searchIndexTokens), under a FULLTEXT index; written with them, never read back. */
+  @Column({ type: 'mediumtext', name: 'search_tokens', collation: 'utf8mb4_bin', select: false })
+  searchTokens?: string;
+
   /** Unit price in won. */
   @Column({ type: 'bigint', unsigned: true, transformer: bigintNumber })
   price: number;

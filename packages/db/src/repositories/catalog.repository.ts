@@ -1,7 +1,9 @@
 import type { DataSource } from 'typeorm';
-import { LIMITS, ProductStatus } from '@bazaar/contracts';
-import { execute, onReplica, selectRows } from '../data-source';
+import { LIMITS, ProductStatus, type ProductListItem } from '@bazaar/contracts';
+import { searchIndexTokens } from '@bazaar/domain';
+import { execute, inTransaction, onReplica, selectRows } from '../data-source';
 import { ProductEntity, StoreEntity } from '../entities';
+import { productListQuery, toProductListItem, type ProductListFilter, type ProductListRow } from './product-list.query';
 
 export interface ProductPricing {
   id: number;
@@ -31,15 +33,31 @@ export class CatalogRepository {
 
   async createProduct(input: { storeId: number; name: string; description: string; price: number; stock: number }): Promise<ProductEntity> {
     const repo = this.ds.getRepository(ProductEntity);
-    const result = await repo.insert({ ...input, status: ProductStatus.ACTIVE });
+    const result = await repo.insert({ ...input, status: ProductStatus.ACTIVE, searchTokens: searchIndexTokens(input.name, input.description) });
     return repo.findOneByOrFail({ id: Number((result.identifiers[0] as { id: number | string }).id) });
+  }
+
+  /** Many products in one statement (demo data, imports), ACTIVE, with their search tokens; keep batches to a few hundred rows. */
+  async insertProducts(rows: { storeId: number; name: string; description: string; price: number; stock: number; viewCount?: number }[]): Promise<void> {
+    if (rows.length === 0) return;
+    const params = rows.flatMap((r) => [r.storeId, r.name, r.description, searchIndexTokens(r.name, r.description), r.price, r.stock, r.viewCount ?? 0]);
+    await execute(
+      this.ds,
+      `INSERT INTO products (store_id, name, description, search_tokens, price, stock, view_count, status) VALUES ${rows.map(() => "(?, ?, ?, ?, ?, ?, ?, 'ACTIVE')").join(', ')}`,
+      params,
+    );
   }
 
   findProduct(id: number): Promise<ProductEntity | null> {
     return this.ds.getRepository(ProductEntity).findOneBy({ id });
   }
 
-  /** Changes an active product's name, description or price; false when it is gone. */
+  /**
+   * Changes an active product's name, description or price; false when it is gone.
+   * A new name or description rewrites the search tokens in the same UPDATE,
+   * from the other text read under the row's lock (so two concurrent updates
+   * of name and description cannot leave tokens of a stale text).
+   */
   async updateProduct(productId: number, fields: { name?: string; description?: string; price?: number }): Promise<boolean> {
     const sets: string[] = [];
     const params: unknown[] = [];
@@ -54,8 +72,21 @@ export class CatalogRepository {
       }
     }
     if (sets.length === 0) return true;
-    const res = await execute(this.ds, `UPDATE products SET ${sets.join(', ')} WHERE id = ? AND status = 'ACTIVE'`, [...params, productId]);
-    return res.affectedRows === 1;
+    if (fields.name === undefined && fields.description === undefined) {
+      const res = await execute(this.ds, `UPDATE products SET ${sets.join(', ')} WHERE id = ? AND status = 'ACTIVE'`, [...params, productId]);
+      return res.affectedRows === 1;
+    }
+    return inTransaction(this.ds, async (q) => {
+      const [row] = await selectRows<{ name: string; description: string }>(
+        q,
+        `SELECT name, description FROM products WHERE id = ? AND status = 'ACTIVE' FOR UPDATE`,
+        [productId],
+      );
+      if (!row) return false;
+      const tokens = searchIndexTokens(fields.name ?? row.name, fields.description ?? row.description);
+      await execute(q, `UPDATE products SET ${sets.join(', ')}, search_tokens = ? WHERE id = ?`, [...params, tokens, productId]);
+      return true;
+    });
   }
 
   /** Soft delete: the product stays for the orders that hold it, but is no longer on sale. */
@@ -88,6 +119,12 @@ export class CatalogRepository {
       }>(q, `SELECT id, store_id, name, price, status FROM products WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
       return rows.map((r) => ({ id: Number(r.id), storeId: Number(r.store_id), name: r.name, price: Number(r.price), status: r.status }));
     });
+  }
+
+  /** One page of products.list (productListQuery), read from a replica. */
+  listProducts(filter: ProductListFilter): Promise<ProductListItem[]> {
+    const { sql, params } = productListQuery(filter);
+    return onReplica(this.ds, async (q) => (await selectRows<ProductListRow>(q, sql, params)).map(toProductListItem));
   }
 
   /**

@@ -13,6 +13,7 @@ import type { Deps } from '../../deps';
 import { toProductView } from '../../views/product.view';
 import { badField } from '../../errors';
 import { publicProcedure, router, sellerProcedure } from '../../trpc';
+import { listProducts } from './list.handler';
 
 /** A seller changes only their own stores' products (an admin any). */
 async function assertOwnsStore(deps: Deps, user: { userId: number; role: Role }, storeId: number): Promise<void> {
@@ -44,6 +45,9 @@ export const productsRouter = router({
     if (!view) throw new TRPCError({ code: 'NOT_FOUND', message: `no product ${input.productId}` });
     return view;
   }),
+
+  /** Listing and search (list.handler.ts). */
+  list: listProducts,
 
   update: sellerProcedure.input(productUpdateInput).mutation(async ({ ctx, input }) => {
     const p = await ownedLiveProduct(ctx.deps, ctx.user, input.productId);
