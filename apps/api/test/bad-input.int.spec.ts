@@ -28,6 +28,7 @@ const PROCEDURES: Record<string, Kind> = {
   'stores.mine': 'query',
   'products.create': 'mutation',
   'products.get': 'query',
+  'products.list': 'query',
   'products.update': 'mutation',
   'products.remove': 'mutation',
   'products.restock': 'mutation',
@@ -525,6 +526,67 @@ describe('bad input on every procedure, over HTTP', () => {
 
     it('an unknown product → NOT_FOUND', async () => {
       expectError(await send('products.get', { productId: UNKNOWN_ID }), 'NOT_FOUND');
+    });
+  });
+
+  describe('products.list', () => {
+    const valid = () => ({ query: 'test', storeId: f.sellerA.storeId, minPrice: 0, maxPrice: 5_000, inStock: true, sort: 'price', limit: 10 });
+    type V = ReturnType<typeof valid>;
+    const c = caseFor<V>();
+    /** A well-formed cursor (base64url JSON) with this payload. */
+    const forged = (payload: unknown) => Buffer.from(JSON.stringify(payload)).toString('base64url');
+    table('products.list', () => undefined, valid, [
+      ...junk<V>().filter((k) => k.name !== 'no input'), // no input means the defaults
+      c('query empty', (v) => ({ ...v, query: '' }), 'query'),
+      c('query only spaces', (v) => ({ ...v, query: ' \t\n ' }), 'query'),
+      c('query only punctuation and symbols', (v) => ({ ...v, query: '!!! ~~ ★ 🙂' }), 'query'),
+      c('query only boolean-mode operators', (v) => ({ ...v, query: '+-*"()<>~@' }), 'query'),
+      c('query 101 characters', (v) => ({ ...v, query: 'q'.repeat(101) }), 'query'),
+      c('query 1,000 Korean characters', (v) => ({ ...v, query: '가'.repeat(1_000) }), 'query'),
+      c('query a number', (v) => ({ ...v, query: 42 }), 'query'),
+      c('query null', (v) => ({ ...v, query: null }), 'query'),
+      c('query an array', (v) => ({ ...v, query: ['test'] }), 'query'),
+      c('storeId a string', (v) => ({ ...v, storeId: String(v.storeId) }), 'storeId'),
+      c('storeId zero', (v) => ({ ...v, storeId: 0 }), 'storeId'),
+      c('storeId negative', (v) => ({ ...v, storeId: -1 }), 'storeId'),
+      c('storeId fractional', (v) => ({ ...v, storeId: 1.5 }), 'storeId'),
+      c('storeId beyond safe integers', (v) => ({ ...v, storeId: 2 ** 53 }), 'storeId'),
+      c('storeId null', (v) => ({ ...v, storeId: null }), 'storeId'),
+      c('minPrice negative', (v) => ({ ...v, minPrice: -1 }), 'minPrice'),
+      c('minPrice fractional', (v) => ({ ...v, minPrice: 0.5 }), 'minPrice'),
+      c('minPrice a string', (v) => ({ ...v, minPrice: '0' }), 'minPrice'),
+      c(`maxPrice over ${LIMITS.maxPrice}`, (v) => ({ ...v, maxPrice: LIMITS.maxPrice + 1 }), 'maxPrice'),
+      c('maxPrice 1e400 (Infinity)', () => new Raw('{"maxPrice": 1e400}'), 'maxPrice'),
+      c('maxPrice below minPrice', (v) => ({ ...v, minPrice: 5_001, maxPrice: 5_000 }), 'maxPrice'),
+      c('inStock a string', (v) => ({ ...v, inStock: 'yes' }), 'inStock'),
+      c('inStock a number', (v) => ({ ...v, inStock: 1 }), 'inStock'),
+      c('inStock null', (v) => ({ ...v, inStock: null }), 'inStock'),
+      c('sort unknown', (v) => ({ ...v, sort: 'cheapest' }), 'sort'),
+      c('sort in upper case', (v) => ({ ...v, sort: 'PRICE' }), 'sort'),
+      c('sort empty', (v) => ({ ...v, sort: '' }), 'sort'),
+      c('sort null', (v) => ({ ...v, sort: null }), 'sort'),
+      c('cursor not base64url', (v) => ({ ...v, cursor: 'not a cursor!' }), 'cursor'),
+      c('cursor not one the API made', (v) => ({ ...v, cursor: 'abc' }), 'cursor'),
+      c('cursor of another sort', (v) => ({ ...v, cursor: forged({ s: 'popular', k: 1, i: 1 }) }), 'cursor'),
+      c('cursor with a negative key', (v) => ({ ...v, cursor: forged({ s: 'price', k: -1, i: 1 }) }), 'cursor'),
+      c('cursor with an SQL-ish key', (v) => ({ ...v, cursor: forged({ s: 'price', k: '0 OR 1=1', i: 1 }) }), 'cursor'),
+      c('cursor with id zero', (v) => ({ ...v, cursor: forged({ s: 'price', k: 1, i: 0 }) }), 'cursor'),
+      c('cursor empty', (v) => ({ ...v, cursor: '' }), 'cursor'),
+      c('cursor a number', (v) => ({ ...v, cursor: 5 }), 'cursor'),
+      c('cursor 201 characters', (v) => ({ ...v, cursor: 'c'.repeat(201) }), 'cursor'),
+      c('limit zero', (v) => ({ ...v, limit: 0 }), 'limit'),
+      c('limit 101', (v) => ({ ...v, limit: 101 }), 'limit'),
+      c('limit fractional', (v) => ({ ...v, limit: 2.5 }), 'limit'),
+      c('limit a string', (v) => ({ ...v, limit: '10' }), 'limit'),
+      c('an offset field', (v) => ({ ...v, offset: 20 }), 'offset'),
+      c('several fields at once', () => ({ storeId: 'one', sort: 'best', limit: 0 }), 'storeId', 'sort', 'limit'),
+    ]);
+
+    it("a store's listing shows its product; no input at all is the first page of everything", async () => {
+      const page = (await ok('products.list', { storeId: f.sellerA.storeId })) as { items: { id: number }[]; nextCursor: string | null };
+      expect(page).toEqual({ items: [expect.objectContaining({ id: f.productA.id, name: f.productA.name, price: f.productA.price })], nextCursor: null });
+      const all = (await ok('products.list', NONE)) as { items: unknown[] };
+      expect(all.items.length).toBeGreaterThan(0);
     });
   });
 
@@ -1050,7 +1112,7 @@ describe('bad input on every procedure, over HTTP', () => {
       ['questions.answer', 'seller', () => ({ questionId: f.question.id, body: 'Never answered' })],
     ];
     /** The public ones: the rest of the router. */
-    const PUBLIC = ['auth.signup', 'auth.login', 'stores.get', 'products.get', 'questions.list'];
+    const PUBLIC = ['auth.signup', 'auth.login', 'stores.get', 'products.get', 'products.list', 'questions.list'];
 
     it('every procedure is either protected (with its role) or public', () => {
       expect([...PROTECTED.map(([path]) => path), ...PUBLIC].sort()).toEqual(Object.keys(PROCEDURES).sort());
@@ -1105,6 +1167,7 @@ describe('bad input on every procedure, over HTTP', () => {
     it.each([
       ['products.get', () => ({ productId: f.sellerA.productId })],
       ['questions.list', () => ({ productId: f.sellerA.productId })],
+      ['products.list', () => ({ storeId: f.sellerA.storeId })],
     ])('public procedure %s ignores a bad Authorization header', async (path, input) => {
       for (const authorization of ['Bearer nope', 'Basic Zm9vOmJhcg==']) {
         const a = await send(path, input(), { authorization });
