@@ -6,6 +6,7 @@ export const ROOT = join(__dirname, '..', '..');
 const ENTRY = {
   api: 'apps/api/src/main.ts',
   worker: 'apps/worker/src/main.ts',
+  bare: 'bench/lib/bare-server.ts',
 } as const;
 export type Kind = keyof typeof ENTRY;
 
@@ -84,7 +85,7 @@ export async function startProcess(kind: Kind, name: string, opts: StartOptions)
   if (aborted) throw new Error('the bench is stopping');
   const port = await freePort();
   if (aborted) throw new Error('the bench is stopping');
-  const portVar = kind === 'api' ? 'API_PORT' : 'WORKER_METRICS_PORT';
+  const portVar = { api: 'API_PORT', worker: 'WORKER_METRICS_PORT', bare: 'BARE_PORT' }[kind];
   const prof = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
   const child = spawn(process.execPath, [...prof, '--import', 'tsx', ENTRY[kind]], {
     cwd: ROOT,

@@ -1,6 +1,6 @@
 import { createRedis, redisKeys, type Redis } from '@bazaar/platform';
 import { bazaarClient } from '../../../scripts/lib/client';
-import { newProduct, startTestApi, type TestApi } from '../../../test/support/api-harness';
+import { eventually, newProduct, startTestApi, type TestApi } from '../../../test/support/api-harness';
 import { testEnv } from '../../../test/support/test-env';
 
 /**
@@ -74,6 +74,21 @@ describe('products.get fast path: the tRPC wire format, unchanged', () => {
     expect((await plain.products.get.query({ productId: product.id })).viewCount).toBe(301);
     await raw(fast, single(1_999_999_999));
     expect(await redis.hexists(redisKeys(testEnv().REDIS_PREFIX).viewsPending, '1999999999')).toBe(0);
+  });
+
+  it('a change is published: the other process drops its local copy before any read', async () => {
+    const { seller, product } = await newProduct(api(), { stock: 2, price: 700 });
+    await raw(fast, single(product.id));
+    await raw(trpc, single(product.id));
+    expect(fast.deps.productDetails.holds(product.id) && trpc.deps.productDetails.holds(product.id)).toBe(true);
+    await seller.client.products.update.mutate({ productId: product.id, price: 800 }); // through `fast`
+    await eventually(
+      async () => trpc.deps.productDetails.holds(product.id),
+      (held) => !held,
+      5_000,
+      10,
+    );
+    expect(JSON.parse((await raw(trpc, single(product.id))).body)).toMatchObject({ result: { data: { price: 800 } } });
   });
 
   const api = () => fast;

@@ -30,6 +30,8 @@ export function redisKeys(prefix: string) {
     productDetail: (productId: number) => `{${prefix}:p${productId}}:detail:v2`,
     productDetailVersion: (productId: number) => `{${prefix}:p${productId}}:ver`,
     productDetailLock: (productId: number) => `{${prefix}:p${productId}}:rebuild`,
+    /** Pub/sub channel: a product changed (its id); every API process drops its local copy. */
+    productChanges: `${prefix}:product-changes`,
     /**
      * View counts not yet in MySQL, in one slot: views land in `pending`; a
      * flush renames it to `batch-data` under the id in `batch`, applies it to
@@ -41,6 +43,9 @@ export function redisKeys(prefix: string) {
     viewsBatch: `{${prefix}:views}:batch`,
     viewsBatchData: `{${prefix}:views}:batch-data`,
     viewsFlushed: `{${prefix}:views}:flushed`,
+    /** products.popular: the ranking snapshot (one JSON value, replaced whole) and the api's one-rebuilder lock when it is missing. */
+    popularProducts: `${prefix}:popular-products`,
+    popularProductsLock: `${prefix}:popular-products:rebuild`,
     /** The sold-out gate: every key in one slot, so one script can take all lines of an order at once. */
     gateAvailable: (productId: number) => `{${prefix}:gate}:avail:${productId}`,
     gateReservations: (productId: number) => `{${prefix}:gate}:res:${productId}`,

@@ -46,6 +46,10 @@ const headOf = (view: ProductView | null): string | null => {
  * rebuilt from MySQL once across all processes (a Redis lock; the others wait
  * for its copy) and once per process (concurrent misses share one promise).
  *
+ * Changes are also published (Redis pub/sub): each API process drops its
+ * local copy at once, so memory does not hold stale products; correctness
+ * does not rest on it, since a message can arrive after the next read.
+ *
  * Reads arriving in the same turn of the event loop are served together: one
  * version GET per product, one MGET of the sold-out gate's live counts, one
  * script that counts their views (n views of a product: one HINCRBY) and
@@ -65,9 +69,23 @@ export class ProductDetailCache {
     private readonly gate: SoldOutGate,
     private readonly views: ProductViewsStore,
     private readonly metrics: Metrics,
+    private readonly subscriber: Redis | null = null,
     private readonly ttlSeconds = 300,
   ) {
     if (!('productSetIfVersion' in redis)) redis.defineCommand('productSetIfVersion', { numberOfKeys: 2, lua: SET_IF_VERSION_LUA });
+  }
+
+  /** Subscribes to product changes: a changed product's local copy goes as soon as the message comes. */
+  async listen(): Promise<void> {
+    if (!this.subscriber) return;
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.keys.productChanges) this.local.delete(Number(message));
+    });
+    await this.subscriber.subscribe(this.keys.productChanges);
+  }
+
+  async close(): Promise<void> {
+    await this.subscriber?.quit().catch(() => undefined);
   }
 
   /** Reads a product and counts one view of it; null when there is no such (live) product, and then no view is counted. */
@@ -94,6 +112,12 @@ export class ProductDetailCache {
     await this.redis.incr(this.keys.productDetailVersion(productId));
     await this.redis.del(this.keys.productDetail(productId));
     this.local.delete(productId);
+    await this.redis.publish(this.keys.productChanges, String(productId));
+  }
+
+  /** Whether this process holds a local copy (tests: pub/sub reached it). */
+  holds(productId: number): boolean {
+    return this.local.has(productId);
   }
 
   private async serve(): Promise<void> {

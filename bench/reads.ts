@@ -1,0 +1,241 @@
+/**
+ * `npm run bench` (second part; alone: `npm run bench:reads`): the catalog's
+ * read path, in one run, against the ceiling of this machine.
+ *
+ *   bare     a bare Fastify route answering the same bytes as a cached products.get (the ceiling);
+ *   hot      products.get of one product, cached (the fast path: no tRPC adapter, same wire format);
+ *   cold-ish products.get of 1,000 products, uniformly at random;
+ *   list     products.list, first page, newest first; and a search;
+ *   adapter  products.get hot through the stock tRPC adapter (API_FAST_PATHS=false), for reference.
+ *
+ * Each phase runs autocannon at BENCH_READ_CONNECTIONS (100) for
+ * BENCH_READ_SECONDS (20) after a short warm-up, samples the API's CPU and
+ * RSS, and writes bench/reports/<date>-reads.md plus the raw JSON. It uses its
+ * own database and Redis prefix, dropped at the end.
+ */
+import 'reflect-metadata';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { CatalogRepository, createDataSource } from '@bazaar/db';
+import { createRedis, redisKeys } from '@bazaar/platform';
+import { SoldOutGate } from '@bazaar/queue';
+import { mainThreadProfile, summarizeProfile, type ProfileSummary } from './lib/cpuprofile';
+import { benchEnv, cleanup, createBenchDatabase, machineInfo, mysqlConnection, redisClient, type MachineInfo } from './lib/env';
+import { ROOT, startProcess, stopAll, type BenchProcess } from './lib/processes';
+import { Sampler, findPid, machineBusyOver, type PhaseUsage } from './lib/sampler';
+import { round } from './lib/stats';
+
+const num = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
+const S = {
+  seconds: num('BENCH_READ_SECONDS', 20),
+  warmupSeconds: num('BENCH_READ_WARMUP_SECONDS', 3),
+  connections: num('BENCH_READ_CONNECTIONS', 100),
+  products: num('BENCH_READ_PRODUCTS', 1_000),
+  profile: process.env.BENCH_PROFILE !== '0',
+};
+
+interface Phase {
+  name: string;
+  what: string;
+  rps: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  pctOfBare?: number;
+  usage: PhaseUsage;
+}
+
+const t0 = Date.now();
+const say = (msg: string) => process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${msg}\n`);
+
+function cannon(port: number, seconds: number, path: string | (() => string)): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url: `http://127.0.0.1:${port}`,
+        connections: S.connections,
+        duration: seconds,
+        timeout: 10,
+        requests: [typeof path === 'string' ? { method: 'GET', path } : { method: 'GET', setupRequest: (req) => ({ ...req, path: path() }) }],
+      },
+      (err: unknown, r: autocannon.Result) => (err ? reject(err instanceof Error ? err : new Error(JSON.stringify(err))) : resolve(r)),
+    );
+  });
+}
+
+const getPath = (productId: number) => `/trpc/products.get?input=${encodeURIComponent(JSON.stringify({ productId }))}`;
+const listPath = (input: Record<string, unknown>) => `/trpc/products.list?input=${encodeURIComponent(JSON.stringify(input))}`;
+
+async function main(): Promise<void> {
+  const env = benchEnv();
+  const prefix = `${env.prefixBase}r`;
+  const sampler = new Sampler(cpus().length);
+  const profileDir = S.profile ? mkdtempSync(join(tmpdir(), 'bazaar-reads-prof-')) : null;
+  let machine: MachineInfo | null = null;
+  const phases: Phase[] = [];
+  const profiles: ProfileSummary[] = [];
+  let aborted = false;
+  process.on('SIGINT', () => {
+    aborted = true;
+    say('Ctrl-C: stopping, then cleaning up');
+  });
+  try {
+    say(`own database ${env.database}, Redis prefix ${prefix}`);
+    await createBenchDatabase(env);
+    const db = await mysqlConnection(env.mysqlUrl);
+    const redis = redisClient(env.redisUrl);
+    machine = await machineInfo(db, redis);
+
+    say(`seeding ${S.products.toLocaleString('en')} products through the catalog repository`);
+    const ds = createDataSource({ MYSQL_URL: env.mysqlUrl, MYSQL_REPLICA_URLS: [], MYSQL_POOL_SIZE: 8, MYSQL_POOL_QUEUE_LIMIT: 10_000, MYSQL_CONNECT_TIMEOUT_MS: 5000 });
+    await ds.initialize();
+    await db.query(`INSERT INTO users (email, password_hash, name, role) VALUES ('seller@reads.bazaar', 'x', 'reads seller', 'SELLER')`);
+    await db.query(`INSERT INTO stores (seller_id, name) SELECT id, 'reads store' FROM users WHERE email = 'seller@reads.bazaar'`);
+    const [[store]] = (await db.query(`SELECT id FROM stores WHERE name = 'reads store'`)) as unknown as [[{ id: number }]];
+    const catalog = new CatalogRepository(ds);
+    const gateRedis = createRedis(env.redisUrl, 'command');
+    const gate = new SoldOutGate(gateRedis, redisKeys(prefix));
+    const words = ['무선', '이어폰', '노트북', '가방', '운동화', '커피', 'wireless', 'laptop', 'bag', 'coffee', 'organic', 'sneakers'];
+    const ids: number[] = [];
+    for (let i = 0; i < S.products; i += 50) {
+      const made = await Promise.all(
+        Array.from({ length: Math.min(50, S.products - i) }, (_, k) => {
+          const n = i + k;
+          return catalog.createProduct({
+            storeId: store.id,
+            name: `${words[n % words.length]} ${words[(n * 7 + 3) % words.length]} ${n}`,
+            description: `Bench product ${n}: ${words[(n * 5 + 1) % words.length]} for the read benchmark.`,
+            price: 1_000 + (n % 97) * 100,
+            stock: 1_000,
+          });
+        }),
+      );
+      for (const p of made) {
+        ids.push(p.id);
+        await gate.init(p.id, p.stock);
+      }
+    }
+    await gateRedis.quit();
+    await ds.destroy();
+    const hotId = ids[0] ?? 1;
+
+    const baseEnv = { MYSQL_URL: env.mysqlUrl, REDIS_URL: env.redisUrl, REDIS_PREFIX: prefix, LOG_LEVEL: 'warn' };
+    const prof = (name: string) => (profileDir ? { cpuProfDir: join(profileDir, name) } : {});
+    sampler.track('bench (autocannon)', process.pid);
+    sampler.track('redis-server', findPid('redis-server'));
+    sampler.track('mariadbd', findPid('mariadbd', 'mysqld'));
+
+    const api = await startProcess('api', 'api', { env: baseEnv, ...prof('api') });
+    sampler.track('api', api.pid);
+    const hotBody = await (await fetch(`http://127.0.0.1:${api.port}${getPath(hotId)}`)).text();
+    const bodyFile = join(mkdtempSync(join(tmpdir(), 'bazaar-bare-')), 'body.json');
+    writeFileSync(bodyFile, hotBody);
+    const bare = await startProcess('bare', 'bare fastify', { env: { BARE_BODY_FILE: bodyFile } });
+    sampler.track('bare fastify', bare.pid);
+    const adapter = await startProcess('api', 'api (tRPC adapter)', { env: { ...baseEnv, API_FAST_PATHS: 'false' } });
+    sampler.track('api (tRPC adapter)', adapter.pid);
+    say(`api :${api.port}, bare Fastify :${bare.port}, api with the stock adapter :${adapter.port}; the answer is ${hotBody.length} bytes`);
+
+    const runPhase = async (name: string, what: string, proc: BenchProcess, path: string | (() => string)) => {
+      if (aborted) return;
+      const busy = await machineBusyOver(1000);
+      say(`${name}: ${what} — ${S.connections} connections, ${S.warmupSeconds} s warm-up + ${S.seconds} s (machine ${busy}% busy before)`);
+      await cannon(proc.port, S.warmupSeconds, path);
+      const usage = sampler.begin();
+      const r = await cannon(proc.port, S.seconds, path);
+      const u = usage.end();
+      const non2xx = r.non2xx;
+      const phase: Phase = {
+        name,
+        what,
+        rps: Math.round(r.requests.average),
+        ok: r['2xx'],
+        non2xx,
+        errors: r.errors + r.timeouts,
+        latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max, mean: round(r.latency.mean, 2) },
+        usage: u,
+      };
+      phases.push(phase);
+      const p = u.processes.find((x) => x.name === proc.name);
+      say(
+        `    ${phase.rps.toLocaleString('en')} req/s, p50 ${phase.latencyMs.p50} ms, p99 ${phase.latencyMs.p99} ms, non-2xx ${non2xx}, errors ${phase.errors}; ${proc.name} CPU ${p?.cpuPct ?? '?'}%, RSS max ${p?.rssMaxMb ?? '?'} MB`,
+      );
+    };
+
+    await runPhase('bare', 'bare Fastify route, the same bytes as a cached products.get (the ceiling)', bare, '/bare');
+    await runPhase('hot', 'products.get, one product, cached', api, getPath(hotId));
+    await runPhase('cold-ish', `products.get, ${ids.length.toLocaleString('en')} products uniformly at random`, api, () => getPath(ids[Math.floor(Math.random() * ids.length)] ?? hotId));
+    await runPhase('list', 'products.list, first page (20), newest first', api, listPath({ limit: 20 }));
+    await runPhase('search', 'products.list, search "가방" (2-syllable Korean word), 20 a page', api, listPath({ query: '가방', limit: 20 }));
+    await runPhase('adapter', 'products.get hot through the stock tRPC adapter (API_FAST_PATHS=false)', adapter, getPath(hotId));
+    const bareRps = phases.find((p) => p.name === 'bare')?.rps ?? 0;
+    for (const p of phases) p.pctOfBare = bareRps ? round((100 * p.rps) / bareRps, 1) : undefined;
+
+    const [[{ n: views }]] = (await db.query('SELECT COALESCE(SUM(view_count), 0) AS n FROM products')) as unknown as [[{ n: number | string }]];
+    say(`views flushed to MySQL so far: ${Number(views).toLocaleString('en')} (no scheduler runs in this bench; Redis holds the rest)`);
+    await db.end();
+    await redis.quit();
+  } finally {
+    sampler.stop();
+    await stopAll();
+    if (profileDir) {
+      const file = mainThreadProfile(join(profileDir, 'api'));
+      if (file) {
+        const hot = phases.find((p) => p.name === 'hot');
+        profiles.push(summarizeProfile('api (whole run)', file, undefined, 12));
+        void hot;
+      }
+    }
+    const problems = await cleanup(env);
+    if (problems.length) say(`cleanup problems: ${problems.join('; ')}`);
+  }
+  const date = new Date().toISOString().slice(0, 10);
+  const dir = join(ROOT, 'bench', 'reports');
+  mkdirSync(dir, { recursive: true });
+  const result = { date, settings: S, machine, phases, profiles };
+  writeFileSync(join(dir, `${date}-reads.json`), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(dir, `${date}-reads.md`), render(result));
+  say(`report: bench/reports/${date}-reads.md`);
+}
+
+function render(r: { date: string; settings: typeof S; machine: MachineInfo | null; phases: Phase[]; profiles: ProfileSummary[] }): string {
+  const api = (p: Phase) => p.usage.processes.find((x) => x.name.startsWith('api') || x.name === 'bare fastify');
+  const lines = [
+    `# Catalog reads — ${r.date}`,
+    '',
+    `\`npm run bench:reads\` (also the second part of \`npm run bench\`). autocannon, ${r.settings.connections} connections, ${r.settings.warmupSeconds} s warm-up then ${r.settings.seconds} s per phase, one process each, on ${r.machine ? `${r.machine.cores} cores (${r.machine.cpuModel})` : 'this machine'}; the load generator runs on the same machine.`,
+    '',
+    '| phase | what | req/s | % of bare | p50 ms | p99 ms | non-2xx | errors | server CPU % of a core | server RSS max MB |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...r.phases.map((p) => {
+      const u = p.usage.processes.filter((x) => x.name === 'bare fastify' || x.name.startsWith('api')).sort((a, b) => b.cpuPct - a.cpuPct)[0] ?? api(p);
+      return `| ${p.name} | ${p.what} | ${p.rps.toLocaleString('en')} | ${p.pctOfBare ?? ''} | ${p.latencyMs.p50} | ${p.latencyMs.p99} | ${p.non2xx} | ${p.errors} | ${u?.cpuPct ?? ''} | ${u?.rssMaxMb ?? ''} |`;
+    }),
+    '',
+    '## CPU by process in each phase (% of one core)',
+    '',
+    '| phase | ' + ['bench (autocannon)', 'api', 'bare fastify', 'api (tRPC adapter)', 'redis-server', 'mariadbd'].join(' | ') + ' | machine busy % |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...r.phases.map(
+      (p) =>
+        `| ${p.name} | ${['bench (autocannon)', 'api', 'bare fastify', 'api (tRPC adapter)', 'redis-server', 'mariadbd']
+          .map((n) => p.usage.processes.find((x) => x.name === n)?.cpuPct ?? '')
+          .join(' | ')} | ${p.usage.machineBusyPct} |`,
+    ),
+    '',
+  ];
+  for (const prof of r.profiles) {
+    lines.push(`## Profile: ${prof.label}`, '', '| owner | self ms | % of busy |', '|---|---:|---:|');
+    for (const row of prof.byOwner.slice(0, 12)) lines.push(`| ${row.name} | ${row.selfMs} | ${row.pct} |`);
+    lines.push('');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
