@@ -25,6 +25,9 @@ interface SortShape {
   /** The row's key column for the cursor (besides id), or null when id alone orders. */
   key: 'price' | 'view_count' | null;
   desc: boolean;
+  /** The indexes (migration 1763900500000) that walk this order: over all ACTIVE products, and within a store. */
+  index: string;
+  storeIndex: string;
 }
 
 /**
@@ -35,10 +38,10 @@ interface SortShape {
  * index ranges (MariaDB does not range-optimize row comparisons).
  */
 export const SORT_SHAPES: Readonly<Record<ProductSort, SortShape>> = {
-  newest: { key: null, desc: true },
-  price: { key: 'price', desc: false },
-  price_desc: { key: 'price', desc: true },
-  popular: { key: 'view_count', desc: true },
+  newest: { key: null, desc: true, index: 'idx_products_list_newest', storeIndex: 'idx_products_store_list_newest' },
+  price: { key: 'price', desc: false, index: 'idx_products_list_price', storeIndex: 'idx_products_store_list_price' },
+  price_desc: { key: 'price', desc: true, index: 'idx_products_list_price', storeIndex: 'idx_products_store_list_price' },
+  popular: { key: 'view_count', desc: true, index: 'idx_products_list_popular', storeIndex: 'idx_products_store_list_popular' },
 };
 
 /** The sort key a row carries for the next page's cursor. */
@@ -53,6 +56,13 @@ export function sortKeyOf(sort: ProductSort, item: Pick<ProductListItem, 'price'
  * FULLTEXT index and pages in the requested order like any other listing
  * (relevance scores change as the index changes, so they would make a poor
  * cursor; every term is required, so every row found matches the query).
+ *
+ * Without a search the statement names its indexes (FORCE INDEX): the sort's
+ * own, plus the price index when a price range may be the narrower walk.
+ * Left to choose, MariaDB 10.11 walks the sort's index by `ref` on its
+ * constant prefix (status, or store and status) instead of the range that
+ * starts at the cursor, reading every row before it: about half the catalog
+ * for a page in the middle (seen with ANALYZE on 100,000 products).
  */
 export function productListQuery(f: ProductListFilter): { sql: string; params: unknown[] } {
   const where = ['status = ?'];
@@ -88,10 +98,16 @@ export function productListQuery(f: ProductListFilter): { sql: string; params: u
     }
   }
   const order = shape.key === null ? `id ${dir}` : `${shape.key} ${dir}, id ${dir}`;
+  let hint = '';
+  if (!f.terms || f.terms.length === 0) {
+    const indexes = new Set([f.storeId === undefined ? shape.index : shape.storeIndex]);
+    if (f.minPrice !== undefined || f.maxPrice !== undefined) indexes.add(f.storeId === undefined ? SORT_SHAPES.price.index : SORT_SHAPES.price.storeIndex);
+    hint = ` FORCE INDEX (${[...indexes].join(', ')})`;
+  }
   params.push(f.limit);
   const sql =
     `SELECT id, store_id, name, LEFT(description, ${LIST_DESCRIPTION_CHARS}) AS description, price, stock, status, view_count, created_at, updated_at` +
-    ` FROM products WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ?`;
+    ` FROM products${hint} WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ?`;
   return { sql, params };
 }
 
