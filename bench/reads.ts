@@ -25,7 +25,7 @@ import { mainThreadProfile, summarizeProfile, type ProfileSummary } from './lib/
 import { benchEnv, cleanup, createBenchDatabase, machineInfo, mysqlConnection, redisClient, type MachineInfo } from './lib/env';
 import { ROOT, startProcess, stopAll, type BenchProcess } from './lib/processes';
 import { Sampler, findPid, machineBusyOver, type PhaseUsage } from './lib/sampler';
-import { round } from './lib/stats';
+import { monoMicros, round } from './lib/stats';
 
 const num = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
 const S = {
@@ -34,6 +34,8 @@ const S = {
   connections: num('BENCH_READ_CONNECTIONS', 100),
   products: num('BENCH_READ_PRODUCTS', 1_000),
   profile: process.env.BENCH_PROFILE !== '0',
+  /** Only these phases (comma-separated names), e.g. BENCH_READ_PHASES=bare,hot. */
+  phases: (process.env.BENCH_READ_PHASES ?? '').split(',').filter(Boolean),
 };
 
 interface Phase {
@@ -46,6 +48,8 @@ interface Phase {
   latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
   pctOfBare?: number;
   usage: PhaseUsage;
+  /** The measured window, on the clock CPU profiles use. */
+  window: { fromUs: number; toUs: number };
 }
 
 const t0 = Date.now();
@@ -140,12 +144,14 @@ async function main(): Promise<void> {
     say(`api :${api.port}, bare Fastify :${bare.port}, api with the stock adapter :${adapter.port}; the answer is ${hotBody.length} bytes`);
 
     const runPhase = async (name: string, what: string, proc: BenchProcess, path: string | (() => string)) => {
-      if (aborted) return;
+      if (aborted || (S.phases.length > 0 && !S.phases.includes(name))) return;
       const busy = await machineBusyOver(1000);
       say(`${name}: ${what} — ${S.connections} connections, ${S.warmupSeconds} s warm-up + ${S.seconds} s (machine ${busy}% busy before)`);
       await cannon(proc.port, S.warmupSeconds, path);
       const usage = sampler.begin();
+      const fromUs = monoMicros();
       const r = await cannon(proc.port, S.seconds, path);
+      const toUs = monoMicros();
       const u = usage.end();
       const non2xx = r.non2xx;
       const phase: Phase = {
@@ -157,6 +163,7 @@ async function main(): Promise<void> {
         errors: r.errors + r.timeouts,
         latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max, mean: round(r.latency.mean, 2) },
         usage: u,
+        window: { fromUs, toUs },
       };
       phases.push(phase);
       const p = u.processes.find((x) => x.name === proc.name);
@@ -183,10 +190,8 @@ async function main(): Promise<void> {
     await stopAll();
     if (profileDir) {
       const file = mainThreadProfile(join(profileDir, 'api'));
-      if (file) {
-        const hot = phases.find((p) => p.name === 'hot');
-        profiles.push(summarizeProfile('api (whole run)', file, undefined, 12));
-        void hot;
+      for (const p of phases.filter((x) => x.name !== 'bare' && x.name !== 'adapter')) {
+        if (file) profiles.push(summarizeProfile(`api during "${p.name}"`, file, p.window, 12));
       }
     }
     const problems = await cleanup(env);
@@ -228,8 +233,10 @@ function render(r: { date: string; settings: typeof S; machine: MachineInfo | nu
     '',
   ];
   for (const prof of r.profiles) {
-    lines.push(`## Profile: ${prof.label}`, '', '| owner | self ms | % of busy |', '|---|---:|---:|');
-    for (const row of prof.byOwner.slice(0, 12)) lines.push(`| ${row.name} | ${row.selfMs} | ${row.pct} |`);
+    lines.push(`## Profile: ${prof.label} (main thread ${prof.busyPct}% busy)`, '', '| owner | self ms | % of busy |', '|---|---:|---:|');
+    for (const row of prof.byOwner.slice(0, 10)) lines.push(`| ${row.name} | ${row.selfMs} | ${row.pct} |`);
+    lines.push('', '| top functions | where | self ms | % |', '|---|---|---:|---:|');
+    for (const row of prof.topFunctions.slice(0, 12)) lines.push(`| ${row.name} | ${row.where} | ${row.selfMs} | ${row.pct} |`);
     lines.push('');
   }
   return `${lines.join('\n')}\n`;

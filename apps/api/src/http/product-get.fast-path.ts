@@ -36,8 +36,16 @@ export function productGetFastPath(products: ProductDetailCache, metrics: Metric
       if (!read) return false;
       body = result(read);
     }
-    // A Buffer, as the adapter sends: Fastify would add a charset to a string's content type.
-    reply.header('vary', 'trpc-accept, accept').header('content-type', 'application/json').send(Buffer.from(body));
+    // Written straight to the socket: Node sends the head and a string body in one write (Fastify's reply
+    // would send a Buffer body, as tRPC's adapter does, in a second). Same status, headers and bytes.
+    reply.hijack();
+    reply.raw.writeHead(200, {
+      vary: 'trpc-accept, accept',
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      'x-request-id': String(req.id),
+    });
+    reply.raw.end(body);
     metrics.httpDuration.observe({ procedure: 'products.get', code: 'OK' }, Number(process.hrtime.bigint() - started) / 1e9);
     return true;
   };
