@@ -140,6 +140,32 @@ describe('ordering from the cart end to end', () => {
     await expectCode(placeFromCart(buyer, 'cart-idem-1', { paymentMethod: 'CARD', paymentKey: 'pk_any' }), 'CONFLICT');
   });
 
+  it('duplicates racing for the last units get the first order, never OUT_OF_STOCK (items and fromCart)', async () => {
+    const one = await product(100, 1);
+    const two = await product(100, 2);
+    const buyer = await customer(10_000);
+    await buyer.cart.add.mutate({ productId: two.id, quantity: 2 });
+    const byItems = () =>
+      buyer.orders.place.mutate({
+        idempotencyKey: 'last-unit-1',
+        items: [{ productId: one.id, quantity: 1 }],
+        paymentMethod: 'BALANCE',
+        fulfillment: DELIVERY,
+      });
+
+    const [itemsAnswers, cartAnswers] = await Promise.all([
+      Promise.all(Array.from({ length: 20 }, byItems)),
+      Promise.all(Array.from({ length: 20 }, () => placeFromCart(buyer, 'last-units-2'))),
+    ]);
+
+    expect(new Set(itemsAnswers.map((a) => a.orderId)).size).toBe(1);
+    expect(new Set(cartAnswers.map((a) => a.orderId)).size).toBe(1);
+    for (const { orderId } of [itemsAnswers[0]!, cartAnswers[0]!]) expect((await settled(buyer, orderId)).status).toBe('PAID');
+    expect((await buyer.orders.list.query({})).items).toHaveLength(2);
+    expect([await stockOf(one.id), await stockOf(two.id)]).toEqual([0, 0]);
+    expect(await cartOf(buyer)).toEqual([]);
+  });
+
   it('INSUFFICIENT_BALANCE: the order FAILED, the cart is unchanged', async () => {
     const a = await product(9_000, 5);
     const buyer = await customer(10_000);
@@ -220,4 +246,5 @@ describe('ordering from the cart end to end', () => {
     expect(payment?.status).toBe('DONE');
     expect([await stockOf(a.id), await stockOf(b.id)]).toEqual([8, 8]);
   });
+
 });

@@ -4,8 +4,11 @@ import { TRPCError } from '@trpc/server';
 import { FailureReason, LIMITS, OrderStatus, PaymentMethod, type OrderPlaceInput, type OrderPlaceResult } from '@bazaar/contracts';
 import { newId, type Logger, type Metrics } from '@bazaar/platform';
 import { enqueueOrder, type AcceptedOrder, type AcceptedOrderStore, type OrdersQueueData, type SoldOutGate, type StockSnapshot } from '@bazaar/queue';
-import { badField, preconditionFailed } from '../errors';
+import { ReasonedError, badField, preconditionFailed } from '../errors';
 import type { ProductPricingCache } from './product-pricing.cache';
+
+/** A business refusal of the request (bad field, or a rule such as the sold-out gate), as opposed to a failure. */
+const isRefusal = (err: unknown): boolean => err instanceof TRPCError && (err.code === 'BAD_REQUEST' || err.code === 'PRECONDITION_FAILED');
 
 /** The caller's cart lines, oldest first, read from the primary (read-your-writes). */
 export type CartLinesReader = (userId: number) => Promise<{ productId: number; quantity: number }[]>;
@@ -62,7 +65,21 @@ export class OrderAcceptanceService {
     // Before the cart is read: a retry answers with the first order whatever the cart holds now.
     const seen = await this.store.lookup(userId, input.idempotencyKey);
     if (seen) return this.replay(seen, hash, log);
+    try {
+      return await this.acceptNew(userId, input, hash, requestId, log);
+    } catch (err) {
+      // A refusal may be a duplicate's: a request with the same key, accepted since our look-up, took the last
+      // units at the gate, or was already paid and emptied the cart. Then the answer is that first order.
+      const first = isRefusal(err) ? await this.store.lookup(userId, input.idempotencyKey) : null;
+      if (first) return this.replay(first, hash, log);
+      if (err instanceof TRPCError && err.cause instanceof ReasonedError && err.cause.reason === FailureReason.OUT_OF_STOCK) {
+        this.metrics.orders.inc({ outcome: 'rejected', reason: FailureReason.OUT_OF_STOCK });
+      }
+      throw err;
+    }
+  }
 
+  private async acceptNew(userId: number, input: OrderPlaceInput, hash: string, requestId: string, log: Logger): Promise<OrderPlaceResult> {
     const fromCart = input.fromCart === true;
     const items = fromCart ? await this.itemsFromCart(userId) : (input.items ?? []);
     const products = await this.pricing.getMany(items.map((i) => i.productId));
@@ -136,7 +153,6 @@ export class OrderAcceptanceService {
       if (taken.ok === true) return;
       if (taken.ok === false) {
         const i = order.lines.findIndex((l) => l.productId === taken.productId);
-        this.metrics.orders.inc({ outcome: 'rejected', reason: FailureReason.OUT_OF_STOCK });
         const where = order.fromCart ? 'in your cart' : `(items.${i})`;
         throw preconditionFailed(FailureReason.OUT_OF_STOCK, `product ${taken.productId} ${where} is sold out or has fewer units left`);
       }
