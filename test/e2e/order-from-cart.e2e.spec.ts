@@ -247,4 +247,26 @@ describe('ordering from the cart end to end', () => {
     expect([await stockOf(a.id), await stockOf(b.id)]).toEqual([8, 8]);
   });
 
+  it("the scheduler's products.popular ranking counts what was bought from carts, and drops a product once removed", async () => {
+    const hot = await product(100, 500);
+    const buyer = await customer(100_000);
+    await buyer.cart.add.mutate({ productId: hot.id, quantity: 60 });
+    const { orderId } = await placeFromCart(buyer, 'cart-popular-1');
+    expect((await settled(buyer, orderId)).status).toBe('PAID');
+
+    // Every other product of this suite sold 4 units at most; the refresh runs every second here.
+    const anon = bazaarClient(url, { batch: false });
+    const top = await eventually(
+      () => anon.products.popular.query(),
+      (v) => v.items[0]?.id === hot.id,
+      15_000,
+      250,
+    );
+    expect(top.items[0]).toEqual({ id: hot.id, storeId, name: hot.name, price: 100, unitsSold: 60 });
+    expect(top.items.length).toBeLessThanOrEqual(5);
+    expect(top.items.map((p) => p.unitsSold)).toEqual([...top.items.map((p) => p.unitsSold)].sort((x, y) => y - x));
+
+    await seller.products.remove.mutate({ productId: hot.id });
+    expect((await anon.products.popular.query()).items.map((p) => p.id)).not.toContain(hot.id);
+  });
 });

@@ -1,14 +1,24 @@
 import { QueueEvents, type Queue } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import type { Redis } from 'ioredis';
-import { CartRepository, CatalogRepository, OrdersRepository, QuestionsRepository, UsersRepository, WalletRepository, createDataSource } from '@bazaar/db';
+import {
+  CartRepository,
+  CatalogRepository,
+  OrdersRepository,
+  PopularProductsRepository,
+  QuestionsRepository,
+  UsersRepository,
+  WalletRepository,
+  createDataSource,
+} from '@bazaar/db';
 import { createMetrics, createRedis, redisKeys, type Config, type Metrics, type RedisKeys } from '@bazaar/platform';
-import { AcceptedOrderStore, ProductViewsStore, SoldOutGate, createOrdersQueue, type OrdersQueueData } from '@bazaar/queue';
+import { AcceptedOrderStore, PopularProductsStore, ProductViewsStore, SoldOutGate, createOrdersQueue, type OrdersQueueData } from '@bazaar/queue';
 import { OrderAcceptanceService } from './services/order-acceptance.service';
 import { OrderCancelService } from './services/order-cancel.service';
 import { OrderEventsHub } from './services/order-events.hub';
 import { OrderQueryService } from './services/order-query.service';
 import { PasswordService } from './services/password.service';
+import { PopularProductsService } from './services/popular-products.service';
 import { ProductDetailCache } from './services/product-detail.cache';
 import { ProductPricingCache } from './services/product-pricing.cache';
 import { SessionService } from './services/session.service';
@@ -36,6 +46,7 @@ export interface Deps {
   pricing: ProductPricingCache;
   gate: SoldOutGate;
   productDetails: ProductDetailCache;
+  popular: PopularProductsService;
   acceptance: OrderAcceptanceService;
   orderQueries: OrderQueryService;
   cancels: OrderCancelService;
@@ -93,6 +104,7 @@ export async function createDeps(config: Config): Promise<Deps> {
     pricing,
     gate,
     productDetails: new ProductDetailCache(redis, keys, catalog, gate, new ProductViewsStore(redis, keys), metrics),
+    popular: new PopularProductsService(new PopularProductsStore(redis, keys), new PopularProductsRepository(ds), pricing, metrics),
     acceptance: new OrderAcceptanceService(
       pricing,
       store,

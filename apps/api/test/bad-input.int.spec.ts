@@ -32,6 +32,7 @@ const PROCEDURES: Record<string, Kind> = {
   'products.update': 'mutation',
   'products.remove': 'mutation',
   'products.restock': 'mutation',
+  'products.popular': 'query',
   'orders.place': 'mutation',
   'orders.get': 'query',
   'orders.cancel': 'mutation',
@@ -380,6 +381,12 @@ describe('bad input on every procedure, over HTTP', () => {
     });
     it('stores.mine', async () => {
       for (const input of [new Raw('{junk'), { sellerId: 1 }, null]) await ok('stores.mine', input, f.sellerA.token);
+    });
+    it('products.popular (public)', async () => {
+      for (const input of [new Raw('{junk'), { limit: 1000 }, null, []]) {
+        // Other suites' orders share this database: what is ranked is theirs; the shape is what counts here.
+        expect(await ok('products.popular', input)).toMatchObject({ items: expect.any(Array) as unknown[], computedAt: expect.any(String) as string });
+      }
     });
   });
 
@@ -1112,7 +1119,7 @@ describe('bad input on every procedure, over HTTP', () => {
       ['questions.answer', 'seller', () => ({ questionId: f.question.id, body: 'Never answered' })],
     ];
     /** The public ones: the rest of the router. */
-    const PUBLIC = ['auth.signup', 'auth.login', 'stores.get', 'products.get', 'products.list', 'questions.list'];
+    const PUBLIC = ['auth.signup', 'auth.login', 'stores.get', 'products.get', 'products.list', 'products.popular', 'questions.list'];
 
     it('every procedure is either protected (with its role) or public', () => {
       expect([...PROTECTED.map(([path]) => path), ...PUBLIC].sort()).toEqual(Object.keys(PROCEDURES).sort());
@@ -1168,6 +1175,7 @@ describe('bad input on every procedure, over HTTP', () => {
       ['products.get', () => ({ productId: f.sellerA.productId })],
       ['questions.list', () => ({ productId: f.sellerA.productId })],
       ['products.list', () => ({ storeId: f.sellerA.storeId })],
+      ['products.popular', () => NONE],
     ])('public procedure %s ignores a bad Authorization header', async (path, input) => {
       for (const authorization of ['Bearer nope', 'Basic Zm9vOmJhcg==']) {
         const a = await send(path, input(), { authorization });

@@ -1,13 +1,14 @@
 import 'reflect-metadata';
 import cron from 'node-cron';
-import { OrdersRepository, ViewCountsRepository, createDataSource } from '@bazaar/db';
+import { OrdersRepository, PopularProductsRepository, ViewCountsRepository, createDataSource } from '@bazaar/db';
 import { createLogger, createMetrics, createRedis, loadConfigOrExit, redisKeys, startHealthServer, type Logger } from '@bazaar/platform';
-import { AcceptedOrderStore, OrderOutcomePublisher, ProductViewsStore, SoldOutGate, createOrdersQueue } from '@bazaar/queue';
+import { AcceptedOrderStore, OrderOutcomePublisher, PopularProductsStore, ProductViewsStore, SoldOutGate, createOrdersQueue } from '@bazaar/queue';
 import { JobLease, RedisRunCoordinator } from './cron/redis-run-coordinator';
 import { ExpireCardOrdersJob } from './jobs/expire-card-orders.job';
 import { FlushProductViewsJob } from './jobs/flush-product-views.job';
 import { ReconcileGateJob } from './jobs/reconcile-gate.job';
 import { ReconcileOrdersJob } from './jobs/reconcile-orders.job';
+import { RefreshPopularProductsJob } from './jobs/refresh-popular-products.job';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     config.RECONCILE_AFTER_SECONDS,
   );
   const expire = new ExpireCardOrdersJob(new OrdersRepository(ds), queue, config.CARD_PAYMENT_EXPIRY_SECONDS);
+  const popular = new RefreshPopularProductsJob(new PopularProductsRepository(ds), new PopularProductsStore(redis, keys));
   const jobs: { name: string; schedule: string; leaseMs: number; run: (log: Logger) => Promise<unknown> }[] = [
     {
       name: ReconcileOrdersJob.NAME,
@@ -42,6 +44,7 @@ async function main(): Promise<void> {
     },
     { name: ReconcileGateJob.NAME, schedule: config.RECONCILE_CRON, leaseMs: 60_000, run: (l) => reconcileGate.run(l) },
     { name: ExpireCardOrdersJob.NAME, schedule: config.EXPIRY_CRON, leaseMs: 60_000, run: (l) => expire.run(l) },
+    { name: RefreshPopularProductsJob.NAME, schedule: config.POPULAR_CRON, leaseMs: 60_000, run: (l) => popular.run(l) },
   ];
 
   /** One tick of a job: under its lease (runs never overlap across replicas), timed and counted. */

@@ -7,3 +7,4 @@ export * from './product-list.schema';
 export * from './orders.schema';
 export * from './cart.schema';
 export * from './questions.schema';
+export * from './popular-products.schema';

@@ -9,6 +9,7 @@ export * from './repositories/product-list.query';
 export * from './repositories/wallet.repository';
 export * from './repositories/orders.repository';
 export * from './repositories/order-settlement.repository';
+export * from './repositories/popular-products.repository';
 export * from './repositories/cart.repository';
 export * from './repositories/questions.repository';
 export * from './repositories/view-counts.repository';

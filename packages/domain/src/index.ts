@@ -4,3 +4,4 @@ export * from './money/refund';
 export * from './points/lots';
 export * from './orders/order-state';
 export * from './search/search-tokens';
+export * from './catalog/popularity';

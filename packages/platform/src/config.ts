@@ -77,6 +77,8 @@ export const configSchema = z.object({
   /** How often the scheduler moves product-view counts from Redis to MySQL (fractions allowed, e.g. 0.1). */
   VIEW_FLUSH_SECONDS: z.coerce.number().min(0.05).max(3600).default(10),
   CANCEL_WAIT_MS: positiveInt(60_000).default(10_000),
+  /** When the scheduler recomputes products.popular (6-field cron, seconds first). */
+  POPULAR_CRON: z.string().min(9).default('0 * * * * *'),
 
   BULL_BOARD_USER: z.string().min(1).default('admin'),
   BULL_BOARD_PASSWORD: z.string().min(8, 'at least 8 characters').default('bazaar-admin'),

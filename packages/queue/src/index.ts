@@ -4,3 +4,4 @@ export * from './accepted-orders.store';
 export * from './sold-out-gate';
 export * from './order-outcome';
 export * from './product-views.store';
+export * from './popular-products.store';

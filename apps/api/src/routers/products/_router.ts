@@ -14,6 +14,7 @@ import { toProductView } from '../../views/product.view';
 import { badField } from '../../errors';
 import { publicProcedure, router, sellerProcedure } from '../../trpc';
 import { listProducts } from './list.handler';
+import { popularProducts } from './popular.handler';
 
 /** A seller changes only their own stores' products (an admin any). */
 async function assertOwnsStore(deps: Deps, user: { userId: number; role: Role }, storeId: number): Promise<void> {
@@ -78,4 +79,7 @@ export const productsRouter = router({
     await ctx.deps.productDetails.invalidate(p.id);
     return toProductView((await ctx.deps.catalog.findProduct(p.id)) ?? p);
   }),
+
+  /** Top 5 by units sold in the last three days (popular.handler.ts). */
+  popular: popularProducts,
 });
