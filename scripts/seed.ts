@@ -1,76 +1,68 @@
 /**
- * `npm run db:seed`: demo data for a newcomer — sellers with stores and a
- * catalog, and a customer with a topped-up wallet. Safe to run again: it
- * does nothing when the demo accounts exist.
+ * `npm run db:seed`: demo data for a newcomer — eight sellers with a store
+ * each and 3,000 products named in Korean and English (scripts/lib/
+ * demo-catalog.ts), and a customer with a topped-up wallet. Safe to run
+ * again: accounts, stores and products already there (by email, name) are
+ * kept as they are, and only what is missing is added, in batches.
  */
 import 'reflect-metadata';
 import { Role } from '@bazaar/contracts';
 import { CatalogRepository, UsersRepository, WalletRepository, createDataSource } from '@bazaar/db';
-import { loadConfigOrExit } from '@bazaar/platform';
+import { createMetrics, createRedis, loadConfigOrExit, redisKeys } from '@bazaar/platform';
+import { SoldOutGate } from '@bazaar/queue';
 import { PasswordService } from '../apps/api/src/services/password.service';
+import { ProductPricingCache } from '../apps/api/src/services/product-pricing.cache';
+import { demoCatalog } from './lib/demo-catalog';
 
 export const DEMO_PASSWORD = 'bazaar-demo-1234';
-
-const STORES: { seller: string; name: string; products: [string, string, number][] }[] = [
-  {
-    seller: 'seller1',
-    name: '서울 꽃집 Seoul Flowers',
-    products: [
-      ['장미 꽃다발 Rose bouquet', '붉은 장미 12송이 / twelve red roses', 15_000],
-      ['튤립 화병 Tulip vase', '유리 화병과 튤립 / glass vase with tulips', 8_000],
-      ['카네이션 바구니 Carnation basket', 'Mother’s day basket', 32_000],
-      ['다육이 세트 Succulent set', '작은 다육 식물 3개 / three small succulents', 12_500],
-      ['메시지 카드 Message card', 'hand-written card', 2_500],
-    ],
-  },
-  {
-    seller: 'seller2',
-    name: '부산 커피 Busan Coffee Roasters',
-    products: [
-      ['에티오피아 원두 200g Ethiopia beans', 'light roast, floral', 14_000],
-      ['콜롬비아 원두 500g Colombia beans', 'medium roast, chocolate', 27_000],
-      ['드립백 10개 Drip bags ×10', 'single-serve drip coffee', 11_000],
-      ['머그컵 Mug', '도자기 머그 350ml / ceramic mug', 9_900],
-      ['콜드브루 1L Cold brew', '냉장 보관 / keep refrigerated', 13_500],
-    ],
-  },
-  {
-    seller: 'seller3',
-    name: '제주 감귤농장 Jeju Tangerine Farm',
-    products: [
-      ['감귤 5kg Tangerines', '제주 노지 감귤 / open-field tangerines', 25_000],
-      ['한라봉 3kg Hallabong', 'sweet Hallabong oranges', 39_000],
-      ['감귤 주스 Tangerine juice ×12', '100% juice, 12 bottles', 21_600],
-      ['감귤 초콜릿 Tangerine chocolate', '제주 기념품 / Jeju souvenir', 7_000],
-    ],
-  },
-];
+const CUSTOMER_EMAIL = 'customer@demo.bazaar';
+const BATCH = 250;
 
 async function main(): Promise<void> {
+  const t0 = Date.now();
   const config = loadConfigOrExit();
   const ds = createDataSource({ ...config, MYSQL_REPLICA_URLS: [] });
   await ds.initialize();
+  const redis = createRedis(config.REDIS_URL, 'command');
   try {
+    const keys = redisKeys(config.REDIS_PREFIX);
     const users = new UsersRepository(ds);
-    if (await users.findByEmail('customer@demo.bazaar')) {
-      process.stdout.write('demo data already loaded\n');
-      return;
-    }
-    const passwordHash = await new PasswordService().hash(DEMO_PASSWORD);
     const catalog = new CatalogRepository(ds);
-    let products = 0;
-    for (const s of STORES) {
-      const seller = await users.create({ email: `${s.seller}@demo.bazaar`, passwordHash, name: s.name.split(' ')[0] ?? s.seller, role: Role.SELLER });
-      const store = await catalog.createStore(seller.id, s.name);
-      for (const [name, description, price] of s.products) {
-        await catalog.createProduct({ storeId: store.id, name, description, price, stock: 100 });
-        products++;
+    const gate = new SoldOutGate(redis, keys);
+    const pricing = new ProductPricingCache(redis, keys, catalog, createMetrics('seed'));
+    let passwordHash: Promise<string> | undefined;
+    const account = async (email: string, name: string, role: Role) =>
+      (await users.findByEmail(email)) ?? users.create({ email, passwordHash: await (passwordHash ??= new PasswordService().hash(DEMO_PASSWORD)), name, role });
+
+    const stores = demoCatalog();
+    let added = 0;
+    let total = 0;
+    for (const s of stores) {
+      const seller = await account(`${s.seller}@demo.bazaar`, s.name.split(' ')[0] ?? s.seller, Role.SELLER);
+      const store = (await catalog.storesOfSeller(seller.id)).find((x) => x.name === s.name) ?? (await catalog.createStore(seller.id, s.name));
+      const have = new Set((await catalog.storeProducts(store.id)).map((p) => p.name));
+      const missing = s.products.filter((p) => !have.has(p.name));
+      for (let i = 0; i < missing.length; i += BATCH) {
+        await catalog.insertProducts(missing.slice(i, i + BATCH).map((p) => ({ storeId: store.id, ...p })));
       }
+      if (missing.length > 0) {
+        // As products.create does: the order path prices and gates the new products at once (an old counter under a reused id is replaced).
+        const names = new Set(missing.map((p) => p.name));
+        const fresh = (await catalog.storeProducts(store.id)).filter((p) => names.has(p.name));
+        await Promise.all(fresh.map(async ({ stock, ...p }) => Promise.all([pricing.put(p), gate.init(p.id, stock)])));
+      }
+      added += missing.length;
+      total += have.size + missing.length;
     }
-    const customer = await users.create({ email: 'customer@demo.bazaar', passwordHash, name: '김민지', role: Role.CUSTOMER });
-    await new WalletRepository(ds).charge(customer.id, 100_000, 'demo-seed-topup');
-    process.stdout.write(`loaded ${STORES.length} stores, ${products} products, a customer with 100,000 won (password ${DEMO_PASSWORD})\n`);
+
+    const customer = await account(CUSTOMER_EMAIL, '김민지', Role.CUSTOMER);
+    const topUp = await new WalletRepository(ds).charge(customer.id, 100_000, 'demo-seed-topup'); // once: a replay of the same key adds nothing
+    process.stdout.write(
+      `demo catalog: ${stores.length} stores, ${total.toLocaleString('en')} products (${added.toLocaleString('en')} added now) in ${Date.now() - t0} ms; ` +
+        `${CUSTOMER_EMAIL}${topUp.replayed ? '' : ' with 100,000 won'} and seller1..${stores.length}@demo.bazaar, password ${DEMO_PASSWORD}\n`,
+    );
   } finally {
+    await redis.quit();
     await ds.destroy();
   }
 }

@@ -48,6 +48,16 @@ export class CatalogRepository {
     );
   }
 
+  /** A store's products, all of them, from the primary (demo data: which are there already, and what the order path must learn of the new ones). */
+  async storeProducts(storeId: number): Promise<(ProductPricing & { stock: number })[]> {
+    const rows = await selectRows<{ id: number | string; name: string; price: number | string; stock: number | string; status: ProductStatus }>(
+      this.ds,
+      'SELECT id, name, price, stock, status FROM products WHERE store_id = ? ORDER BY id',
+      [storeId],
+    );
+    return rows.map((r) => ({ id: Number(r.id), storeId, name: r.name, price: Number(r.price), stock: Number(r.stock), status: r.status }));
+  }
+
   findProduct(id: number): Promise<ProductEntity | null> {
     return this.ds.getRepository(ProductEntity).findOneBy({ id });
   }
