@@ -83,6 +83,8 @@ export async function createDeps(config: Config): Promise<Deps> {
   const pricing = new ProductPricingCache(redis, keys, catalog, metrics);
   const gate = new SoldOutGate(redis, keys);
   const orderEvents = new OrderEventsHub(createRedis(config.REDIS_URL, 'worker'), keys);
+  const productDetails = new ProductDetailCache(redis, keys, catalog, gate, new ProductViewsStore(redis, keys), metrics, createRedis(config.REDIS_URL, 'worker'));
+  await productDetails.listen();
   return {
     config,
     metrics,
@@ -103,7 +105,7 @@ export async function createDeps(config: Config): Promise<Deps> {
     passwords: new PasswordService(),
     pricing,
     gate,
-    productDetails: new ProductDetailCache(redis, keys, catalog, gate, new ProductViewsStore(redis, keys), metrics),
+    productDetails,
     popular: new PopularProductsService(new PopularProductsStore(redis, keys), new PopularProductsRepository(ds), pricing, metrics),
     acceptance: new OrderAcceptanceService(
       pricing,
@@ -120,6 +122,7 @@ export async function createDeps(config: Config): Promise<Deps> {
     cancels: new OrderCancelService(store, orders, ordersQueue, ordersEvents, config.CANCEL_WAIT_MS),
     async close() {
       await orderEvents.close();
+      await productDetails.close();
       if (events) await (await events).close();
       await eventsRedis?.quit().catch(() => undefined);
       await ordersQueue.close();
