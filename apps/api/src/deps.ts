@@ -84,7 +84,9 @@ export async function createDeps(config: Config): Promise<Deps> {
   const gate = new SoldOutGate(redis, keys);
   const orderEvents = new OrderEventsHub(createRedis(config.REDIS_URL, 'worker'), keys);
   const productDetails = new ProductDetailCache(redis, keys, catalog, gate, new ProductViewsStore(redis, keys), metrics, createRedis(config.REDIS_URL, 'worker'));
-  await productDetails.listen();
+  // The accept path's pricing copies go too: an order through another process is priced at the new price
+  // as soon as the change is published, not when the 2 s local TTL ends.
+  await productDetails.listen((productId) => pricing.forget(productId));
   return {
     config,
     metrics,

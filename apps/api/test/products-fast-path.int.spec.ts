@@ -1,6 +1,6 @@
 import { createRedis, redisKeys, type Redis } from '@bazaar/platform';
 import { bazaarClient } from '../../../scripts/lib/client';
-import { eventually, newProduct, startTestApi, type TestApi } from '../../../test/support/api-harness';
+import { DELIVERY, eventually, newAccount, newProduct, startTestApi, type TestApi } from '../../../test/support/api-harness';
 import { testEnv } from '../../../test/support/test-env';
 
 /**
@@ -89,6 +89,34 @@ describe('products.get fast path: the tRPC wire format, unchanged', () => {
       10,
     );
     expect(JSON.parse((await raw(trpc, single(product.id))).body)).toMatchObject({ result: { data: { price: 800 } } });
+  });
+
+  it('an order through the other process is priced at the new price once the change is published', async () => {
+    const { seller, product } = await newProduct(api(), { stock: 5, price: 1_000 });
+    const buyer = await newAccount(trpc, 'CUSTOMER');
+    const place = async (key: string) =>
+      (
+        await buyer.client.orders.get.query({
+          orderId: (
+            await buyer.client.orders.place.mutate({
+              idempotencyKey: key,
+              items: [{ productId: product.id, quantity: 1 }],
+              paymentMethod: 'BALANCE',
+              fulfillment: DELIVERY,
+            })
+          ).orderId,
+        })
+      ).items[0]?.unitPrice;
+    expect(await place('price-before-change')).toBe(1_000); // `trpc` now holds the price locally
+    await raw(trpc, single(product.id));
+    await seller.client.products.update.mutate({ productId: product.id, price: 1_300 }); // through `fast`
+    await eventually(
+      async () => trpc.deps.productDetails.holds(product.id),
+      (held) => !held,
+      5_000,
+      10,
+    );
+    expect(await place('price-after-change')).toBe(1_300);
   });
 
   const api = () => fast;

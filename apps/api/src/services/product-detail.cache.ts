@@ -75,11 +75,16 @@ export class ProductDetailCache {
     if (!('productSetIfVersion' in redis)) redis.defineCommand('productSetIfVersion', { numberOfKeys: 2, lua: SET_IF_VERSION_LUA });
   }
 
-  /** Subscribes to product changes: a changed product's local copy goes as soon as the message comes. */
-  async listen(): Promise<void> {
+  /**
+   * Subscribes to product changes: a changed product's local copy goes as soon
+   * as the message comes, and so does whatever else `alsoForget` keeps of it.
+   */
+  async listen(alsoForget: (productId: number) => void = () => undefined): Promise<void> {
     if (!this.subscriber) return;
     this.subscriber.on('message', (channel: string, message: string) => {
-      if (channel === this.keys.productChanges) this.local.delete(Number(message));
+      if (channel !== this.keys.productChanges) return;
+      this.local.delete(Number(message));
+      alsoForget(Number(message));
     });
     await this.subscriber.subscribe(this.keys.productChanges);
   }

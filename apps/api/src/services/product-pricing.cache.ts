@@ -52,6 +52,11 @@ export class ProductPricingCache {
     return this.live(out);
   }
 
+  /** Another process changed the product (pub/sub): the next order reads its new snapshot from Redis. */
+  forget(productId: number): void {
+    this.local.delete(productId);
+  }
+
   /** Writes a product's snapshot (after create / change) and drops the local copy. */
   async put(p: ProductPricing): Promise<void> {
     this.local.set(p.id, p);
