@@ -110,8 +110,7 @@ describe('products.popular (real MariaDB and Redis)', () => {
     await made[1]!.seller.client.products.remove.mutate({ productId: made[1]!.product.id });
     await made[3]!.seller.client.products.remove.mutate({ productId: made[3]!.product.id });
     const expected = [0, 2, 4, 5, 6].map((i) => made[i]!.product.id);
-    // At once through the api process that removed them; through another once its pricing cache's
-    // in-process copy (2 s) expires, as for the order path.
+    // At once through the api process that removed them; through another as soon as the product change reaches it.
     expect(ranked(await popular(api)).map(([id]) => id)).toEqual(expected);
     await eventually(
       async () => ranked(await popular(api2)).map(([id]) => id),
