@@ -3,6 +3,14 @@ import { Payments1763900100000 } from './1763900100000-payments';
 import { CartAndQuestions1763900300000 } from './1763900300000-cart-and-questions';
 import { ProductViews1763900400000 } from './1763900400000-product-views';
 import { ProductSearch1763900500000 } from './1763900500000-product-search';
+import { ProductListIndexes1763900550000 } from './1763900550000-product-list-indexes';
 
 /** Every migration, in order. Never edit one that has landed: add a new one. */
-export const MIGRATIONS = [Initial1763900000000, Payments1763900100000, CartAndQuestions1763900300000, ProductViews1763900400000, ProductSearch1763900500000];
+export const MIGRATIONS = [
+  Initial1763900000000,
+  Payments1763900100000,
+  CartAndQuestions1763900300000,
+  ProductViews1763900400000,
+  ProductSearch1763900500000,
+  ProductListIndexes1763900550000,
+];

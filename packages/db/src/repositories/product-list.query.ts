@@ -25,23 +25,24 @@ interface SortShape {
   /** The row's key column for the cursor (besides id), or null when id alone orders. */
   key: 'price' | 'view_count' | null;
   desc: boolean;
-  /** The indexes (migration 1763900500000) that walk this order: over all ACTIVE products, and within a store. */
+  /** The indexes that walk this order: over the whole catalog (migration 1763900550000), and within a store (1763900500000). */
   index: string;
   storeIndex: string;
 }
 
 /**
- * Each sort is one index walk (status first, or store_id, status): newest by
- * id desc; price by price asc, id asc; price_desc and popular (view_count)
- * descending, ties by id desc. The keyset condition is written out as
+ * Each sort is one index walk (the sort key first, or store_id, status and
+ * the sort key): newest by id desc; price by price asc, id asc; price_desc
+ * and popular (view_count) descending, ties by id desc. The keyset
+ * condition is written out as
  * `key > ? OR (key = ? AND id > ?)`, which both MySQL and MariaDB turn into
  * index ranges (MariaDB does not range-optimize row comparisons).
  */
 export const SORT_SHAPES: Readonly<Record<ProductSort, SortShape>> = {
-  newest: { key: null, desc: true, index: 'idx_products_list_newest', storeIndex: 'idx_products_store_list_newest' },
-  price: { key: 'price', desc: false, index: 'idx_products_list_price', storeIndex: 'idx_products_store_list_price' },
-  price_desc: { key: 'price', desc: true, index: 'idx_products_list_price', storeIndex: 'idx_products_store_list_price' },
-  popular: { key: 'view_count', desc: true, index: 'idx_products_list_popular', storeIndex: 'idx_products_store_list_popular' },
+  newest: { key: null, desc: true, index: 'PRIMARY', storeIndex: 'idx_products_store_list_newest' },
+  price: { key: 'price', desc: false, index: 'idx_products_by_price', storeIndex: 'idx_products_store_list_price' },
+  price_desc: { key: 'price', desc: true, index: 'idx_products_by_price', storeIndex: 'idx_products_store_list_price' },
+  popular: { key: 'view_count', desc: true, index: 'idx_products_by_views', storeIndex: 'idx_products_store_list_popular' },
 };
 
 /** The sort key a row carries for the next page's cursor. */
@@ -57,12 +58,15 @@ export function sortKeyOf(sort: ProductSort, item: Pick<ProductListItem, 'price'
  * (relevance scores change as the index changes, so they would make a poor
  * cursor; every term is required, so every row found matches the query).
  *
- * Without a search the statement names its indexes (FORCE INDEX): the sort's
- * own, plus the price index when a price range may be the narrower walk.
- * Left to choose, MariaDB 10.11 walks the sort's index by `ref` on its
+ * Without a search the statement names its indexes (FORCE INDEX). Left to
+ * choose among all of them, MariaDB 10.11 may walk an index by `ref` on a
  * constant prefix (status, or store and status) instead of the range that
  * starts at the cursor, reading every row before it: about half the catalog
- * for a page in the middle (seen with ANALYZE on 100,000 products).
+ * for a page in the middle (seen with ANALYZE on 100,000 products). So a
+ * store's listing names the store's index for its sort, alone; the whole
+ * catalog's listing names the sort's index, which has no constant prefix,
+ * and with a price range also the price index, letting the optimizer take
+ * the price range when it is the narrower walk.
  */
 export function productListQuery(f: ProductListFilter): { sql: string; params: unknown[] } {
   const where = ['status = ?'];
@@ -101,7 +105,7 @@ export function productListQuery(f: ProductListFilter): { sql: string; params: u
   let hint = '';
   if (!f.terms || f.terms.length === 0) {
     const indexes = new Set([f.storeId === undefined ? shape.index : shape.storeIndex]);
-    if (f.minPrice !== undefined || f.maxPrice !== undefined) indexes.add(f.storeId === undefined ? SORT_SHAPES.price.index : SORT_SHAPES.price.storeIndex);
+    if (f.storeId === undefined && (f.minPrice !== undefined || f.maxPrice !== undefined)) indexes.add(SORT_SHAPES.price.index);
     hint = ` FORCE INDEX (${[...indexes].join(', ')})`;
   }
   params.push(f.limit);
