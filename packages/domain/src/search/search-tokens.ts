@@ -41,8 +41,11 @@ export const SEARCH_TOKEN_MAX_CHARS = 84;
 const MAX_WORD_CHARS = SEARCH_TOKEN_MAX_CHARS - WORD_MARK.length;
 
 const CJK_CLASS = String.raw`\p{sc=Hangul}\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}`;
-/** A CJK run, or a word: a letter or digit (not CJK), then letters, digits and combining marks. */
-const SEGMENT = new RegExp(String.raw`([${CJK_CLASS}]+)|((?:(?![${CJK_CLASS}])[\p{L}\p{N}])(?:(?![${CJK_CLASS}])[\p{L}\p{N}\p{M}])*)`, 'gu');
+/**
+ * A CJK run (CJK letters only: Han's radicals and other symbols split runs, as they split InnoDB's words),
+ * or a word: a letter or digit (not CJK), then letters, digits and combining marks.
+ */
+const SEGMENT = new RegExp(String.raw`((?:(?=\p{L})[${CJK_CLASS}])+)|((?:(?![${CJK_CLASS}])[\p{L}\p{N}])(?:(?![${CJK_CLASS}])[\p{L}\p{N}\p{M}])*)`, 'gu');
 /** Characters outside the Basic Multilingual Plane: not word characters to MySQL, so separators here too. */
 const ASTRAL = /[\u{10000}-\u{10FFFF}]/gu;
 const LATIN_WORD = /^[\p{sc=Latin}\p{N}\p{M}]+$/u;
