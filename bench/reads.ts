@@ -50,17 +50,41 @@ interface Phase {
   usage: PhaseUsage;
   /** The measured window, on the clock CPU profiles use. */
   window: { fromUs: number; toUs: number };
+  /** The processes that served it. */
+  servers: string[];
+  /** products.get reads served per batch (one Redis round) over the phase and its warm-up, when the servers count them. */
+  readsPerBatch: number | null;
+}
+
+const batchTotals = new Map<number, { reads: number; batches: number }>();
+
+/** Reads per batch since the last call, from the servers' own counters. */
+async function batching(procs: BenchProcess[]): Promise<number | null> {
+  let reads = 0;
+  let batches = 0;
+  for (const p of procs) {
+    const text = await fetch(`http://127.0.0.1:${p.port}/metrics`)
+      .then((r) => r.text())
+      .catch(() => '');
+    const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    const now = { reads: value('bazaar_product_reads_total'), batches: value('bazaar_product_read_batches_total') };
+    const before = batchTotals.get(p.port) ?? { reads: 0, batches: 0 };
+    batchTotals.set(p.port, now);
+    reads += now.reads - before.reads;
+    batches += now.batches - before.batches;
+  }
+  return batches > 0 ? round(reads / batches, 1) : null;
 }
 
 const t0 = Date.now();
 const say = (msg: string) => process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${msg}\n`);
 
-function cannon(port: number, seconds: number, path: string | (() => string)): Promise<autocannon.Result> {
+function cannon(port: number, seconds: number, path: string | (() => string), connections = S.connections): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     autocannon(
       {
         url: `http://127.0.0.1:${port}`,
-        connections: S.connections,
+        connections,
         duration: seconds,
         timeout: 10,
         requests: [typeof path === 'string' ? { method: 'GET', path } : { method: 'GET', setupRequest: (req) => ({ ...req, path: path() }) }],
@@ -139,45 +163,61 @@ async function main(): Promise<void> {
     writeFileSync(bodyFile, hotBody);
     const bare = await startProcess('bare', 'bare fastify', { env: { BARE_BODY_FILE: bodyFile } });
     sampler.track('bare fastify', bare.pid);
+    const api2 = await startProcess('api', 'api-2', { env: baseEnv });
+    sampler.track('api-2', api2.pid);
     const adapter = await startProcess('api', 'api (tRPC adapter)', { env: { ...baseEnv, API_FAST_PATHS: 'false' } });
     sampler.track('api (tRPC adapter)', adapter.pid);
     say(`api :${api.port}, bare Fastify :${bare.port}, api with the stock adapter :${adapter.port}; the answer is ${hotBody.length} bytes`);
 
-    const runPhase = async (name: string, what: string, proc: BenchProcess, path: string | (() => string)) => {
+    /** One phase: autocannon on each process at once, the connections split between them. */
+    const runPhase = async (name: string, what: string, procs: BenchProcess[], path: string | (() => string)) => {
       if (aborted || (S.phases.length > 0 && !S.phases.includes(name))) return;
       const busy = await machineBusyOver(1000);
       say(`${name}: ${what} — ${S.connections} connections, ${S.warmupSeconds} s warm-up + ${S.seconds} s (machine ${busy}% busy before)`);
-      await cannon(proc.port, S.warmupSeconds, path);
+      const conns = Math.floor(S.connections / procs.length);
+      const all = (seconds: number) => Promise.all(procs.map((proc) => cannon(proc.port, seconds, path, conns)));
+      await all(S.warmupSeconds);
       const usage = sampler.begin();
       const fromUs = monoMicros();
-      const r = await cannon(proc.port, S.seconds, path);
+      const rs = await all(S.seconds);
       const toUs = monoMicros();
       const u = usage.end();
-      const non2xx = r.non2xx;
+      const readsPerBatch = await batching(procs);
+      // Latency percentiles of the split run: the worst process's (each saw half the load).
+      const worst = (f: (r: autocannon.Result) => number) => Math.max(...rs.map(f));
       const phase: Phase = {
         name,
         what,
-        rps: Math.round(r.requests.average),
-        ok: r['2xx'],
-        non2xx,
-        errors: r.errors + r.timeouts,
-        latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max, mean: round(r.latency.mean, 2) },
+        rps: Math.round(rs.reduce((sum, r) => sum + r.requests.average, 0)),
+        ok: rs.reduce((sum, r) => sum + r['2xx'], 0),
+        non2xx: rs.reduce((sum, r) => sum + r.non2xx, 0),
+        errors: rs.reduce((sum, r) => sum + r.errors + r.timeouts, 0),
+        latencyMs: {
+          p50: worst((r) => r.latency.p50),
+          p90: worst((r) => r.latency.p90),
+          p99: worst((r) => r.latency.p99),
+          max: worst((r) => r.latency.max),
+          mean: round(worst((r) => r.latency.mean), 2),
+        },
         usage: u,
         window: { fromUs, toUs },
+        servers: procs.map((x) => x.name),
+        readsPerBatch,
       };
       phases.push(phase);
-      const p = u.processes.find((x) => x.name === proc.name);
-      say(
-        `    ${phase.rps.toLocaleString('en')} req/s, p50 ${phase.latencyMs.p50} ms, p99 ${phase.latencyMs.p99} ms, non-2xx ${non2xx}, errors ${phase.errors}; ${proc.name} CPU ${p?.cpuPct ?? '?'}%, RSS max ${p?.rssMaxMb ?? '?'} MB`,
-      );
+      const cpu = procs.map((proc) => `${proc.name} CPU ${u.processes.find((x) => x.name === proc.name)?.cpuPct ?? '?'}%, RSS max ${u.processes.find((x) => x.name === proc.name)?.rssMaxMb ?? '?'} MB`);
+      say(`    ${phase.rps.toLocaleString('en')} req/s, p50 ${phase.latencyMs.p50} ms, p99 ${phase.latencyMs.p99} ms, non-2xx ${phase.non2xx}, errors ${phase.errors}; ${cpu.join('; ')}`);
     };
 
-    await runPhase('bare', 'bare Fastify route, the same bytes as a cached products.get (the ceiling)', bare, '/bare');
-    await runPhase('hot', 'products.get, one product, cached', api, getPath(hotId));
-    await runPhase('cold-ish', `products.get, ${ids.length.toLocaleString('en')} products uniformly at random`, api, () => getPath(ids[Math.floor(Math.random() * ids.length)] ?? hotId));
-    await runPhase('list', 'products.list, first page (20), newest first', api, listPath({ limit: 20 }));
-    await runPhase('search', 'products.list, search "가방" (2-syllable Korean word), 20 a page', api, listPath({ query: '가방', limit: 20 }));
-    await runPhase('adapter', 'products.get hot through the stock tRPC adapter (API_FAST_PATHS=false)', adapter, getPath(hotId));
+    const randomGet = () => getPath(ids[Math.floor(Math.random() * ids.length)] ?? hotId);
+    await runPhase('bare', 'bare Fastify route, the same bytes as a cached products.get (the ceiling)', [bare], '/bare');
+    await runPhase('hot', 'products.get, one product, cached', [api], getPath(hotId));
+    await runPhase('hot ×2', 'products.get, one product, cached, two api processes (half the connections each)', [api, api2], getPath(hotId));
+    await runPhase('cold-ish', `products.get, ${ids.length.toLocaleString('en')} products uniformly at random`, [api], randomGet);
+    await runPhase('cold-ish ×2', 'the same, two api processes', [api, api2], randomGet);
+    await runPhase('list', 'products.list, first page (20), newest first', [api], listPath({ limit: 20 }));
+    await runPhase('search', 'products.list, search "가방" (2-syllable Korean word), 20 a page', [api], listPath({ query: '가방', limit: 20 }));
+    await runPhase('adapter', 'products.get hot through the stock tRPC adapter (API_FAST_PATHS=false)', [adapter], getPath(hotId));
     const bareRps = phases.find((p) => p.name === 'bare')?.rps ?? 0;
     for (const p of phases) p.pctOfBare = bareRps ? round((100 * p.rps) / bareRps, 1) : undefined;
 
@@ -190,7 +230,7 @@ async function main(): Promise<void> {
     await stopAll();
     if (profileDir) {
       const file = mainThreadProfile(join(profileDir, 'api'));
-      for (const p of phases.filter((x) => x.name !== 'bare' && x.name !== 'adapter')) {
+      for (const p of phases.filter((x) => x.servers.length === 1 && x.servers[0] === 'api')) {
         if (file) profiles.push(summarizeProfile(`api during "${p.name}"`, file, p.window, 12));
       }
     }
@@ -206,27 +246,46 @@ async function main(): Promise<void> {
   say(`report: bench/reports/${date}-reads.md`);
 }
 
+/** The targets (cached products.get ≥ 50% of the bare route, p99 < 10 ms), read off this run. */
+function verdict(phases: Phase[]): string[] {
+  const bare = phases.find((p) => p.name === 'bare');
+  const out: string[] = [];
+  for (const name of ['hot', 'hot ×2']) {
+    const p = phases.find((x) => x.name === name);
+    if (!p || !bare) continue;
+    out.push(
+      `- **${name}**: ${p.rps.toLocaleString('en')} req/s = ${p.pctOfBare}% of the bare route's ${bare.rps.toLocaleString('en')} (target ≥ 50%: ${(p.pctOfBare ?? 0) >= 50 ? 'met' : 'missed'}); p99 ${p.latencyMs.p99} ms (target < 10 ms: ${p.latencyMs.p99 < 10 ? 'met' : 'missed'}; the bare route's own p99 is ${bare.latencyMs.p99} ms).`,
+    );
+  }
+  return out;
+}
+
+const CPU_COLUMNS = ['bench (autocannon)', 'api', 'api-2', 'bare fastify', 'api (tRPC adapter)', 'redis-server', 'mariadbd'];
+
 function render(r: { date: string; settings: typeof S; machine: MachineInfo | null; phases: Phase[]; profiles: ProfileSummary[] }): string {
-  const api = (p: Phase) => p.usage.processes.find((x) => x.name.startsWith('api') || x.name === 'bare fastify');
   const lines = [
     `# Catalog reads — ${r.date}`,
     '',
-    `\`npm run bench:reads\` (also the second part of \`npm run bench\`). autocannon, ${r.settings.connections} connections, ${r.settings.warmupSeconds} s warm-up then ${r.settings.seconds} s per phase, one process each, on ${r.machine ? `${r.machine.cores} cores (${r.machine.cpuModel})` : 'this machine'}; the load generator runs on the same machine.`,
+    `\`npm run bench:reads\` (also the second part of \`npm run bench\`). autocannon, ${r.settings.connections} connections, ${r.settings.warmupSeconds} s warm-up then ${r.settings.seconds} s per phase (split evenly when two api processes serve), on ${r.machine ? `${r.machine.cores} cores (${r.machine.cpuModel})` : 'this machine'}; the load generator runs on the same machine, in the bench's own process. With two processes the p50/p99 shown are the worse of the two.`,
     '',
-    '| phase | what | req/s | % of bare | p50 ms | p99 ms | non-2xx | errors | server CPU % of a core | server RSS max MB |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...verdict(r.phases),
+    '',
+    '| phase | what | req/s | % of bare | p50 ms | p99 ms | non-2xx | errors | server CPU, % of a core | server RSS max, MB | reads per Redis round |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...r.phases.map((p) => {
-      const u = p.usage.processes.filter((x) => x.name === 'bare fastify' || x.name.startsWith('api')).sort((a, b) => b.cpuPct - a.cpuPct)[0] ?? api(p);
-      return `| ${p.name} | ${p.what} | ${p.rps.toLocaleString('en')} | ${p.pctOfBare ?? ''} | ${p.latencyMs.p50} | ${p.latencyMs.p99} | ${p.non2xx} | ${p.errors} | ${u?.cpuPct ?? ''} | ${u?.rssMaxMb ?? ''} |`;
+      const servers = p.usage.processes.filter((x) => p.servers.includes(x.name));
+      const cpu = round(servers.reduce((sum, x) => sum + x.cpuPct, 0), 1);
+      const rss = servers.map((x) => x.rssMaxMb).join(' + ');
+      return `| ${p.name} | ${p.what} | ${p.rps.toLocaleString('en')} | ${p.pctOfBare ?? ''} | ${p.latencyMs.p50} | ${p.latencyMs.p99} | ${p.non2xx} | ${p.errors} | ${cpu} | ${rss} | ${p.readsPerBatch ?? ''} |`;
     }),
     '',
     '## CPU by process in each phase (% of one core)',
     '',
-    '| phase | ' + ['bench (autocannon)', 'api', 'bare fastify', 'api (tRPC adapter)', 'redis-server', 'mariadbd'].join(' | ') + ' | machine busy % |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| phase | ' + CPU_COLUMNS.join(' | ') + ' | machine busy % |',
+    `|---|${CPU_COLUMNS.map(() => '---:|').join('')}---:|`,
     ...r.phases.map(
       (p) =>
-        `| ${p.name} | ${['bench (autocannon)', 'api', 'bare fastify', 'api (tRPC adapter)', 'redis-server', 'mariadbd']
+        `| ${p.name} | ${CPU_COLUMNS
           .map((n) => p.usage.processes.find((x) => x.name === n)?.cpuPct ?? '')
           .join(' | ')} | ${p.usage.machineBusyPct} |`,
     ),

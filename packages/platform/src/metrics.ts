@@ -101,6 +101,16 @@ export function createMetrics(service: string, opts: MetricsOptions = {}) {
       help: 'products.get reads that went to MySQL (cache rebuilds and fallbacks)',
       registers: [registry],
     }),
+    productReadBatches: new Counter({
+      name: 'bazaar_product_read_batches_total',
+      help: 'Batches of products.get reads served together (one Redis round of version, stock and view-count commands each)',
+      registers: [registry],
+    }),
+    productReads: new Counter({
+      name: 'bazaar_product_reads_total',
+      help: 'products.get reads served through the product cache (reads / batches = reads per Redis round)',
+      registers: [registry],
+    }),
     paymentGatewayBreaker: new Gauge({
       name: 'bazaar_payment_gateway_breaker_open',
       help: 'Payment gateway circuit breaker: 1 open, 0.5 half-open, 0 closed',

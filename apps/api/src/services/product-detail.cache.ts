@@ -61,6 +61,7 @@ export class ProductDetailCache {
   private readonly inflight = new Map<string, Promise<Entry>>();
   private waiting = new Map<number, { resolve: (r: ProductRead | null) => void; reject: (e: unknown) => void }[]>();
   private scheduled = false;
+  private batchedReads = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -97,6 +98,7 @@ export class ProductDetailCache {
   read(productId: number): Promise<ProductRead | null> {
     return new Promise((resolve, reject) => {
       const list = this.waiting.get(productId);
+      this.batchedReads++;
       if (list) list.push({ resolve, reject });
       else this.waiting.set(productId, [{ resolve, reject }]);
       if (!this.scheduled) {
@@ -130,6 +132,9 @@ export class ProductDetailCache {
     this.waiting = new Map();
     this.scheduled = false;
     const ids = [...batch.keys()];
+    this.metrics.productReadBatches.inc();
+    this.metrics.productReads.inc(this.batchedReads);
+    this.batchedReads = 0;
     try {
       const [versions, available] = await Promise.all([
         Promise.all(ids.map((id) => this.redis.get(this.keys.productDetailVersion(id)))),
