@@ -13,7 +13,6 @@ export function bazaarClient(baseUrl: string, opts: { token?: string; requestId?
     ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
     ...(opts.requestId ? { 'x-request-id': opts.requestId } : {}),
   });
-  const link = opts.batch === false ? httpLink : httpBatchLink;
   return createTRPCClient<AppRouter>({
     links: [
       splitLink({
@@ -27,7 +26,8 @@ export function bazaarClient(baseUrl: string, opts: { token?: string; requestId?
               fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers() } }),
           }),
         }),
-        false: link({ url, headers }),
+        // A batch of queries travels in one GET's URL: split it before servers refuse the URL (431 past ~16 KB).
+        false: opts.batch === false ? httpLink({ url, headers }) : httpBatchLink({ url, headers, maxURLLength: 2083 }),
       }),
     ],
   });
