@@ -1,6 +1,6 @@
 import type { ProductListInput, ProductListItem, ProductSort } from '@bazaar/contracts';
 import { execute } from '@bazaar/db';
-import { newAccount, startTestApi, type TestApi } from '../../../test/support/api-harness';
+import { DELIVERY, newAccount, startTestApi, type TestApi } from '../../../test/support/api-harness';
 import { isolatedEnv } from '../../../test/support/isolated-env';
 import { expectBadField } from '../../../test/support/trpc-expect';
 import type { TestEnv } from '../../../test/support/test-env';
@@ -268,6 +268,19 @@ describe('products.list: search, filters, sorts, pages (real MariaDB)', () => {
         nextCursor: null,
       });
     });
+  });
+
+  it('shows stock and views live, as products.get does: units still available at the gate, views not yet flushed', async () => {
+    const seller = await newAccount(api, 'SELLER');
+    const storeId = (await seller.client.stores.create.mutate({ name: 'live figures' })).id;
+    const p = await seller.client.products.create.mutate({ storeId, name: '실시간 Livewire', description: '', price: 1_000, stock: 5 });
+    for (let i = 0; i < 3; i++) await api.client().products.get.query({ productId: p.id });
+    const buyer = await newAccount(api, 'CUSTOMER');
+    await buyer.client.orders.place.mutate({ idempotencyKey: 'live-figures-1', items: [{ productId: p.id, quantity: 2 }], paymentMethod: 'BALANCE', fulfillment: DELIVERY });
+    const [item] = (await list({ query: 'livewire' })).items;
+    expect(item).toMatchObject({ id: p.id, stock: 3, viewCount: 3 }); // no worker here: MySQL still says 5 and 0
+    const viaGet = await api.client().products.get.query({ productId: p.id });
+    expect({ stock: viaGet.stock, viewCount: viaGet.viewCount - 1 }).toEqual({ stock: item?.stock, viewCount: item?.viewCount });
   });
 
   it('reads from the replica when there is one', async () => {

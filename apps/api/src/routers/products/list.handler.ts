@@ -8,7 +8,9 @@ import { BadListCursor, decodeListCursor, encodeListCursor } from './list.cursor
 /**
  * products.list: one page of ACTIVE products from a replica, one SELECT on an
  * index (CatalogRepository.listProducts). Asks for one row more than the page
- * to know whether another page follows.
+ * to know whether another page follows. Stock and view count are shown live,
+ * as products.get shows them (the gate's available units; views not yet
+ * flushed included); filters and sorts use MySQL's columns.
  */
 export const listProducts = publicProcedure.input(productListInput).query(async ({ ctx, input }): Promise<ProductListPage> => {
   let terms: string[] | undefined;
@@ -35,8 +37,9 @@ export const listProducts = publicProcedure.input(productListInput).query(async 
     after,
     limit: input.limit + 1,
   });
-  const items = rows.slice(0, input.limit);
-  const last = items[items.length - 1];
+  const page = rows.slice(0, input.limit);
+  const last = page[page.length - 1];
+  // The cursor holds the row's own sort key (MySQL's view count for popular), before the live figures go on.
   const nextCursor = rows.length > input.limit && last ? encodeListCursor(input.sort, { key: sortKeyOf(input.sort, last), id: last.id }) : null;
-  return { items, nextCursor };
+  return { items: await ctx.deps.productDetails.withLiveFigures(page), nextCursor };
 });
