@@ -142,7 +142,7 @@ describe('product view counts (two apis, flushing schedulers, a flush killed mid
     // The killed flush's batch was finished by a later flush, under its own id, once.
     expect(await selectRows(ds, 'SELECT batch_id FROM view_flushes WHERE batch_id = ?', [stalledBatch])).toHaveLength(1);
     const flushes = (await selectRows<{ n: number }>(ds, 'SELECT COUNT(*) AS n FROM view_flushes'))[0]?.n;
-    expect(Number(flushes)).toBeGreaterThanOrEqual(5);
+    expect(Number(flushes)).toBeGreaterThanOrEqual(2); // the killed batch, and the views counted after it
 
     // A read now shows every view: MySQL's count plus its own.
     const shown = await bazaarClient(`http://127.0.0.1:${apis[1]!.port}`).products.get.query({ productId: ids[0]! });

@@ -8,7 +8,7 @@ async function main(): Promise<void> {
   const logger = createLogger('api', config.LOG_LEVEL);
   const deps = await createDeps(config);
   const app = await buildServer(deps, logger);
-  await app.listen({ host: config.API_HOST, port: config.API_PORT });
+  await app.listen({ host: config.API_HOST, port: config.API_PORT, backlog: config.API_LISTEN_BACKLOG });
 
   let stopping = false;
   const shutdown = async (signal: string) => {

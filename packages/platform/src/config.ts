@@ -48,6 +48,8 @@ export const configSchema = z.object({
     .default('true')
     .transform((v) => v === 'true'),
   API_BODY_LIMIT_BYTES: positiveInt(10_000_000).default(1_048_576),
+  /** Connections waiting to be accepted (a flash sale opens thousands at once; Node's default is 511; the kernel caps it at somaxconn). */
+  API_LISTEN_BACKLOG: positiveInt(65_535).default(4096),
   WORKER_METRICS_PORT: port.default(9101),
   WORKER_CONCURRENCY: positiveInt(256).default(16),
   /** How long a worker holds a job before others may take it as stalled (BullMQ lockDuration; stalled checks run at this interval). */
