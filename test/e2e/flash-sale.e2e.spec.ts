@@ -83,8 +83,8 @@ describe('flash sale', () => {
       (e: unknown) => {
         const d = (e as { data?: { reason?: string; code?: string } }).data;
         // A network failure: what undici said underneath "fetch failed".
-        const why = (e as { cause?: { cause?: unknown } }).cause?.cause;
-        return { orderId: null, reason: d?.reason ?? null, code: d?.code ?? `${String(e)}${why ? ` ← ${String(why)}` : ''}` };
+        const why = (e as { cause?: { cause?: { message?: string; code?: string } } }).cause?.cause;
+        return { orderId: null, reason: d?.reason ?? null, code: d?.code ?? `${String(e)}${why ? ` ← ${why.code ?? ''} ${why.message ?? ''}` : ''}` };
       },
     );
 
