@@ -127,13 +127,38 @@ describe('FlushProductViewsJob (Redis + MariaDB)', () => {
         },
       }).run(log),
     ).rejects.toBeInstanceOf(Crash);
-    expect(await inMysql()).toEqual(new Map([[a, 5], [b, 7]]));
+    expect(await inMysql()).toEqual(
+      new Map([
+        [a, 5],
+        [b, 7],
+      ]),
+    );
+    // The batch is still claimed: both reads (counting nothing) see it as not yet flushed, and no mirror yet.
+    expect(await store.read([a, b])).toEqual([
+      { flushed: null, unflushed: 5 },
+      { flushed: null, unflushed: 7 },
+    ]);
+    expect(await store.read([a, b])).toEqual(
+      await store.count([
+        [a, 0],
+        [b, 0],
+      ]),
+    );
     // Meanwhile more views arrive; the next flush finishes the old batch (no double count), then flushes these.
     await store.count([[a, 2]]);
     const metrics = createMetrics('scheduler');
     const result = await new FlushProductViewsJob(store, repo, metrics).run(log);
     expect(result).toEqual({ batches: 2, views: 2 });
-    expect(await inMysql()).toEqual(new Map([[a, 7], [b, 7]]));
+    expect(await inMysql()).toEqual(
+      new Map([
+        [a, 7],
+        [b, 7],
+      ]),
+    );
+    expect(await store.read([a, b])).toEqual([
+      { flushed: 7, unflushed: 0 },
+      { flushed: 7, unflushed: 0 },
+    ]);
     const text = await metrics.registry.metrics();
     expect(text).toMatch(/bazaar_view_counter_flush_total\{[^}]*outcome="duplicate"[^}]*\} 1\n/);
     expect(text).toMatch(/bazaar_view_counter_flush_total\{[^}]*outcome="applied"[^}]*\} 1\n/);

@@ -20,6 +20,23 @@ return out
 `;
 
 /**
+ * READ, counting nothing: per product (ARGV = product ids) the same pair as
+ * COUNT returns, with one HMGET per hash (a list page of 100 products is 3
+ * calls, not 300). KEYS = pending, batch-data, flushed.
+ */
+const READ_LUA = `
+local p = redis.call('HMGET', KEYS[1], unpack(ARGV))
+local b = redis.call('HMGET', KEYS[2], unpack(ARGV))
+local f = redis.call('HMGET', KEYS[3], unpack(ARGV))
+local out = {}
+for i = 1, #ARGV do
+  out[#out + 1] = tonumber(f[i] or '-1')
+  out[#out + 1] = tonumber(p[i] or '0') + tonumber(b[i] or '0')
+end
+return out
+`;
+
+/**
  * CLAIM a batch to flush. An unfinished batch (its flusher died) is handed out
  * again under its own id; otherwise pending views become a new batch under
  * ARGV[1]. Returns {id, productId, n, productId, n, …} or {} when nothing waits.
@@ -53,6 +70,7 @@ return 1
 
 interface Commands {
   viewsCount(k1: string, k2: string, k3: string, ...args: (string | number)[]): Promise<number[]>;
+  viewsRead(k1: string, k2: string, k3: string, ...productIds: number[]): Promise<number[]>;
   viewsClaim(k1: string, k2: string, k3: string, id: string): Promise<string[]>;
   viewsComplete(k1: string, k2: string, k3: string, id: string, ...totals: (string | number)[]): Promise<number>;
 }
@@ -87,6 +105,7 @@ export class ProductViewsStore {
   ) {
     if (!('viewsCount' in redis)) {
       redis.defineCommand('viewsCount', { numberOfKeys: 3, lua: COUNT_LUA });
+      redis.defineCommand('viewsRead', { numberOfKeys: 3, lua: READ_LUA });
       redis.defineCommand('viewsClaim', { numberOfKeys: 3, lua: CLAIM_LUA });
       redis.defineCommand('viewsComplete', { numberOfKeys: 3, lua: COMPLETE_LUA });
     }
@@ -98,13 +117,13 @@ export class ProductViewsStore {
     if (views.length === 0) return [];
     const args: (string | number)[] = [];
     for (const [productId, n] of views) args.push(productId, n);
-    const out = await this.r.viewsCount(this.keys.viewsPending, this.keys.viewsBatchData, this.keys.viewsFlushed, ...args);
-    const tallies: ViewTally[] = [];
-    for (let i = 0; i + 1 < out.length; i += 2) {
-      const flushed = out[i] ?? -1;
-      tallies.push({ flushed: flushed < 0 ? null : flushed, unflushed: out[i + 1] ?? 0 });
-    }
-    return tallies;
+    return pairs(await this.r.viewsCount(this.keys.viewsPending, this.keys.viewsBatchData, this.keys.viewsFlushed, ...args));
+  }
+
+  /** Each product's tally, counting no view (one script, three HMGETs). */
+  async read(productIds: readonly number[]): Promise<ViewTally[]> {
+    if (productIds.length === 0) return [];
+    return pairs(await this.r.viewsRead(this.keys.viewsPending, this.keys.viewsBatchData, this.keys.viewsFlushed, ...productIds));
   }
 
   /** The batch to flush now (an unfinished one first), or null when no view waits. */
@@ -126,4 +145,14 @@ export class ProductViewsStore {
     for (const [productId, total] of totals) args.push(productId, total);
     return (await this.r.viewsComplete(this.keys.viewsBatch, this.keys.viewsBatchData, this.keys.viewsFlushed, id, ...args)) === 1;
   }
+}
+
+/** The scripts' flat answer (flushed or -1, unflushed, …) as tallies. */
+function pairs(out: number[]): ViewTally[] {
+  const tallies: ViewTally[] = [];
+  for (let i = 0; i + 1 < out.length; i += 2) {
+    const flushed = out[i] ?? -1;
+    tallies.push({ flushed: flushed < 0 ? null : flushed, unflushed: out[i + 1] ?? 0 });
+  }
+  return tallies;
 }

@@ -122,7 +122,7 @@ export class ProductDetailCache {
   async withLiveFigures<T extends { id: number; stock: number; viewCount: number }>(items: T[]): Promise<T[]> {
     if (items.length === 0) return items;
     const ids = items.map((i) => i.id);
-    const [available, tallies] = await Promise.all([this.gate.availableMany(ids), this.views.count(ids.map((id) => [id, 0] as const))]);
+    const [available, tallies] = await Promise.all([this.gate.availableMany(ids), this.views.read(ids)]);
     return items.map((item, i) => {
       const tally = tallies[i] ?? { flushed: null, unflushed: 0 };
       return { ...item, stock: available[i] ?? item.stock, viewCount: (tally.flushed ?? item.viewCount) + tally.unflushed };
