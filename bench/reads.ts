@@ -25,9 +25,9 @@ import { mainThreadProfile, summarizeProfile, type ProfileSummary } from './lib/
 import { benchEnv, cleanup, createBenchDatabase, machineInfo, mysqlConnection, redisClient, type MachineInfo } from './lib/env';
 import { ROOT, startProcess, stopAll, type BenchProcess } from './lib/processes';
 import { Sampler, findPid, machineBusyOver, type PhaseUsage } from './lib/sampler';
-import { monoMicros, round } from './lib/stats';
+import { envNumber, monoMicros, round } from './lib/stats';
 
-const num = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
+const num = envNumber;
 const S = {
   seconds: num('BENCH_READ_SECONDS', 20),
   warmupSeconds: num('BENCH_READ_WARMUP_SECONDS', 3),

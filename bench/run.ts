@@ -42,13 +42,10 @@ import { ROOT, abortStarts, running, startProcess, stopAll, type BenchProcess } 
 import { analyze, renderReport } from './lib/report';
 import { Sampler, findPid, machineBusyOver } from './lib/sampler';
 import { seedDatabase, seedGate, seedSessions, type Seeded } from './lib/seed';
-import { monoMicros, round, sleep } from './lib/stats';
+import { envNumber, monoMicros, round, sleep } from './lib/stats';
 import type { BenchResult, FlashRun, MicroRun, PipelineRun, ProcessLog, Settings } from './lib/types';
 
-const num = (name: string, dflt: number) => {
-  const v = process.env[name];
-  return v === undefined || v === '' ? dflt : Number(v);
-};
+const num = envNumber;
 const list = (name: string, dflt: number[]) =>
   process.env[name] === undefined
     ? dflt

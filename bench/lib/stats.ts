@@ -50,3 +50,9 @@ export const nowMs = () => Number(process.hrtime.bigint() / 1000n) / 1000;
 
 /** Monotonic clock in µs: the same clock (CLOCK_MONOTONIC) V8 stamps .cpuprofile samples with. */
 export const monoMicros = () => Number(process.hrtime.bigint() / 1000n);
+
+/** A numeric BENCH_* setting from the environment, or its default when unset or empty. */
+export const envNumber = (name: string, dflt: number): number => {
+  const v = process.env[name];
+  return v === undefined || v === '' ? dflt : Number(v);
+};

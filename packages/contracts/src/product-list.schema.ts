@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LIMITS, id, listInput, type Page } from './common';
-import type { ProductStatus } from './enums';
+import type { ProductView } from './catalog.schema';
 
 /** newest: id desc (the default); price: cheapest first; price_desc: dearest first; popular: most viewed first. Ties: by id. */
 export const PRODUCT_SORTS = ['newest', 'price', 'price_desc', 'popular'] as const;
@@ -36,18 +36,7 @@ export const productListInput = z
   .default({ sort: 'newest', limit: 20 });
 export type ProductListInput = z.infer<typeof productListInput>;
 
-/** A product in a list: as products.get shows it, but the description cut to its first 200 characters, and stock and views as MySQL has them. */
-export interface ProductListItem {
-  id: number;
-  storeId: number;
-  name: string;
-  description: string;
-  price: number;
-  status: ProductStatus;
-  createdAt: string;
-  updatedAt: string;
-  stock: number;
-  viewCount: number;
-}
+/** A product in a list: as products.get shows it (live stock and views), the description cut to its first 200 characters. */
+export type ProductListItem = ProductView;
 
 export type ProductListPage = Page<ProductListItem>;

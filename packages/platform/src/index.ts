@@ -5,3 +5,4 @@ export * from './metrics';
 export * from './redis';
 export * from './keys';
 export * from './health-server';
+export * from './redis-lock';

@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { id } from '@bazaar/contracts';
-import type { RedisKeys } from '@bazaar/platform';
+import { rebuildOnce, type RedisKeys } from '@bazaar/platform';
 
 /** The products.popular ranking as kept in Redis: one JSON value, always replaced whole. */
 export const popularSnapshot = z.strictObject({
@@ -19,8 +18,6 @@ export const popularSnapshot = z.strictObject({
   ),
 });
 export type PopularSnapshot = z.infer<typeof popularSnapshot>;
-
-const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 /**
  * The popular-products snapshot in Redis. The scheduler replaces it on every
@@ -68,13 +65,12 @@ export class PopularProductsStore {
     return this.redis.ttl(this.keys.popularProducts);
   }
 
-  /** One rebuilder across processes: a token when this caller holds the lock, else null. */
-  async lockRebuild(ms: number): Promise<string | null> {
-    const token = randomUUID();
-    return (await this.redis.set(this.keys.popularProductsLock, token, 'PX', ms, 'NX')) === 'OK' ? token : null;
-  }
-
-  async unlockRebuild(token: string): Promise<void> {
-    await this.redis.eval(RELEASE_LUA, 1, this.keys.popularProductsLock, token);
+  /** One computation across processes when the snapshot is missing: the lock holder builds, the others wait for its snapshot (rebuildOnce). */
+  rebuildOnce(
+    timing: { lockMs: number; waitMs: number; pollMs: number },
+    build: () => Promise<PopularSnapshot>,
+    fallback: () => Promise<PopularSnapshot>,
+  ): Promise<PopularSnapshot> {
+    return rebuildOnce(this.redis, this.keys.popularProductsLock, timing, () => this.read(), build, fallback);
   }
 }

@@ -21,10 +21,9 @@ const PATH = '/trpc/products.get';
  */
 export function productGetFastPath(products: ProductDetailCache, metrics: Metrics) {
   return async function fastPath(req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
-    const url = req.url;
-    if (req.method !== 'GET' || !url.startsWith(PATH) || req.headers['trpc-accept'] !== undefined) return false;
+    if (!mayServe(req)) return false;
     const started = process.hrtime.bigint();
-    const call = parse(url);
+    const call = parse(req.url);
     if (!call) return false;
     let body: string;
     if (call.batch) {
@@ -50,6 +49,9 @@ export function productGetFastPath(products: ProductDetailCache, metrics: Metric
     return true;
   };
 }
+
+/** A GET of products.get that is not a streaming request: the only requests the fast path looks at. */
+export const mayServe = (req: FastifyRequest): boolean => req.method === 'GET' && req.url.startsWith(PATH) && req.headers['trpc-accept'] === undefined;
 
 const result = (r: ProductRead): string => `{"result":{"data":${r.entry.head}${r.stock},"viewCount":${r.viewCount}}}}`;
 

@@ -49,24 +49,17 @@ export class PopularProductsService {
     return this.rebuilding;
   }
 
-  private async rebuild(): Promise<PopularSnapshot> {
-    const token = await this.store.lockRebuild(REBUILD_LOCK_MS);
-    if (token) {
-      try {
+  private rebuild(): Promise<PopularSnapshot> {
+    return this.store.rebuildOnce(
+      { lockMs: REBUILD_LOCK_MS, waitMs: WAIT_FOR_REBUILD_MS, pollMs: 25 },
+      async () => {
         const snapshot = await this.compute();
         await this.store.writeIfAbsent(snapshot, POPULAR_FALLBACK_TTL_SECONDS);
         return snapshot;
-      } finally {
-        await this.store.unlockRebuild(token);
-      }
-    }
-    for (let waited = 0; waited < WAIT_FOR_REBUILD_MS; waited += 25) {
-      await new Promise((r) => setTimeout(r, 25));
-      const snapshot = await this.store.read();
-      if (snapshot) return snapshot;
-    }
-    // The rebuilder is slow or gone: answer from our own computation (not cached: its lock may still be held).
-    return this.compute();
+      },
+      // The rebuilder is slow or gone: answer from our own computation (not cached: its lock may still be held).
+      () => this.compute(),
+    );
   }
 
   private async compute(): Promise<PopularSnapshot> {

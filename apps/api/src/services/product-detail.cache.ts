@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { ProductStatus, type ProductView } from '@bazaar/contracts';
 import type { CatalogRepository } from '@bazaar/db';
-import type { Metrics, RedisKeys } from '@bazaar/platform';
+import { rebuildOnce, type Metrics, type RedisKeys } from '@bazaar/platform';
 import type { ProductViewsStore, SoldOutGate } from '@bazaar/queue';
 import { toProductView } from '../views/product.view';
 
@@ -201,20 +201,13 @@ export class ProductDetailCache {
     const fromRedis = await this.readShared(productId, version);
     if (fromRedis) return fromRedis;
     // One rebuild across every API process; the others wait for its copy.
-    const lockKey = this.keys.productDetailLock(productId);
-    if ((await this.redis.set(lockKey, '1', 'PX', 2_000, 'NX')) === 'OK') {
-      try {
-        return await this.rebuild(productId, version);
-      } finally {
-        await this.redis.del(lockKey);
-      }
-    }
-    for (let waited = 0; waited < 1_000; waited += 20) {
-      await new Promise((r) => setTimeout(r, 20));
-      const copy = await this.readShared(productId, version);
-      if (copy) return copy;
-    }
-    return this.rebuild(productId, version);
+    return rebuildOnce(
+      this.redis,
+      this.keys.productDetailLock(productId),
+      { lockMs: 2_000, waitMs: 1_000, pollMs: 20 },
+      () => this.readShared(productId, version),
+      () => this.rebuild(productId, version),
+    );
   }
 
   private async readShared(productId: number, version: string): Promise<Cached | null> {

@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@bazaar/platform';
+import { withLock, type RedisKeys } from '@bazaar/platform';
 
 /**
  * node-cron's distributed mode asks shouldRun(key) once per task and tick
@@ -19,8 +18,6 @@ export class RedisRunCoordinator {
   }
 }
 
-const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
-
 /**
  * A lease with an expiry held while a job runs, so that a run slower than its
  * interval never overlaps the next tick's run on another replica. Released
@@ -33,13 +30,7 @@ export class JobLease {
   ) {}
 
   async withLease<T>(job: string, leaseMs: number, fn: () => Promise<T>): Promise<{ ran: true; result: T } | { ran: false }> {
-    const token = randomUUID();
-    const key = this.keys.cronLease(job);
-    if ((await this.redis.set(key, token, 'PX', leaseMs, 'NX')) !== 'OK') return { ran: false };
-    try {
-      return { ran: true, result: await fn() };
-    } finally {
-      await this.redis.eval(RELEASE_LUA, 1, key, token);
-    }
+    const r = await withLock(this.redis, this.keys.cronLease(job), leaseMs, fn);
+    return r.held ? { ran: true, result: r.result } : { ran: false };
   }
 }

@@ -1,8 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@bazaar/platform';
-
-const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+import { tryLock, unlock, type RedisKeys } from '@bazaar/platform';
 
 export class LockBusyError extends Error {
   constructor(userId: number) {
@@ -27,17 +24,16 @@ export class CustomerLock {
 
   async withLock<T>(userId: number, fn: () => Promise<T>): Promise<T> {
     const key = this.keys.customerLock(userId);
-    const token = randomUUID();
     const until = Date.now() + this.waitMs;
-    for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
-      if ((await this.redis.set(key, token, 'PX', this.ttlMs, 'NX')) === 'OK') break;
+    let token: string | null;
+    for (let delay = 2; !(token = await tryLock(this.redis, key, this.ttlMs)); delay = Math.min(delay * 2, 50)) {
       if (Date.now() > until) throw new LockBusyError(userId);
       await new Promise((r) => setTimeout(r, delay + Math.random() * delay));
     }
     try {
       return await fn();
     } finally {
-      await this.redis.eval(RELEASE_LUA, 1, key, token);
+      await unlock(this.redis, key, token);
     }
   }
 }
