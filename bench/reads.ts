@@ -120,7 +120,13 @@ async function main(): Promise<void> {
     machine = await machineInfo(db, redis);
 
     say(`seeding ${S.products.toLocaleString('en')} products through the catalog repository`);
-    const ds = createDataSource({ MYSQL_URL: env.mysqlUrl, MYSQL_REPLICA_URLS: [], MYSQL_POOL_SIZE: 8, MYSQL_POOL_QUEUE_LIMIT: 10_000, MYSQL_CONNECT_TIMEOUT_MS: 5000 });
+    const ds = createDataSource({
+      MYSQL_URL: env.mysqlUrl,
+      MYSQL_REPLICA_URLS: [],
+      MYSQL_POOL_SIZE: 8,
+      MYSQL_POOL_QUEUE_LIMIT: 10_000,
+      MYSQL_CONNECT_TIMEOUT_MS: 5000,
+    });
     await ds.initialize();
     await db.query(`INSERT INTO users (email, password_hash, name, role) VALUES ('seller@reads.bazaar', 'x', 'reads seller', 'SELLER')`);
     await db.query(`INSERT INTO stores (seller_id, name) SELECT id, 'reads store' FROM users WHERE email = 'seller@reads.bazaar'`);
@@ -199,7 +205,10 @@ async function main(): Promise<void> {
           p90: worst((r) => r.latency.p90),
           p99: worst((r) => r.latency.p99),
           max: worst((r) => r.latency.max),
-          mean: round(worst((r) => r.latency.mean), 2),
+          mean: round(
+            worst((r) => r.latency.mean),
+            2,
+          ),
         },
         usage: u,
         window: { fromUs, toUs },
@@ -207,8 +216,13 @@ async function main(): Promise<void> {
         readsPerBatch,
       };
       phases.push(phase);
-      const cpu = procs.map((proc) => `${proc.name} CPU ${u.processes.find((x) => x.name === proc.name)?.cpuPct ?? '?'}%, RSS max ${u.processes.find((x) => x.name === proc.name)?.rssMaxMb ?? '?'} MB`);
-      say(`    ${phase.rps.toLocaleString('en')} req/s, p50 ${phase.latencyMs.p50} ms, p99 ${phase.latencyMs.p99} ms, non-2xx ${phase.non2xx}, errors ${phase.errors}; ${cpu.join('; ')}`);
+      const cpu = procs.map(
+        (proc) =>
+          `${proc.name} CPU ${u.processes.find((x) => x.name === proc.name)?.cpuPct ?? '?'}%, RSS max ${u.processes.find((x) => x.name === proc.name)?.rssMaxMb ?? '?'} MB`,
+      );
+      say(
+        `    ${phase.rps.toLocaleString('en')} req/s, p50 ${phase.latencyMs.p50} ms, p99 ${phase.latencyMs.p99} ms, non-2xx ${phase.non2xx}, errors ${phase.errors}; ${cpu.join('; ')}`,
+      );
     };
 
     const randomGet = () => getPath(ids[Math.floor(Math.random() * ids.length)] ?? hotId);
@@ -275,7 +289,10 @@ function verdict(phases: Phase[]): string[] {
     );
   }
   const two = phases.find((p) => p.name === 'hot ×2');
-  if (two) out.push(`- **hot ×2** (two api processes): ${two.rps.toLocaleString('en')} req/s = ${two.pctOfBare}% of the last bare round; p99 ${two.latencyMs.p99} ms.`);
+  if (two)
+    out.push(
+      `- **hot ×2** (two api processes): ${two.rps.toLocaleString('en')} req/s = ${two.pctOfBare}% of the last bare round; p99 ${two.latencyMs.p99} ms.`,
+    );
   return out;
 }
 
@@ -293,7 +310,10 @@ function render(r: { date: string; settings: typeof S; machine: MachineInfo | nu
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...r.phases.map((p) => {
       const servers = p.usage.processes.filter((x) => p.servers.includes(x.name));
-      const cpu = round(servers.reduce((sum, x) => sum + x.cpuPct, 0), 1);
+      const cpu = round(
+        servers.reduce((sum, x) => sum + x.cpuPct, 0),
+        1,
+      );
       const rss = servers.map((x) => x.rssMaxMb).join(' + ');
       return `| ${p.name} | ${p.what} | ${p.rps.toLocaleString('en')} | ${p.pctOfBare ?? ''} | ${p.latencyMs.p50} | ${p.latencyMs.p99} | ${p.non2xx} | ${p.errors} | ${cpu} | ${rss} | ${p.readsPerBatch ?? ''} |`;
     }),
@@ -303,10 +323,7 @@ function render(r: { date: string; settings: typeof S; machine: MachineInfo | nu
     '| phase | ' + CPU_COLUMNS.join(' | ') + ' | machine busy % |',
     `|---|${CPU_COLUMNS.map(() => '---:|').join('')}---:|`,
     ...r.phases.map(
-      (p) =>
-        `| ${p.name} | ${CPU_COLUMNS
-          .map((n) => p.usage.processes.find((x) => x.name === n)?.cpuPct ?? '')
-          .join(' | ')} | ${p.usage.machineBusyPct} |`,
+      (p) => `| ${p.name} | ${CPU_COLUMNS.map((n) => p.usage.processes.find((x) => x.name === n)?.cpuPct ?? '').join(' | ')} | ${p.usage.machineBusyPct} |`,
     ),
     '',
   ];
