@@ -1,14 +1,12 @@
 import 'reflect-metadata';
 import { Worker } from 'bullmq';
-import { OrderSettlementRepository, OrdersRepository, createDataSource } from '@bazaar/db';
+import { createDataSource } from '@bazaar/db';
 import { createLogger, createMetrics, createRedis, loadConfigOrExit, redisKeys, startHealthServer } from '@bazaar/platform';
 import { AcceptedOrderStore, OrderOutcomePublisher, QueueName, SoldOutGate, createOrdersQueue, type OrdersQueueData } from '@bazaar/queue';
 import { CustomerLock } from './locks/customer-lock';
 import { ordersProcessor } from './processors/orders.processor';
 import { PaymentGatewayClient } from './gateway/payment-gateway.client';
-import { ApplyOrderWorkflow } from './workflows/apply-order/apply-order.workflow';
-import { CardPaymentWorkflow } from './workflows/apply-order/card-payment.workflow';
-import { CancelOrderWorkflow } from './workflows/cancel-order/cancel-order.workflow';
+import { createOrderWorkflows } from './workflows/order-workflows';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -27,8 +25,6 @@ async function main(): Promise<void> {
     queueJobCounts: async () => ({ [QueueName.ORDERS]: await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized') }),
   });
 
-  const settlement = new OrderSettlementRepository();
-  const orders = new OrdersRepository(ds);
   const gate = new SoldOutGate(redis, keys);
   const gateway = new PaymentGatewayClient({
     baseUrl: config.PAYMENT_GATEWAY_URL,
@@ -41,12 +37,12 @@ async function main(): Promise<void> {
       log.warn({ state }, 'payment gateway circuit breaker changed state');
     },
   });
-  const card = new CardPaymentWorkflow(ds, settlement, orders, gateway, log);
+  const workflows = createOrderWorkflows({ ds, gateway, gate, log, metrics });
   const worker = new Worker<OrdersQueueData>(
     QueueName.ORDERS,
     ordersProcessor({
-      apply: new ApplyOrderWorkflow(ds, settlement, orders, card),
-      cancel: new CancelOrderWorkflow(ds, settlement, gateway, gate, log),
+      apply: workflows.apply,
+      cancel: workflows.cancel,
       store,
       outcomes: new OrderOutcomePublisher(store, gate, { redis, keys }),
       lock: new CustomerLock(redis, keys),

@@ -1,14 +1,14 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { FailureReason, OrderStatus } from '@bazaar/contracts';
-import { OrderSettlementRepository, OrdersRepository, createDataSource, execute, selectRows } from '@bazaar/db';
+import { createDataSource, execute, selectRows } from '@bazaar/db';
 import { createLogger, loadConfig } from '@bazaar/platform';
 import type { AcceptedLine, AcceptedOrder } from '@bazaar/queue';
 import { DELIVERY } from '../../../test/support/api-harness';
 import { acceptedOrderFor, line, sqlFixtures } from '../../../test/support/db-fixtures';
 import { testEnv } from '../../../test/support/test-env';
 import { PaymentGatewayClient } from '../src/gateway/payment-gateway.client';
-import { ApplyOrderWorkflow } from '../src/workflows/apply-order/apply-order.workflow';
-import { CardPaymentWorkflow } from '../src/workflows/apply-order/card-payment.workflow';
+import { createOrderWorkflows } from '../src/workflows/order-workflows';
+import type { ApplyOrderWorkflow } from '../src/workflows/apply-order/apply-order.workflow';
 
 /**
  * A BALANCE order placed from the cart, against the real MariaDB: when it is
@@ -26,11 +26,8 @@ describe('ApplyOrderWorkflow, orders from the cart (MariaDB)', () => {
     const config = loadConfig({ ...testEnv() });
     ds = createDataSource({ ...config, MYSQL_POOL_SIZE: 5 }, { multipleStatements: true });
     await ds.initialize();
-    const settlement = new OrderSettlementRepository();
-    const orders = new OrdersRepository(ds);
     gateway = new PaymentGatewayClient({ baseUrl: config.PAYMENT_GATEWAY_URL, secretKey: config.PAYMENT_SECRET_KEY, timeoutMs: 1000, retries: 0 });
-    const card = new CardPaymentWorkflow(ds, settlement, orders, gateway, createLogger('worker-test', 'silent'));
-    workflow = new ApplyOrderWorkflow(ds, settlement, orders, card);
+    workflow = createOrderWorkflows({ ds, gateway, gate: undefined as never, log: createLogger('worker-test', 'silent') }).apply;
   });
 
   afterAll(async () => {

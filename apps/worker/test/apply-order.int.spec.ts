@@ -1,14 +1,14 @@
 import type { DataSource } from 'typeorm';
 import { FailureReason, OrderStatus, PaymentMethod, ProductStatus, WalletEntryKind } from '@bazaar/contracts';
-import { OrderSettlementRepository, OrdersRepository, createDataSource, selectRows } from '@bazaar/db';
+import { OrdersRepository, createDataSource, selectRows } from '@bazaar/db';
 import { createLogger, loadConfig } from '@bazaar/platform';
 import type { AcceptedLine } from '@bazaar/queue';
 import { DELIVERY } from '../../../test/support/api-harness';
 import { acceptedOrderFor, line, sqlFixtures } from '../../../test/support/db-fixtures';
 import { testEnv } from '../../../test/support/test-env';
 import { PaymentGatewayClient } from '../src/gateway/payment-gateway.client';
-import { ApplyOrderWorkflow, type ApplyOutcome } from '../src/workflows/apply-order/apply-order.workflow';
-import { CardPaymentWorkflow } from '../src/workflows/apply-order/card-payment.workflow';
+import { createOrderWorkflows } from '../src/workflows/order-workflows';
+import type { ApplyOrderWorkflow, ApplyOutcome } from '../src/workflows/apply-order/apply-order.workflow';
 
 /**
  * ApplyOrderWorkflow against the real MariaDB: one transaction per order,
@@ -24,8 +24,6 @@ describe('ApplyOrderWorkflow (MariaDB)', () => {
     const config = loadConfig({ ...testEnv() });
     ds = createDataSource({ ...config, MYSQL_POOL_SIZE: 20 }, { multipleStatements: true });
     await ds.initialize();
-    const settlement = new OrderSettlementRepository();
-    const orders = new OrdersRepository(ds);
     // CARD orders go to the payment saga; every order here pays from the wallet, so the gateway is never called.
     gateway = new PaymentGatewayClient({
       baseUrl: config.PAYMENT_GATEWAY_URL,
@@ -33,8 +31,7 @@ describe('ApplyOrderWorkflow (MariaDB)', () => {
       timeoutMs: config.PAYMENT_TIMEOUT_MS,
       retries: config.PAYMENT_RETRIES,
     });
-    const card = new CardPaymentWorkflow(ds, settlement, orders, gateway, createLogger('worker-test', 'silent'));
-    workflow = new ApplyOrderWorkflow(ds, settlement, orders, card);
+    workflow = createOrderWorkflows({ ds, gateway, gate: undefined as never, log: createLogger('worker-test', 'silent') }).apply;
   });
 
   afterAll(async () => {

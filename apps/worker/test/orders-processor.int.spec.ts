@@ -1,7 +1,7 @@
 import { Worker, UnrecoverableError, type Queue } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import { OrderStatus, WalletEntryKind } from '@bazaar/contracts';
-import { OrderSettlementRepository, OrdersRepository, createDataSource, selectRows } from '@bazaar/db';
+import { OrdersRepository, createDataSource, selectRows } from '@bazaar/db';
 import { createLogger, createMetrics, createRedis, loadConfig, redisKeys, type Redis, type RedisKeys } from '@bazaar/platform';
 import {
   AcceptedOrderStore,
@@ -22,9 +22,7 @@ import { testEnv } from '../../../test/support/test-env';
 import { PaymentGatewayClient } from '../src/gateway/payment-gateway.client';
 import { CustomerLock } from '../src/locks/customer-lock';
 import { ordersProcessor } from '../src/processors/orders.processor';
-import { ApplyOrderWorkflow } from '../src/workflows/apply-order/apply-order.workflow';
-import { CardPaymentWorkflow } from '../src/workflows/apply-order/card-payment.workflow';
-import { CancelOrderWorkflow } from '../src/workflows/cancel-order/cancel-order.workflow';
+import { createOrderWorkflows } from '../src/workflows/order-workflows';
 
 /**
  * The orders processor in a real BullMQ Worker over a real queue, MariaDB and
@@ -55,8 +53,6 @@ describe('orders processor in a BullMQ worker (MariaDB + Redis)', () => {
     store = new AcceptedOrderStore(redis, keys);
     queue = createOrdersQueue(queueRedis, keys, 3);
     const log = createLogger('worker-test', 'silent');
-    const settlement = new OrderSettlementRepository();
-    const orders = new OrdersRepository(ds);
     const gate = new SoldOutGate(redis, keys);
     // Every order here pays from the wallet: the gateway is wired as in main.ts but never called.
     gateway = new PaymentGatewayClient({
@@ -66,8 +62,7 @@ describe('orders processor in a BullMQ worker (MariaDB + Redis)', () => {
       retries: config.PAYMENT_RETRIES,
     });
     const processor = ordersProcessor({
-      apply: new ApplyOrderWorkflow(ds, settlement, orders, new CardPaymentWorkflow(ds, settlement, orders, gateway, log)),
-      cancel: new CancelOrderWorkflow(ds, settlement, gateway, gate, log),
+      ...createOrderWorkflows({ ds, gateway, gate, log }),
       store,
       outcomes: new OrderOutcomePublisher(store, gate),
       lock: new CustomerLock(redis, keys),

@@ -1,4 +1,4 @@
-/** Statuses and reasons: one enum each, used everywhere (shared/spec/contract.md). */
+/** Statuses and reasons: one enum each, used everywhere (docs/api.md). */
 export const Role = { CUSTOMER: 'CUSTOMER', SELLER: 'SELLER', ADMIN: 'ADMIN' } as const;
 export type Role = (typeof Role)[keyof typeof Role];
 export const ROLES = Object.values(Role) as [Role, ...Role[]];
@@ -41,3 +41,45 @@ export type WalletEntryKind = (typeof WalletEntryKind)[keyof typeof WalletEntryK
 
 export const ProductStatus = { ACTIVE: 'ACTIVE', DELETED: 'DELETED' } as const;
 export type ProductStatus = (typeof ProductStatus)[keyof typeof ProductStatus];
+
+/** A card payment as the payments table mirrors it from the gateway. */
+export const PaymentStatus = {
+  CONFIRMING: 'CONFIRMING',
+  DONE: 'DONE',
+  FAILED: 'FAILED',
+  PARTIAL_CANCELED: 'PARTIAL_CANCELED',
+  CANCELED: 'CANCELED',
+} as const;
+export type PaymentStatus = (typeof PaymentStatus)[keyof typeof PaymentStatus];
+
+export const CouponKind = { FIXED: 'FIXED', PERCENT: 'PERCENT' } as const;
+export type CouponKind = (typeof CouponKind)[keyof typeof CouponKind];
+export const COUPON_KINDS = Object.values(CouponKind) as [CouponKind, ...CouponKind[]];
+
+/** A claimed coupon as coupons.mine shows it. */
+export const CouponState = { AVAILABLE: 'AVAILABLE', RESERVED: 'RESERVED', USED: 'USED', EXPIRED: 'EXPIRED' } as const;
+export type CouponState = (typeof CouponState)[keyof typeof CouponState];
+
+/** Why coupons.claim was refused (PRECONDITION_FAILED, data.reason). */
+export const ClaimRefusal = {
+  COUPON_SOLD_OUT: 'COUPON_SOLD_OUT',
+  COUPON_ALREADY_CLAIMED: 'COUPON_ALREADY_CLAIMED',
+  COUPON_NOT_ACTIVE: 'COUPON_NOT_ACTIVE',
+} as const;
+export type ClaimRefusal = (typeof ClaimRefusal)[keyof typeof ClaimRefusal];
+
+/** Where a point lot came from. */
+export const PointLotSource = { ORDER_REWARD: 'ORDER_REWARD', REFUND_REISSUE: 'REFUND_REISSUE', GRANT: 'GRANT' } as const;
+export type PointLotSource = (typeof PointLotSource)[keyof typeof PointLotSource];
+
+/** Every change of a lot's remaining is one of these (points.history; bazaar_points_total{movement} in lower case). */
+export const PointMovementKind = {
+  EARN: 'EARN',
+  SPEND: 'SPEND',
+  RESTORE: 'RESTORE',
+  REISSUE: 'REISSUE',
+  CLAWBACK: 'CLAWBACK',
+  EXPIRE: 'EXPIRE',
+  GRANT: 'GRANT',
+} as const;
+export type PointMovementKind = (typeof PointMovementKind)[keyof typeof PointMovementKind];

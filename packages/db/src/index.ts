@@ -13,3 +13,5 @@ export * from './repositories/popular-products.repository';
 export * from './repositories/cart.repository';
 export * from './repositories/questions.repository';
 export * from './repositories/view-counts.repository';
+export * from './repositories/points.repository';
+export * from './repositories/sql-batch';

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 /**
  * Every metric the fleet exports, defined once. Names and labels are part of
- * the public contract (dashboards and alerts read them): see shared/spec/contract.md.
+ * the public contract (dashboards and alerts read them): see docs/api.md.
  */
 export interface MetricsOptions {
   /** Read at scrape time: job counts by queue, then by state. */
@@ -114,6 +114,24 @@ export function createMetrics(service: string, opts: MetricsOptions = {}) {
     paymentGatewayBreaker: new Gauge({
       name: 'bazaar_payment_gateway_breaker_open',
       help: 'Payment gateway circuit breaker: 1 open, 0.5 half-open, 0 closed',
+      registers: [registry],
+    }),
+    points: new Counter({
+      name: 'bazaar_points_total',
+      help: 'Points moved, by movement (earn, spend, restore, reissue, clawback, expire, grant)',
+      labelNames: ['movement'] as const,
+      registers: [registry],
+    }),
+    orderTxStatements: new Counter({
+      name: 'bazaar_order_tx_statements_total',
+      help: 'SQL statements sent by order transactions, by transaction kind and step (tx = START/SAVEPOINT/COMMIT)',
+      labelNames: ['kind', 'step'] as const,
+      registers: [registry],
+    }),
+    orderTxRoundTrips: new Counter({
+      name: 'bazaar_order_tx_round_trips_total',
+      help: 'MySQL round trips of order transactions, by transaction kind',
+      labelNames: ['kind'] as const,
       registers: [registry],
     }),
     walletCharges: new Counter({

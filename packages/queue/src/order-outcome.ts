@@ -4,29 +4,54 @@ import type { RedisKeys } from '@bazaar/platform';
 import type { AcceptedOrderStore } from './accepted-orders.store';
 import type { SoldOutGate } from './sold-out-gate';
 
+/** The coupon holds the order path keeps in Redis (CouponStore): what a settled order tells them. */
+export interface CouponHolds {
+  /** The order is PAID: the customer's claim is used by it. */
+  markUsed(couponId: number, userId: number, orderId: string): Promise<unknown>;
+  /** The order FAILED or was cancelled before it was paid: its reservation goes, the claim is available again (once). */
+  release(couponId: number, userId: number, orderId: string): Promise<unknown>;
+  /** A paid order was cancelled while the coupon was still valid: the claim is available again. */
+  returnUsed(couponId: number, userId: number, orderId: string): Promise<unknown>;
+}
+
 /**
  * What Redis must learn once MySQL has settled an accepted order: the gate
- * drops its reservations (giving the units back unless it was paid), and the
- * accepted record shows the outcome and leaves the pending indexes. Safe to
- * repeat: a worker does it after its commit, the reconciler again if that
- * worker died first.
+ * drops its reservations (giving the units back unless it was paid), the
+ * coupon's hold becomes used (PAID) or free again, and the accepted record
+ * shows the outcome and leaves the pending indexes. Safe to repeat: a worker
+ * does it after its commit, the reconciler again if that worker died first.
  */
 export class OrderOutcomePublisher {
   constructor(
     private readonly store: AcceptedOrderStore,
     private readonly gate: SoldOutGate,
     private readonly events?: { redis: Redis; keys: RedisKeys },
+    private readonly coupons?: CouponHolds,
   ) {}
 
-  async settled(order: { orderId: string; userId: number; lines: { productId: number }[] }, status: OrderStatus, reason: FailureReason | null): Promise<void> {
+  async settled(
+    order: { orderId: string; userId: number; lines: { productId: number }[]; coupon?: { couponId: number } },
+    status: OrderStatus,
+    reason: FailureReason | null,
+  ): Promise<void> {
     if (status === OrderStatus.PENDING) return;
     await this.gate.release(
       order.orderId,
       order.lines.map((l) => l.productId),
       status !== OrderStatus.PAID,
     );
+    if (order.coupon && this.coupons) {
+      const { couponId } = order.coupon;
+      if (status === OrderStatus.PAID) await this.coupons.markUsed(couponId, order.userId, order.orderId);
+      else if (status === OrderStatus.FAILED || status === OrderStatus.CANCELLED) await this.coupons.release(couponId, order.userId, order.orderId);
+    }
     await this.store.markSettled(order.userId, order.orderId, status, reason);
     await this.publish(order.userId, order.orderId, status);
+  }
+
+  /** A paid order's coupon went back to its customer (a cancel while the coupon was valid). */
+  async couponReturned(couponId: number, userId: number, orderId: string): Promise<void> {
+    await this.coupons?.returnUsed(couponId, userId, orderId);
   }
 
   /** Tells subscribers (orders.onStatus) that the order's status changed; they read the order anew. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PAYMENT_METHODS, fulfillmentInput, id, ulid } from '@bazaar/contracts';
+import { COUPON_KINDS, PAYMENT_METHODS, fulfillmentInput, id, ulid } from '@bazaar/contracts';
 
 /** One accepted line: the product's price and name at the moment of acceptance. */
 export const acceptedLine = z.strictObject({
@@ -10,6 +10,22 @@ export const acceptedLine = z.strictObject({
   quantity: z.number().int().min(1),
 });
 export type AcceptedLine = z.infer<typeof acceptedLine>;
+
+/**
+ * The coupon's terms as they were when the order was accepted (a coupon never
+ * changes after create): the worker prices the order from these, never from
+ * a later read.
+ */
+export const acceptedCoupon = z.strictObject({
+  couponId: id,
+  kind: z.enum(COUPON_KINDS),
+  value: z.number().int().min(0),
+  maxDiscount: z.number().int().min(0).nullable(),
+  minOrderAmount: z.number().int().min(0),
+  /** null: a platform coupon (every line is eligible). */
+  storeId: id.nullable(),
+});
+export type AcceptedCoupon = z.infer<typeof acceptedCoupon>;
 
 /**
  * An accepted order: what the API keeps in Redis and what the `orders` job
@@ -23,8 +39,12 @@ export const acceptedOrder = z.strictObject({
   acceptedAt: z.iso.datetime(),
   paymentMethod: z.enum(PAYMENT_METHODS),
   paymentKey: z.string().optional(),
-  couponId: id.optional(),
+  /** The coupon this order reserved at accept, with its terms frozen. */
+  coupon: acceptedCoupon.optional(),
+  /** Points the customer asked to use (checked against the live balance by the worker). */
   points: z.number().int().min(0).optional(),
+  /** The reward rate in force at accept, in basis points of the cash paid; absent = the default (100). */
+  rewardBps: z.number().int().min(0).max(10_000).optional(),
   fulfillment: fulfillmentInput,
   lines: z.array(acceptedLine).min(1),
   /** Ordered from the cart: when the order becomes PAID, its lines' quantities leave the customer's cart (same transaction). */

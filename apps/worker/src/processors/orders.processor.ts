@@ -85,6 +85,7 @@ async function cancelOrder(deps: OrdersProcessorDeps, job: Job<OrdersQueueData>)
   const log = deps.log.child({ reqId: requestId, orderId, userId, cancel: reason });
   const accepted = (await deps.store.get(userId, orderId))?.order ?? null;
   const outcome = await deps.lock.withLock(userId, () => deps.cancel.run(orderId, accepted));
+  if (outcome.couponReturned !== undefined) await deps.outcomes.couponReturned(outcome.couponReturned, userId, orderId);
   if (outcome.changed && accepted) await deps.outcomes.settled(accepted, OrderStatus.CANCELLED, null);
   else if (outcome.changed) await deps.outcomes.publish(userId, orderId, OrderStatus.CANCELLED);
   if (outcome.changed) {

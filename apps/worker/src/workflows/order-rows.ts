@@ -1,6 +1,6 @@
 import { type OrderStatus, type FailureReason } from '@bazaar/contracts';
 import type { SettlementLine, SettlementOrder } from '@bazaar/db';
-import { priceOrder } from '@bazaar/domain';
+import { DEFAULT_REWARD_BPS, priceOrder, type PricedOrder, type PricingResult } from '@bazaar/domain';
 import type { AcceptedOrder } from '@bazaar/queue';
 import type { GatewayPayment, PaymentGatewayClient } from '../gateway/payment-gateway.client';
 
@@ -12,29 +12,43 @@ export interface ApplyOutcome {
 }
 
 /**
- * The MySQL rows of an accepted order, priced by the money rules (§2).
- * Points and rewards arrive with the points ledger; until then every won is
- * cash and nothing is earned.
+ * Prices an accepted order from the terms frozen at accept (lines at their
+ * accepted prices, the coupon's terms, the points asked, the reward rate)
+ * with the money rules (packages/domain). The live point balance is the
+ * point-spend step's to check, inside the transaction: here the points
+ * asked are taken as available. A coupon that does not apply is a refusal.
+ */
+export function priceAccepted(order: AcceptedOrder): PricingResult {
+  const points = order.points ?? 0;
+  return priceOrder({ lines: order.lines, coupon: order.coupon ?? null, points, pointBalance: points, rewardBps: order.rewardBps ?? DEFAULT_REWARD_BPS });
+}
+
+/**
+ * The MySQL rows of an accepted order, priced by {@link priceAccepted}. An
+ * order refused by its pricing (its coupon does not apply) is recorded with
+ * its lines priced without the coupon, points or reward: nothing was taken.
  */
 export function settlementRows(
   order: AcceptedOrder,
   status: OrderStatus,
   reason: FailureReason | null = null,
-): { row: SettlementOrder; lines: SettlementLine[] } {
-  const priced = priceOrder({ lines: order.lines, points: 0, pointBalance: 0, rewardBps: 0 });
-  if (!priced.ok) throw new Error(`order ${order.orderId} cannot be priced: ${priced.reason}`);
+): { row: SettlementOrder; lines: SettlementLine[]; priced: PricedOrder } {
+  const asked = priceAccepted(order);
+  const priced = asked.ok ? asked : (priceOrder({ lines: order.lines, pointBalance: 0, rewardBps: 0 }) as PricedOrder);
   const lines: SettlementLine[] = order.lines.map((l, i) => {
     const p = priced.lines[i]!;
     return { productId: l.productId, storeId: l.storeId, productName: l.name, unitPrice: l.unitPrice, quantity: l.quantity, ...p };
   });
   return {
     lines,
+    priced,
     row: {
       id: order.orderId,
       userId: order.userId,
       status,
       failureReason: reason,
       paymentMethod: order.paymentMethod,
+      couponId: order.coupon?.couponId ?? null,
       fulfillment: order.fulfillment,
       itemsTotal: priced.itemsTotal,
       discountTotal: priced.discount,

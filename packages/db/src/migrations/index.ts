@@ -4,6 +4,7 @@ import { CartAndQuestions1763900300000 } from './1763900300000-cart-and-question
 import { ProductViews1763900400000 } from './1763900400000-product-views';
 import { ProductSearch1763900500000 } from './1763900500000-product-search';
 import { ProductListIndexes1763900550000 } from './1763900550000-product-list-indexes';
+import { MoneyCore1764000000000 } from './1764000000000-money-core';
 
 /** Every migration, in order. Never edit one that has landed: add a new one. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   ProductViews1763900400000,
   ProductSearch1763900500000,
   ProductListIndexes1763900550000,
+  MoneyCore1764000000000,
 ];

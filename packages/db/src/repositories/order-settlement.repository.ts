@@ -1,6 +1,8 @@
 import type { QueryRunner } from 'typeorm';
-import { OrderStatus, WalletEntryKind, type FailureReason, type Fulfillment, type PaymentMethod } from '@bazaar/contracts';
+import { OrderStatus, PaymentStatus, WalletEntryKind, type FailureReason, type Fulfillment, type PaymentMethod } from '@bazaar/contracts';
+import { assertTransition } from '@bazaar/domain';
 import { execute, isDuplicateKey, selectRows } from '../data-source';
+import { valuesList, type Statement } from './sql-batch';
 
 export interface SettlementOrder {
   id: string;
@@ -8,6 +10,7 @@ export interface SettlementOrder {
   status: OrderStatus;
   failureReason: FailureReason | null;
   paymentMethod: PaymentMethod;
+  couponId: number | null;
   fulfillment: Fulfillment;
   itemsTotal: number;
   discountTotal: number;
@@ -32,192 +35,181 @@ export interface SettlementLine {
   earned: number;
 }
 
-interface Ok {
-  affectedRows: number;
-}
-
-const ORDER_INSERT = `INSERT INTO orders (id, user_id, status, failure_reason, payment_method, fulfillment, items_total, discount_total,
+const ORDER_INSERT = `INSERT INTO orders (id, user_id, status, failure_reason, payment_method, coupon_id, fulfillment, items_total, discount_total,
     points_used, cash_paid, points_earned, idempotency_key, request_id, accepted_at, settled_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? = 'PENDING', NULL, CURRENT_TIMESTAMP(3)))`;
-
-const orderParams = (o: SettlementOrder): unknown[] => [
-  o.id,
-  o.userId,
-  o.status,
-  o.failureReason,
-  o.paymentMethod,
-  JSON.stringify(o.fulfillment),
-  o.itemsTotal,
-  o.discountTotal,
-  o.pointsUsed,
-  o.cashPaid,
-  o.pointsEarned,
-  o.idempotencyKey,
-  o.requestId,
-  o.acceptedAt,
-  o.status,
-];
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? = 'PENDING', NULL, CURRENT_TIMESTAMP(3)))`;
 
 /** A wallet ledger row whose balance_after is read from the account row this transaction has just changed. Params: kind, amount, ref, user. */
 const LEDGER_ROW_FROM_ACCOUNT = `INSERT INTO wallet_entries (user_id, kind, amount, balance_after, ref)
   SELECT user_id, ?, ?, balance, ? FROM wallet_accounts WHERE user_id = ?`;
 
-/** A refusal: the order and its lines FAILED, earning nothing. Params: status, reason, order id. */
-const MARK_FAILED = `UPDATE orders o JOIN order_items i ON i.order_id = o.id
-  SET o.status = ?, o.failure_reason = ?, o.points_earned = 0, i.earned = 0
-  WHERE o.id = ?`;
-
 /**
- * A paid fromCart order's lines leave the cart, in two statements on the cart's primary key: the lines the
- * order covers fully are deleted, the others lowered by the ordered quantity (units the customer added after
- * ordering stay). Lines the customer removed meanwhile are simply not there. Params follow the SQL in order.
- */
-function takeFromCartSql(userId: number, lines: { productId: number; quantity: number }[]): { sql: string; params: unknown[] }[] {
-  const ids = lines.map((l) => l.productId);
-  const inList = ids.map(() => '?').join(', ');
-  const ordered = `CASE product_id ${lines.map(() => 'WHEN ? THEN ?').join(' ')} END`;
-  const orderedParams = lines.flatMap((l) => [l.productId, l.quantity]);
-  return [
-    {
-      sql: `DELETE FROM cart_items WHERE user_id = ? AND product_id IN (${inList}) AND quantity <= ${ordered}`,
-      params: [userId, ...ids, ...orderedParams],
-    },
-    {
-      sql: `UPDATE cart_items SET quantity = quantity - ${ordered} WHERE user_id = ? AND product_id IN (${inList}) AND quantity > ${ordered}`,
-      params: [...orderedParams, userId, ...ids, ...orderedParams],
-    },
-  ];
-}
-
-/**
- * The SQL of the order transaction, one method a statement, all through the
- * caller's transaction runner so every statement is visible and countable.
+ * The SQL of the order transaction. The hot path takes its statements from
+ * the static builders (the worker's order-transaction steps batch them into
+ * round trips); the methods below run one statement each through the
+ * caller's transaction runner, for the paths that are not hot (cancel,
+ * compensation). Every statement is visible here and counted by its caller.
  */
 export class OrderSettlementRepository {
-  /** Inserts the order row; false when it already exists (the order was settled before). */
-  async insertOrder(q: QueryRunner, o: SettlementOrder): Promise<boolean> {
-    try {
-      await q.query(ORDER_INSERT, orderParams(o));
-      return true;
-    } catch (err) {
-      if (isDuplicateKey(err)) return false;
-      throw err;
-    }
-  }
+  // ---- statements ----
 
-  /**
-   * Hot path, one round trip (needs a DataSource with multipleStatements):
-   * START TRANSACTION, the order row, its lines, SAVEPOINT order_effects.
-   * False when the order row already exists (settled before); the caller
-   * then ends the transaction.
-   */
-  async openOrderBatch(q: QueryRunner, o: SettlementOrder, lines: SettlementLine[]): Promise<boolean> {
-    const items = this.itemsInsert(o.id, lines);
-    try {
-      await q.query(`START TRANSACTION; ${ORDER_INSERT}; ${items.sql}; SAVEPOINT order_effects`, [...orderParams(o), ...items.params]);
-      return true;
-    } catch (err) {
-      if (isDuplicateKey(err)) return false;
-      throw err;
-    }
-  }
-
-  /**
-   * Hot path, one round trip: the wallet debit with its ledger row (when
-   * there is cash to pay), the conditional stock decrements in the given
-   * order, and for an order from the cart the two statements that take its
-   * lines out of the cart (after the stock rows, the order cart.add locks
-   * them in). The caller rolls back to the savepoint when this says no,
-   * which also puts the cart back as it was.
-   */
-  async applyEffectsBatch(
-    q: QueryRunner,
-    userId: number,
-    orderId: string,
-    cash: number,
-    stock: { productId: number; quantity: number }[],
-    fromCart: { productId: number; quantity: number }[] = [],
-  ): Promise<'ok' | 'INSUFFICIENT_BALANCE' | 'OUT_OF_STOCK'> {
-    const sql: string[] = [];
-    const params: unknown[] = [];
-    if (cash > 0) {
-      sql.push('UPDATE wallet_accounts SET balance = balance - ? WHERE user_id = ? AND balance >= ?');
-      params.push(cash, userId, cash);
-      sql.push(LEDGER_ROW_FROM_ACCOUNT);
-      params.push(WalletEntryKind.ORDER_PAYMENT, -cash, orderId, userId);
-    }
-    for (const l of stock) {
-      sql.push(`UPDATE products SET stock = stock - ? WHERE id = ? AND status = 'ACTIVE' AND stock >= ?`);
-      params.push(l.quantity, l.productId, l.quantity);
-    }
-    if (fromCart.length > 0) {
-      for (const st of takeFromCartSql(userId, fromCart)) {
-        sql.push(st.sql);
-        params.push(...st.params);
-      }
-    }
-    const raw = (await q.query(sql.join('; '), params)) as Ok | Ok[];
-    const results = Array.isArray(raw) ? raw : [raw];
-    if (cash > 0 && results[0]?.affectedRows !== 1) return 'INSUFFICIENT_BALANCE';
-    const first = cash > 0 ? 2 : 0;
-    const stockResults = results.slice(first, first + stock.length);
-    return stockResults.every((r) => r.affectedRows === 1) ? 'ok' : 'OUT_OF_STOCK';
-  }
-
-  /** Hot path, one round trip: undo the effects, record the refusal, commit. */
-  async failAndCommitBatch(q: QueryRunner, orderId: string, reason: FailureReason): Promise<void> {
-    await q.query(`ROLLBACK TO SAVEPOINT order_effects; ${MARK_FAILED}; COMMIT`, [OrderStatus.FAILED, reason, orderId]);
-  }
-
-  private itemsInsert(orderId: string, lines: SettlementLine[]): { sql: string; params: unknown[] } {
-    const params: unknown[] = [];
-    lines.forEach((l, i) =>
-      params.push(orderId, i, l.productId, l.storeId, l.productName, l.unitPrice, l.quantity, l.subtotal, l.discount, l.points, l.cash, l.earned),
-    );
+  /** The order row. Its primary key makes a second application impossible (a duplicate fails with ER_DUP_ENTRY). */
+  static orderInsert(o: SettlementOrder): Statement {
+    // The row is born in its first status: a move out of PENDING, so it follows the state table too.
+    if (o.status !== OrderStatus.PENDING) assertTransition(OrderStatus.PENDING, o.status);
     return {
-      sql: `INSERT INTO order_items (order_id, line_no, product_id, store_id, product_name, unit_price, quantity, subtotal, discount, points, cash, earned)
-       VALUES ${lines.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-      params,
+      sql: ORDER_INSERT,
+      params: [
+        o.id,
+        o.userId,
+        o.status,
+        o.failureReason,
+        o.paymentMethod,
+        o.couponId,
+        JSON.stringify(o.fulfillment),
+        o.itemsTotal,
+        o.discountTotal,
+        o.pointsUsed,
+        o.cashPaid,
+        o.pointsEarned,
+        o.idempotencyKey,
+        o.requestId,
+        o.acceptedAt,
+        o.status,
+      ],
     };
   }
 
-  /** One multi-row insert for all lines, in the order they were placed. */
-  async insertItems(q: QueryRunner, orderId: string, lines: SettlementLine[]): Promise<void> {
-    const items = this.itemsInsert(orderId, lines);
-    await q.query(items.sql, items.params);
+  /** All lines in one multi-row insert, in the order they were placed. */
+  static itemsInsert(orderId: string, lines: readonly SettlementLine[]): Statement {
+    return {
+      sql: `INSERT INTO order_items (order_id, line_no, product_id, store_id, product_name, unit_price, quantity, subtotal, discount, points, cash, earned)
+       VALUES ${valuesList(lines.length, 12)}`,
+      params: lines.flatMap((l, i) => [orderId, i, l.productId, l.storeId, l.productName, l.unitPrice, l.quantity, l.subtotal, l.discount, l.points, l.cash, l.earned]),
+    };
+  }
+
+  /** The customer's claim of the coupon becomes this order's: exactly one row, or the coupon is not theirs to use (held by another order, or never claimed). */
+  static couponUse(userId: number, couponId: number, orderId: string, now: Date): Statement {
+    return {
+      sql: `UPDATE coupon_claims SET order_id = ?, used_at = ? WHERE coupon_id = ? AND user_id = ? AND order_id IS NULL`,
+      params: [orderId, now, couponId, userId],
+    };
+  }
+
+  /** The wallet debit (never below 0: one row or none) and its ledger row: 2 statements. */
+  static walletDebit(userId: number, orderId: string, cash: number): Statement[] {
+    return [
+      { sql: 'UPDATE wallet_accounts SET balance = balance - ? WHERE user_id = ? AND balance >= ?', params: [cash, userId, cash] },
+      { sql: LEDGER_ROW_FROM_ACCOUNT, params: [WalletEntryKind.ORDER_PAYMENT, -cash, orderId, userId] },
+    ];
+  }
+
+  /** Conditional decrements in the given order (callers pass product id order): never below 0, never a deleted product; each must change one row. */
+  static stockTake(lines: readonly { productId: number; quantity: number }[]): Statement[] {
+    return lines.map((l) => ({
+      sql: `UPDATE products SET stock = stock - ? WHERE id = ? AND status = 'ACTIVE' AND stock >= ?`,
+      params: [l.quantity, l.productId, l.quantity],
+    }));
   }
 
   /**
-   * A refusal inside the order transaction, after its effects were rolled back
-   * to the savepoint: the order and its lines become FAILED, earning nothing.
+   * A paid fromCart order's lines leave the cart, in two statements on the cart's primary key: the lines the
+   * order covers fully are deleted, the others lowered by the ordered quantity (units the customer added after
+   * ordering stay). Lines the customer removed meanwhile are simply not there.
    */
-  async markFailed(q: QueryRunner, orderId: string, reason: FailureReason): Promise<void> {
-    await q.query(MARK_FAILED, [OrderStatus.FAILED, reason, orderId]);
+  static cartTake(userId: number, lines: readonly { productId: number; quantity: number }[]): Statement[] {
+    if (lines.length === 0) return [];
+    const ids = lines.map((l) => l.productId);
+    const inList = ids.map(() => '?').join(', ');
+    const ordered = `CASE product_id ${lines.map(() => 'WHEN ? THEN ?').join(' ')} END`;
+    const orderedParams = lines.flatMap((l) => [l.productId, l.quantity]);
+    return [
+      {
+        sql: `DELETE FROM cart_items WHERE user_id = ? AND product_id IN (${inList}) AND quantity <= ${ordered}`,
+        params: [userId, ...ids, ...orderedParams],
+      },
+      {
+        sql: `UPDATE cart_items SET quantity = quantity - ${ordered} WHERE user_id = ? AND product_id IN (${inList}) AND quantity > ${ordered}`,
+        params: [...orderedParams, userId, ...ids, ...orderedParams],
+      },
+    ];
   }
 
-  /** A paid fromCart order's lines leave the customer's cart (see takeFromCartSql): two statements. */
-  async takeFromCart(q: QueryRunner, userId: number, lines: { productId: number; quantity: number }[]): Promise<void> {
-    if (lines.length === 0) return;
-    for (const st of takeFromCartSql(userId, lines)) await execute(q, st.sql, st.params);
+  /** The card payment row, CONFIRMING until the gateway answers. */
+  static paymentInsert(p: { orderId: string; userId: number; paymentKey: string; amount: number }): Statement {
+    return {
+      sql: `INSERT INTO payments (order_id, user_id, payment_key, amount, status) VALUES (?, ?, ?, ?, ?)`,
+      params: [p.orderId, p.userId, p.paymentKey, p.amount, PaymentStatus.CONFIRMING],
+    };
   }
 
-  /** Conditional decrement: never below 0, never on a deleted product. False = not enough stock. */
-  async takeStock(q: QueryRunner, productId: number, quantity: number): Promise<boolean> {
-    const res = (await q.query(`UPDATE products SET stock = stock - ? WHERE id = ? AND status = 'ACTIVE' AND stock >= ?`, [
-      quantity,
-      productId,
-      quantity,
-    ])) as Ok;
-    return res.affectedRows === 1;
+  static paymentStatus(orderId: string, status: PaymentStatus, canceledAmount?: number): Statement {
+    return {
+      sql: `UPDATE payments SET status = ?, canceled_amount = COALESCE(?, canceled_amount),
+         approved_at = IF(? = 'DONE', COALESCE(approved_at, CURRENT_TIMESTAMP(3)), approved_at) WHERE order_id = ?`,
+      params: [status, canceledAmount ?? null, status, orderId],
+    };
+  }
+
+  /**
+   * A status change through the state table (packages/domain): `from → to`
+   * must be one of its moves, and the row must still be in `from` (one row,
+   * or someone else moved it first).
+   */
+  static transitionStmt(orderId: string, from: OrderStatus, to: OrderStatus, reason: FailureReason | null = null): Statement {
+    assertTransition(from, to);
+    return {
+      sql: `UPDATE orders SET status = ?, failure_reason = ?, settled_at = COALESCE(settled_at, CURRENT_TIMESTAMP(3)) WHERE id = ? AND status = ?`,
+      params: [to, reason, orderId, from],
+    };
+  }
+
+  /**
+   * A refusal, after the effects were rolled back to the savepoint: the order
+   * row was written in `from` (PAID for a balance order, PENDING for a card
+   * reservation) and is recorded FAILED with its lines earning nothing.
+   */
+  static markFailed(orderId: string, from: OrderStatus, reason: FailureReason): Statement {
+    // The refused order never was PAID: its move is PENDING → FAILED.
+    assertTransition(OrderStatus.PENDING, OrderStatus.FAILED);
+    return {
+      sql: `UPDATE orders o JOIN order_items i ON i.order_id = o.id
+        SET o.status = ?, o.failure_reason = ?, o.points_earned = 0, i.earned = 0, o.settled_at = COALESCE(o.settled_at, CURRENT_TIMESTAMP(3))
+        WHERE o.id = ? AND o.status = ?`,
+      params: [OrderStatus.FAILED, reason, orderId, from],
+    };
+  }
+
+  // ---- one statement a call, inside the caller's transaction ----
+
+  async run(q: QueryRunner, st: Statement): Promise<{ affectedRows: number; insertId: number }> {
+    return execute(q, st.sql, st.params);
+  }
+
+  /** The order row and its lines (2 statements); false when the order row already exists. */
+  async insertOrderRows(q: QueryRunner, o: SettlementOrder, lines: readonly SettlementLine[]): Promise<boolean> {
+    try {
+      await this.run(q, OrderSettlementRepository.orderInsert(o));
+    } catch (err) {
+      if (isDuplicateKey(err)) return false;
+      throw err;
+    }
+    await this.run(q, OrderSettlementRepository.itemsInsert(o.id, lines));
+    return true;
   }
 
   /** The order row, locked for this transaction (null when MySQL has not seen the order). */
   async lockOrder(q: QueryRunner, orderId: string): Promise<LockedOrder | null> {
-    const [row] = await selectRows<{ user_id: number | string; status: OrderStatus; payment_method: PaymentMethod; cash_paid: number | string }>(
-      q,
-      'SELECT user_id, status, payment_method, cash_paid FROM orders WHERE id = ? FOR UPDATE',
-      [orderId],
-    );
+    const [row] = await selectRows<{
+      user_id: number | string;
+      status: OrderStatus;
+      payment_method: PaymentMethod;
+      coupon_id: number | string | null;
+      cash_paid: number | string;
+      points_used: number | string;
+      points_earned: number | string;
+    }>(q, 'SELECT user_id, status, payment_method, coupon_id, cash_paid, points_used, points_earned FROM orders WHERE id = ? FOR UPDATE', [orderId]);
     if (!row) return null;
     const lines = await selectRows<{ product_id: number | string; quantity: number | string }>(
       q,
@@ -228,23 +220,20 @@ export class OrderSettlementRepository {
       userId: Number(row.user_id),
       status: row.status,
       paymentMethod: row.payment_method,
+      couponId: row.coupon_id === null ? null : Number(row.coupon_id),
       cashPaid: Number(row.cash_paid),
+      pointsUsed: Number(row.points_used),
+      pointsEarned: Number(row.points_earned),
       lines: lines.map((l) => ({ productId: Number(l.product_id), quantity: Number(l.quantity) })),
     };
   }
 
-  /** Moves the order from one of `from` to `to`; false when it is in none of them (someone else moved it). */
-  async transition(q: QueryRunner, orderId: string, from: OrderStatus[], to: OrderStatus, reason: FailureReason | null = null): Promise<boolean> {
-    const res = await execute(
-      q,
-      `UPDATE orders SET status = ?, failure_reason = ?, settled_at = COALESCE(settled_at, CURRENT_TIMESTAMP(3))
-       WHERE id = ? AND status IN (${from.map(() => '?').join(',')})`,
-      [to, reason, orderId, ...from],
-    );
-    return res.affectedRows === 1;
+  /** See {@link OrderSettlementRepository.transitionStmt}. False when the order is no longer in `from`. */
+  async transition(q: QueryRunner, orderId: string, from: OrderStatus, to: OrderStatus, reason: FailureReason | null = null): Promise<boolean> {
+    return (await this.run(q, OrderSettlementRepository.transitionStmt(orderId, from, to, reason))).affectedRows === 1;
   }
 
-  /** Units go back to stock, in product id order (the same lock order as takeStock). */
+  /** Units go back to stock, in product id order (the same lock order as stockTake). */
   async returnStock(q: QueryRunner, lines: { productId: number; quantity: number }[]): Promise<void> {
     for (const l of [...lines].sort((a, b) => a.productId - b.productId)) {
       if (l.quantity > 0) await execute(q, 'UPDATE products SET stock = stock + ? WHERE id = ?', [l.quantity, l.productId]);
@@ -257,15 +246,6 @@ export class OrderSettlementRepository {
     await execute(q, LEDGER_ROW_FROM_ACCOUNT, [kind, amount, ref, userId]);
   }
 
-  async insertPayment(q: QueryRunner, p: { orderId: string; userId: number; paymentKey: string; amount: number }): Promise<void> {
-    await execute(q, `INSERT INTO payments (order_id, user_id, payment_key, amount, status) VALUES (?, ?, ?, ?, 'CONFIRMING')`, [
-      p.orderId,
-      p.userId,
-      p.paymentKey,
-      p.amount,
-    ]);
-  }
-
   async payment(q: QueryRunner, orderId: string): Promise<PaymentRow | null> {
     const [row] = await selectRows<{ payment_key: string; amount: number | string; canceled_amount: number | string; status: PaymentStatus }>(
       q,
@@ -276,16 +256,27 @@ export class OrderSettlementRepository {
   }
 
   async setPayment(q: QueryRunner, orderId: string, status: PaymentStatus, canceledAmount?: number): Promise<void> {
-    await execute(
-      q,
-      `UPDATE payments SET status = ?, canceled_amount = COALESCE(?, canceled_amount),
-         approved_at = IF(? = 'DONE', COALESCE(approved_at, CURRENT_TIMESTAMP(3)), approved_at) WHERE order_id = ?`,
-      [status, canceledAmount ?? null, status, orderId],
-    );
+    await this.run(q, OrderSettlementRepository.paymentStatus(orderId, status, canceledAmount));
+  }
+
+  /**
+   * The order's coupon goes back to its customer (a failed card payment, a
+   * cancel): the claim is free again. With `validAt`, only while the coupon's
+   * window is still open then (money.md: a coupon comes back only while
+   * valid). True when a claim was freed.
+   */
+  async freeCoupon(q: QueryRunner, orderId: string, validAt?: Date): Promise<boolean> {
+    const res = validAt
+      ? await execute(
+          q,
+          `UPDATE coupon_claims c JOIN coupons k ON k.id = c.coupon_id SET c.order_id = NULL, c.used_at = NULL
+           WHERE c.order_id = ? AND k.valid_until > ?`,
+          [orderId, validAt],
+        )
+      : await execute(q, `UPDATE coupon_claims SET order_id = NULL, used_at = NULL WHERE order_id = ?`, [orderId]);
+    return res.affectedRows > 0;
   }
 }
-
-export type PaymentStatus = 'CONFIRMING' | 'DONE' | 'FAILED' | 'PARTIAL_CANCELED' | 'CANCELED';
 
 export interface PaymentRow {
   paymentKey: string;
@@ -298,7 +289,10 @@ export interface LockedOrder {
   userId: number;
   status: OrderStatus;
   paymentMethod: PaymentMethod;
+  couponId: number | null;
   cashPaid: number;
+  pointsUsed: number;
+  pointsEarned: number;
   /** Units per line not yet refunded. */
   lines: { productId: number; quantity: number }[];
 }

@@ -1,74 +1,93 @@
-import type { DataSource } from 'typeorm';
-import { FailureReason, OrderStatus, PaymentMethod } from '@bazaar/contracts';
-import { isRetryableTxError, type OrderSettlementRepository, type OrdersRepository } from '@bazaar/db';
+import { OrderStatus, PaymentMethod, type FailureReason } from '@bazaar/contracts';
+import type { OrdersRepository } from '@bazaar/db';
+import type { Metrics } from '@bazaar/platform';
 import type { AcceptedOrder } from '@bazaar/queue';
-import { byProductId, settlementRows, type ApplyOutcome } from '../order-rows';
+import { priceAccepted, settlementRows, type ApplyOutcome } from '../order-rows';
 import type { CardPaymentWorkflow } from './card-payment.workflow';
+import type { OrderTransaction, OrderTxPlan } from './order-transaction';
+import { orderRowStep } from './steps/1-order-row.step';
+import { couponUseStep } from './steps/2-coupon-use.step';
+import { pointSpendStep } from './steps/3-point-spend.step';
+import { walletDebitStep } from './steps/4-wallet-debit.step';
+import { stockStep } from './steps/5-stock.step';
+import { rewardLotStep } from './steps/6-reward-lot.step';
+import { cartLinesStep } from './steps/7-cart-lines.step';
+import type { OrderTxContext } from './steps/order-step';
 
 export type { ApplyOutcome } from '../order-rows';
 
+/** A clock the workflows read their "now" from (tests move it). */
+export type Clock = () => Date;
+export const systemClock: Clock = () => new Date();
+
 /**
- * Applies an accepted order to MySQL, once.
- *
- * BALANCE, one transaction: insert the order row (its primary key makes a
- * second application impossible — a concurrent duplicate waits on that key
- * and then finds it taken), the lines, then the wallet debit with its ledger
- * row and last the conditional stock decrements in product id order (hot
- * stock rows are held for the shortest time, always locked in the same
- * order). A refusal rolls the effects back to a savepoint taken after the
- * lines and records the order FAILED in the same transaction: the order row
- * (and its lock) never goes away, so duplicates of a refused order also just
- * find the key taken. Statements: 8 + one per line, sent in three round
- * trips (multi-statement batches); a refusal sends the same three. An order
- * from the cart adds two statements to the effects round trip (its lines
- * leave the cart), which a refusal rolls back with the rest.
- *
- * CARD: the payment saga (card-payment.workflow.ts).
+ * BALANCE: one transaction, in three round trips (order-transaction.ts):
+ * open (order row + lines, the point spend's locked read), effects (coupon
+ * use, point spend, wallet debit, stock, reward lot, cart lines), COMMIT —
+ * or a refusal recorded FAILED in the same transaction.
+ */
+export const BALANCE_ORDER: OrderTxPlan = {
+  kind: 'balance',
+  opening: [orderRowStep],
+  effects: [couponUseStep, pointSpendStep, walletDebitStep, stockStep, rewardLotStep, cartLinesStep],
+};
+
+/** An order its own pricing refuses (its coupon does not apply): the order row and lines, FAILED, nothing else. */
+export const REFUSED_ORDER: OrderTxPlan = { kind: 'refused', opening: [orderRowStep], effects: [] };
+
+/** The transaction context of an order written in `status`, priced from its frozen terms. */
+export function orderContext(order: AcceptedOrder, status: OrderStatus, now: Date, reason: FailureReason | null = null): OrderTxContext {
+  const { row, lines, priced } = settlementRows(order, status, reason);
+  return { order, row, lines, priced, now, spendPlan: [] };
+}
+
+/**
+ * Applies an accepted order to MySQL, once: BALANCE in one transaction
+ * ({@link BALANCE_ORDER}), CARD through the payment saga
+ * (card-payment.workflow.ts). A business refusal (coupon not applicable or
+ * unavailable, points, balance or stock short) never throws: the order is
+ * recorded FAILED with its reason and the job completes.
  */
 export class ApplyOrderWorkflow {
   constructor(
-    private readonly ds: DataSource,
-    private readonly settlement: OrderSettlementRepository,
+    private readonly tx: OrderTransaction,
     private readonly orders: OrdersRepository,
     private readonly card: CardPaymentWorkflow,
+    private readonly clock: Clock = systemClock,
+    private readonly metrics?: Pick<Metrics, 'points'>,
   ) {}
 
   async run(order: AcceptedOrder): Promise<ApplyOutcome> {
+    const refused = refusedByPricing(order);
+    if (refused) return recordRefused(this.tx, this.orders, order, refused, this.clock());
     if (order.paymentMethod === PaymentMethod.CARD) return this.card.run(order);
-    const { row, lines } = settlementRows(order, OrderStatus.PAID);
-    const stock = byProductId(lines).map((l) => ({ productId: l.productId, quantity: l.quantity }));
-    const fromCart = order.fromCart ? stock : [];
-    for (let attempt = 1; ; attempt++) {
-      // Three round trips: open (transaction, order, lines, savepoint), effects, commit — or refuse and commit.
-      const q = this.ds.createQueryRunner('master');
-      await q.connect();
-      let settledBefore = false;
-      try {
-        if (!(await this.settlement.openOrderBatch(q, row, lines))) {
-          await q.query('ROLLBACK');
-          settledBefore = true;
-        } else {
-          const verdict = await this.settlement.applyEffectsBatch(q, row.userId, row.id, row.cashPaid, stock, fromCart);
-          if (verdict === 'ok') {
-            await q.query('COMMIT');
-            return { status: OrderStatus.PAID, reason: null, appliedNow: true };
-          }
-          // Undo the wallet and stock effects, keep the order row: it is recorded FAILED in this same transaction.
-          const reason = verdict === 'INSUFFICIENT_BALANCE' ? FailureReason.INSUFFICIENT_BALANCE : FailureReason.OUT_OF_STOCK;
-          await this.settlement.failAndCommitBatch(q, row.id, reason);
-          return { status: OrderStatus.FAILED, reason, appliedNow: true };
-        }
-      } catch (err) {
-        await q.query('ROLLBACK').catch(() => undefined);
-        if (attempt >= 5 || !isRetryableTxError(err)) throw err;
-        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 20 * attempt)));
-      } finally {
-        // Released before any other query: holding it while waiting for a second connection could starve the pool.
-        await q.release();
-      }
-      if (settledBefore) return existingOutcome(this.orders, order.orderId);
-    }
+
+    const ctx = orderContext(order, OrderStatus.PAID, this.clock());
+    const outcome = await this.tx.run(ctx, BALANCE_ORDER);
+    if (outcome.kind === 'exists') return existingOutcome(this.orders, order.orderId);
+    if (outcome.kind === 'refused') return { status: OrderStatus.FAILED, reason: outcome.reason, appliedNow: true };
+    countPoints(this.metrics, ctx.priced.pointsUsed, ctx.priced.earned);
+    return { status: OrderStatus.PAID, reason: null, appliedNow: true };
   }
+}
+
+/** The pricing's own refusal (the coupon does not apply to these lines), if any. */
+export function refusedByPricing(order: AcceptedOrder): FailureReason | null {
+  const priced = priceAccepted(order);
+  return priced.ok ? null : priced.reason;
+}
+
+/** Records an order its pricing refused: FAILED with the reason, in one transaction. */
+export async function recordRefused(tx: OrderTransaction, orders: OrdersRepository, order: AcceptedOrder, reason: FailureReason, now: Date): Promise<ApplyOutcome> {
+  const outcome = await tx.run(orderContext(order, OrderStatus.FAILED, now, reason), REFUSED_ORDER);
+  if (outcome.kind === 'exists') return existingOutcome(orders, order.orderId);
+  return { status: OrderStatus.FAILED, reason, appliedNow: true };
+}
+
+export function countPoints(metrics: Pick<Metrics, 'points'> | undefined, spent: number, earned: number): void {
+  if (!metrics) return;
+  if (spent > 0) metrics.points.inc({ movement: 'spend' }, spent);
+  if (earned > 0) metrics.points.inc({ movement: 'earn' }, earned);
 }
 
 export async function existingOutcome(orders: OrdersRepository, orderId: string): Promise<ApplyOutcome> {

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
-import { FailureReason, OrderStatus } from '@bazaar/contracts';
-import { inRetryingTransaction, type OrderSettlementRepository, type OrdersRepository } from '@bazaar/db';
-import type { Logger } from '@bazaar/platform';
+import { FailureReason, OrderStatus, PaymentStatus } from '@bazaar/contracts';
+import { OrderSettlementRepository, inRetryingTransaction, type OrdersRepository, type PointsRepository } from '@bazaar/db';
+import type { Logger, Metrics } from '@bazaar/platform';
 import type { AcceptedOrder } from '@bazaar/queue';
 import {
   GatewayRequestError,
@@ -12,24 +12,48 @@ import {
   type GatewayPayment,
   type PaymentGatewayClient,
 } from '../../gateway/payment-gateway.client';
-import { byProductId, settlementRows, voidOpenCharge, type ApplyOutcome } from '../order-rows';
-import { existingOutcome } from './apply-order.workflow';
+import { giveBackOrder } from '../give-back';
+import { settlementRows, voidOpenCharge, type ApplyOutcome } from '../order-rows';
+import { countPoints, existingOutcome, orderContext, systemClock, type Clock } from './apply-order.workflow';
+import type { OrderTransaction, OrderTxPlan } from './order-transaction';
+import { orderRowStep } from './steps/1-order-row.step';
+import { couponUseStep } from './steps/2-coupon-use.step';
+import { pointSpendStep } from './steps/3-point-spend.step';
+import { stockStep } from './steps/5-stock.step';
+import { rewardLotStep } from './steps/6-reward-lot.step';
+import { cartLinesStep } from './steps/7-cart-lines.step';
+import { paymentRowStep } from './steps/8-payment-row.step';
 
 /** The payment could not be settled either way yet: the job retries later; the order stays reserved. */
 export class PaymentUndecidedError extends Error {}
 
 /**
+ * The saga's reservation, one transaction in three round trips: the order
+ * (PENDING) with its lines and payment row, then the coupon use, point spend
+ * and stock — the same steps as a balance order, without the wallet.
+ */
+export const CARD_RESERVE: OrderTxPlan = {
+  kind: 'card_reserve',
+  opening: [orderRowStep, paymentRowStep],
+  effects: [couponUseStep, pointSpendStep, stockStep],
+};
+
+/** After the charge: PENDING → PAID with the payment DONE (the guard), then the reward lot and the cart lines. */
+const CARD_COMMIT_STEPS = [rewardLotStep, cartLinesStep];
+
+/**
  * CARD orders are a saga, each step idempotent so a job that runs again
  * resumes where the last run stopped:
  *
- * 1. reserve — one MySQL transaction: the order (awaiting payment, status
- *    PENDING), its lines, the payment row (CONFIRMING) and the stock.
+ * 1. reserve — one MySQL transaction ({@link CARD_RESERVE}): the order
+ *    (awaiting payment, status PENDING), its lines, the payment row
+ *    (CONFIRMING), the coupon use, the point spend and the stock.
  * 2. confirm at the gateway, outside any transaction. A decline compensates
- *    (stock back, FAILED / PAYMENT_DECLINED). A timeout or an outage looks the
+ *    (stock, points and coupon back, FAILED / PAYMENT_DECLINED). A timeout or an outage looks the
  *    payment up before deciding: charged → go on; not charged → try again
  *    later (the order stays reserved; expiry ends it if it never resolves).
- * 3. commit PAID (an order from the cart: its lines leave the cart in the
- *    same transaction) — if MySQL then fails, or the order was cancelled meanwhile,
+ * 3. commit PAID with the reward lot (an order from the cart: its lines
+ *    leave the cart in the same transaction) — if MySQL then fails, or the order was cancelled meanwhile,
  *    the charge is cancelled at the gateway (one idempotency key for every
  *    full cancellation of the order), and a later run compensates.
  *
@@ -38,16 +62,18 @@ export class PaymentUndecidedError extends Error {}
 export class CardPaymentWorkflow {
   constructor(
     private readonly ds: DataSource,
-    private readonly settlement: OrderSettlementRepository,
-    private readonly orders: OrdersRepository,
+    private readonly tx: OrderTransaction,
+    private readonly repos: { settlement: OrderSettlementRepository; points: PointsRepository; orders: OrdersRepository },
     private readonly gateway: PaymentGatewayClient,
     private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
+    private readonly metrics?: Pick<Metrics, 'points'>,
   ) {}
 
   async run(order: AcceptedOrder): Promise<ApplyOutcome> {
     const paymentKey = order.paymentKey;
     if (!paymentKey) return this.refuseWithoutPayment(order);
-    const reserved = await this.reserve(order, paymentKey);
+    const reserved = await this.reserve(order);
     if (reserved !== 'reserved' && reserved !== 'resume') return reserved;
     const amount = settlementRows(order, OrderStatus.PENDING).row.cashPaid;
 
@@ -57,33 +83,19 @@ export class CardPaymentWorkflow {
     if (payment.status !== 'DONE' || payment.totalAmount !== amount || payment.orderId !== order.orderId) {
       // Cancelled at the gateway (a void by an earlier run after a MySQL failure), or not the charge we asked for.
       if (payment.status === 'DONE') await this.voidCharge(order.orderId);
-      return this.compensate(order.orderId, FailureReason.PAYMENT_ERROR, 'CANCELED');
+      return this.compensate(order.orderId, FailureReason.PAYMENT_ERROR, PaymentStatus.CANCELED);
     }
     return this.commitPaid(order);
   }
 
   /** Step 1. 'resume' when an earlier run reserved it and the payment is still open. */
-  private async reserve(order: AcceptedOrder, paymentKey: string): Promise<'reserved' | 'resume' | ApplyOutcome> {
-    const { row, lines } = settlementRows(order, OrderStatus.PENDING);
-    const result = await inRetryingTransaction(this.ds, async (q): Promise<'reserved' | 'resume' | 'settled' | ApplyOutcome> => {
-      if (!(await this.settlement.insertOrder(q, row))) {
-        const existing = await this.settlement.lockOrder(q, order.orderId);
-        return existing?.status === OrderStatus.PENDING ? 'resume' : 'settled';
-      }
-      await this.settlement.insertItems(q, row.id, lines);
-      await this.settlement.insertPayment(q, { orderId: row.id, userId: row.userId, paymentKey, amount: row.cashPaid });
-      await q.query('SAVEPOINT reserve_stock');
-      for (const l of byProductId(lines)) {
-        if (!(await this.settlement.takeStock(q, l.productId, l.quantity))) {
-          await q.query('ROLLBACK TO SAVEPOINT reserve_stock');
-          await this.settlement.markFailed(q, row.id, FailureReason.OUT_OF_STOCK);
-          await this.settlement.setPayment(q, row.id, 'FAILED');
-          return { status: OrderStatus.FAILED, reason: FailureReason.OUT_OF_STOCK, appliedNow: true };
-        }
-      }
-      return 'reserved';
-    });
-    return result === 'settled' ? existingOutcome(this.orders, order.orderId) : result;
+  private async reserve(order: AcceptedOrder): Promise<'reserved' | 'resume' | ApplyOutcome> {
+    const outcome = await this.tx.run(orderContext(order, OrderStatus.PENDING, this.clock()), CARD_RESERVE);
+    if (outcome.kind === 'committed') return 'reserved';
+    if (outcome.kind === 'refused') return { status: OrderStatus.FAILED, reason: outcome.reason, appliedNow: true };
+    const existing = await this.repos.orders.findSettled(order.orderId);
+    if (existing?.status === OrderStatus.PENDING) return 'resume';
+    return existingOutcome(this.repos.orders, order.orderId);
   }
 
   /** Step 2: the gateway's answer, looked up when the confirm's own answer was lost. */
@@ -121,39 +133,44 @@ export class CardPaymentWorkflow {
   /** Step 3. */
   private async commitPaid(order: AcceptedOrder): Promise<ApplyOutcome> {
     const orderId = order.orderId;
-    let moved: boolean;
+    const ctx = orderContext(order, OrderStatus.PAID, this.clock());
+    let moved: 'committed' | 'moved';
     try {
-      moved = await inRetryingTransaction(this.ds, async (q) => {
-        if (!(await this.settlement.transition(q, orderId, [OrderStatus.PENDING], OrderStatus.PAID))) return false;
-        await this.settlement.setPayment(q, orderId, 'DONE');
-        if (order.fromCart) await this.settlement.takeFromCart(q, order.userId, byProductId(order.lines));
-        return true;
-      });
+      moved = await this.tx.runGuarded(
+        ctx,
+        'card_commit',
+        [OrderSettlementRepository.transitionStmt(orderId, OrderStatus.PENDING, OrderStatus.PAID), OrderSettlementRepository.paymentStatus(orderId, PaymentStatus.DONE)],
+        CARD_COMMIT_STEPS,
+      );
     } catch (err) {
       // Money taken, but the order cannot be recorded PAID: give the money back; a later run compensates the order.
       this.log.error({ orderId, err }, 'MySQL failed after the card was charged; cancelling the charge');
       await this.voidCharge(orderId);
       throw err;
     }
-    if (!moved) {
-      // Cancelled or expired while we were at the gateway: that path returned the stock; the money goes back too.
-      await this.voidCharge(orderId);
-      return existingOutcome(this.orders, orderId);
+    if (moved === 'moved') {
+      const now = await existingOutcome(this.repos.orders, orderId);
+      // Another run of this job got there first: the charge is that order's. Otherwise the order was cancelled
+      // or expired while we were at the gateway: that path gave the rest back; the money goes back too.
+      if (now.status !== OrderStatus.PAID) await this.voidCharge(orderId);
+      return now;
     }
+    countPoints(this.metrics, ctx.priced.pointsUsed, ctx.priced.earned);
     return { status: OrderStatus.PAID, reason: null, appliedNow: true };
   }
 
-  /** Compensation: the reserved stock goes back, the order FAILED with its reason. */
-  private async compensate(orderId: string, reason: FailureReason, paymentStatus: 'FAILED' | 'CANCELED' = 'FAILED'): Promise<ApplyOutcome> {
+  /** Compensation: the reserved stock, points and coupon go back, the order FAILED with its reason. */
+  private async compensate(orderId: string, reason: FailureReason, paymentStatus: PaymentStatus = PaymentStatus.FAILED): Promise<ApplyOutcome> {
+    const now = this.clock();
     const moved = await inRetryingTransaction(this.ds, async (q) => {
-      const o = await this.settlement.lockOrder(q, orderId);
+      const o = await this.repos.settlement.lockOrder(q, orderId);
       if (!o || o.status !== OrderStatus.PENDING) return false;
-      await this.settlement.transition(q, orderId, [OrderStatus.PENDING], OrderStatus.FAILED, reason);
-      await this.settlement.returnStock(q, o.lines);
-      await this.settlement.setPayment(q, orderId, paymentStatus);
+      await this.repos.settlement.transition(q, orderId, OrderStatus.PENDING, OrderStatus.FAILED, reason);
+      await giveBackOrder(q, this.repos, { ...o, orderId }, { ref: `fail-${orderId}`, now, wasPaid: false });
+      await this.repos.settlement.setPayment(q, orderId, paymentStatus);
       return true;
     });
-    if (!moved) return existingOutcome(this.orders, orderId);
+    if (!moved) return existingOutcome(this.repos.orders, orderId);
     return { status: OrderStatus.FAILED, reason, appliedNow: true };
   }
 
@@ -164,12 +181,8 @@ export class CardPaymentWorkflow {
   /** A CARD order without a paymentKey cannot be accepted by the API; recorded FAILED if one ever arrives. */
   private async refuseWithoutPayment(order: AcceptedOrder): Promise<ApplyOutcome> {
     const { row, lines } = settlementRows(order, OrderStatus.FAILED, FailureReason.PAYMENT_ERROR);
-    const inserted = await inRetryingTransaction(this.ds, async (q) => {
-      if (!(await this.settlement.insertOrder(q, row))) return false;
-      await this.settlement.insertItems(q, row.id, lines);
-      return true;
-    });
-    if (!inserted) return existingOutcome(this.orders, order.orderId);
+    const inserted = await inRetryingTransaction(this.ds, (q) => this.repos.settlement.insertOrderRows(q, row, lines));
+    if (!inserted) return existingOutcome(this.repos.orders, order.orderId);
     return { status: OrderStatus.FAILED, reason: FailureReason.PAYMENT_ERROR, appliedNow: true };
   }
 }

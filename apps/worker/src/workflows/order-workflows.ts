@@ -1,0 +1,38 @@
+import type { DataSource } from 'typeorm';
+import { OrderSettlementRepository, OrdersRepository, PointsRepository } from '@bazaar/db';
+import type { Logger, Metrics } from '@bazaar/platform';
+import type { SoldOutGate } from '@bazaar/queue';
+import type { PaymentGatewayClient } from '../gateway/payment-gateway.client';
+import { ApplyOrderWorkflow, systemClock, type Clock } from './apply-order/apply-order.workflow';
+import { CardPaymentWorkflow } from './apply-order/card-payment.workflow';
+import { OrderTransaction } from './apply-order/order-transaction';
+import { CancelOrderWorkflow } from './cancel-order/cancel-order.workflow';
+
+export interface OrderWorkflowDeps {
+  /** The primary, with multipleStatements (the order transaction batches its statements). */
+  ds: DataSource;
+  gateway: PaymentGatewayClient;
+  gate: SoldOutGate;
+  log: Logger;
+  metrics?: Metrics;
+  clock?: Clock;
+}
+
+/** The order workflows of one worker process, wired once (main.ts and the worker's specs build them the same way). */
+export function createOrderWorkflows(d: OrderWorkflowDeps) {
+  const clock = d.clock ?? systemClock;
+  const settlement = new OrderSettlementRepository();
+  const points = new PointsRepository(d.ds);
+  const orders = new OrdersRepository(d.ds);
+  const tx = new OrderTransaction(d.ds, d.metrics);
+  const card = new CardPaymentWorkflow(d.ds, tx, { settlement, points, orders }, d.gateway, d.log, clock, d.metrics);
+  return {
+    tx,
+    card,
+    orders,
+    points,
+    settlement,
+    apply: new ApplyOrderWorkflow(tx, orders, card, clock, d.metrics),
+    cancel: new CancelOrderWorkflow(d.ds, settlement, points, d.gateway, d.gate, d.log, clock),
+  };
+}
