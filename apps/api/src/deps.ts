@@ -22,6 +22,7 @@ import { PopularProductsService } from './services/popular-products.service';
 import { ProductDetailCache } from './services/product-detail.cache';
 import { ProductPricingCache } from './services/product-pricing.cache';
 import { SessionService } from './services/session.service';
+import { createCouponService, type CouponService } from './services/coupon.service';
 
 /** Everything the API's procedures use, built once per process. */
 export interface Deps {
@@ -51,6 +52,8 @@ export interface Deps {
   orderQueries: OrderQueryService;
   cancels: OrderCancelService;
   orderEvents: OrderEventsHub;
+  /** coupons.*, and for the order path: terms, reserveForOrder, releaseForOrder. */
+  coupons: CouponService;
   close(): Promise<void>;
 }
 
@@ -87,6 +90,7 @@ export async function createDeps(config: Config): Promise<Deps> {
   // The accept path's pricing copies go too: an order through another process is priced at the new price
   // as soon as the change is published, not when the 2 s local TTL ends.
   await productDetails.listen((productId) => pricing.forget(productId));
+  const coupons = createCouponService(ds, redis, keys, catalog, metrics);
   return {
     config,
     metrics,
@@ -122,6 +126,7 @@ export async function createDeps(config: Config): Promise<Deps> {
     orderQueries: new OrderQueryService(store, orders, metrics),
     orderEvents,
     cancels: new OrderCancelService(store, orders, ordersQueue, ordersEvents, config.CANCEL_WAIT_MS),
+    coupons,
     async close() {
       await orderEvents.close();
       await productDetails.close();

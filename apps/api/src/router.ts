@@ -1,5 +1,6 @@
 import { authRouter } from './routers/auth/_router';
 import { cartRouter } from './routers/cart/_router';
+import { couponsRouter } from './routers/coupons/_router';
 import { ordersRouter } from './routers/orders/_router';
 import { productsRouter } from './routers/products/_router';
 import { questionsRouter } from './routers/questions/_router';
@@ -15,6 +16,7 @@ export const appRouter = router({
   orders: ordersRouter,
   cart: cartRouter,
   questions: questionsRouter,
+  coupons: couponsRouter,
 });
 
 export type AppRouter = typeof appRouter;

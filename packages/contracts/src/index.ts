@@ -8,3 +8,4 @@ export * from './orders.schema';
 export * from './cart.schema';
 export * from './questions.schema';
 export * from './popular-products.schema';
+export * from './coupons.schema';

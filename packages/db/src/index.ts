@@ -15,3 +15,4 @@ export * from './repositories/questions.repository';
 export * from './repositories/view-counts.repository';
 export * from './repositories/points.repository';
 export * from './repositories/sql-batch';
+export * from './repositories/coupons.repository';

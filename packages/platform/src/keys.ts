@@ -51,6 +51,12 @@ export function redisKeys(prefix: string) {
     gateReservations: (productId: number) => `{${prefix}:gate}:res:${productId}`,
     gateReservedProducts: `{${prefix}:gate}:res-products`,
     gateReturned: (operationId: string) => `{${prefix}:gate}:returned:${operationId}`,
+    /**
+     * A first-come coupon: its meta hash (remaining, window, terms) and its holders hash (userId → A | R:<orderId> |
+     * U:<orderId>), in one slot per coupon so every coupon script is atomic; both expire with the coupon.
+     */
+    couponMeta: (couponId: number) => `{${prefix}:c${couponId}}:meta`,
+    couponHolders: (couponId: number) => `{${prefix}:c${couponId}}:holders`,
     customerLock: (userId: number) => `${prefix}:lock:customer:${userId}`,
     /** Pub/sub channel of a customer's order status changes (orders.onStatus). */
     orderEvents: (userId: number) => `${prefix}:order-events:${userId}`,

@@ -5,3 +5,4 @@ export * from './sold-out-gate';
 export * from './order-outcome';
 export * from './product-views.store';
 export * from './popular-products.store';
+export * from './coupon-store';
