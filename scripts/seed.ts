@@ -55,11 +55,19 @@ async function main(): Promise<void> {
       total += have.size + missing.length;
     }
 
+    // The admin account: created, or its password and role set again, from ADMIN_EMAIL / ADMIN_PASSWORD.
+    let adminNote = 'no admin (ADMIN_EMAIL / ADMIN_PASSWORD not set)';
+    if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
+      const adminHash = await new PasswordService().hash(config.ADMIN_PASSWORD);
+      const admin = await users.upsertAdmin(config.ADMIN_EMAIL, adminHash);
+      adminNote = `admin ${config.ADMIN_EMAIL} ${admin.created ? 'created' : 'updated'}`;
+    }
+
     const customer = await account(CUSTOMER_EMAIL, '김민지', Role.CUSTOMER);
     const topUp = await new WalletRepository(ds).charge(customer.id, 100_000, 'demo-seed-topup'); // once: a replay of the same key adds nothing
     process.stdout.write(
       `demo catalog: ${stores.length} stores, ${total.toLocaleString('en')} products (${added.toLocaleString('en')} added now) in ${Date.now() - t0} ms; ` +
-        `${CUSTOMER_EMAIL}${topUp.replayed ? '' : ' with 100,000 won'} and seller1..${stores.length}@demo.bazaar, password ${DEMO_PASSWORD}\n`,
+        `${CUSTOMER_EMAIL}${topUp.replayed ? '' : ' with 100,000 won'} and seller1..${stores.length}@demo.bazaar, password ${DEMO_PASSWORD}; ${adminNote}\n`,
     );
   } finally {
     await redis.quit();

@@ -24,6 +24,20 @@ if (major < 20 || (major === 20 && minor < 19)) fail(`Node ${process.versions.no
 
 if (existsSync(join(ROOT, '.env'))) process.loadEnvFile(join(ROOT, '.env'));
 const env = process.env;
+// The admin account: from ADMIN_EMAIL / ADMIN_PASSWORD, else .env.example's development defaults (said aloud below).
+let adminFromExample = false;
+if (!env.ADMIN_EMAIL || !env.ADMIN_PASSWORD) {
+  const example = Object.fromEntries(
+    readFileSync(join(ROOT, '.env.example'), 'utf8')
+      .split('\n')
+      .map((l) => /^(ADMIN_EMAIL|ADMIN_PASSWORD)=(.*)$/.exec(l.trim()))
+      .filter(Boolean)
+      .map((m) => [m[1], m[2]]),
+  );
+  env.ADMIN_EMAIL ??= example.ADMIN_EMAIL;
+  env.ADMIN_PASSWORD ??= example.ADMIN_PASSWORD;
+  adminFromExample = true;
+}
 const mysqlUrl = new URL(env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/bazaar');
 const redisUrl = new URL(env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const apiPort = Number(env.API_PORT ?? 3000);
@@ -124,5 +138,6 @@ say(`
   Card payments  fake gateway at http://127.0.0.1:${gatewayPort} (mint test payment keys: POST /__test/payment-keys)
   Logs           .run/logs/{api,worker-1,worker-2,scheduler,fake-gateway}.log
   Demo accounts  customer@demo.bazaar / seller1@demo.bazaar, password bazaar-demo-1234
+  Admin          ${env.ADMIN_EMAIL}${adminFromExample ? ' (password from .env.example: a development default; set ADMIN_EMAIL / ADMIN_PASSWORD in .env)' : ''}
   Try it         npm run demo
   Stop it        npm run down`);

@@ -5,6 +5,7 @@ import {
   CartRepository,
   CatalogRepository,
   OrdersRepository,
+  PointsRepository,
   PopularProductsRepository,
   QuestionsRepository,
   UsersRepository,
@@ -40,6 +41,7 @@ export interface Deps {
   users: UsersRepository;
   catalog: CatalogRepository;
   wallet: WalletRepository;
+  points: PointsRepository;
   carts: CartRepository;
   questions: QuestionsRepository;
   sessions: SessionService;
@@ -105,6 +107,7 @@ export async function createDeps(config: Config): Promise<Deps> {
     users,
     catalog,
     wallet,
+    points: new PointsRepository(ds),
     carts,
     questions: new QuestionsRepository(ds),
     sessions: new SessionService(redis, keys, config.SESSION_TTL_SECONDS),
@@ -122,6 +125,8 @@ export async function createDeps(config: Config): Promise<Deps> {
       metrics,
       config.IDEMPOTENCY_TTL_SECONDS,
       (userId) => carts.lines(userId),
+      coupons,
+      config.REWARD_BPS,
     ),
     orderQueries: new OrderQueryService(store, orders, metrics),
     orderEvents,

@@ -2,6 +2,7 @@ import { authRouter } from './routers/auth/_router';
 import { cartRouter } from './routers/cart/_router';
 import { couponsRouter } from './routers/coupons/_router';
 import { ordersRouter } from './routers/orders/_router';
+import { pointsRouter } from './routers/points/_router';
 import { productsRouter } from './routers/products/_router';
 import { questionsRouter } from './routers/questions/_router';
 import { storesRouter } from './routers/stores/_router';
@@ -14,6 +15,7 @@ export const appRouter = router({
   stores: storesRouter,
   products: productsRouter,
   orders: ordersRouter,
+  points: pointsRouter,
   cart: cartRouter,
   questions: questionsRouter,
   coupons: couponsRouter,

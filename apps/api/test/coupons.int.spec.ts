@@ -82,7 +82,7 @@ describe('coupons', () => {
   });
 
   /** A platform coupon made by the admin. */
-  const platformCoupon = async (over: Partial<CouponCreateInput> = {}) => (await theAdmin()).client.coupons.create.mutate(couponInput(over));
+  const platformCoupon = async (over: Partial<CouponCreateInput> = {}) => (await (await theAdmin()).client.coupons.create.mutate(couponInput(over))).coupon;
 
   const mysqlClaims = async (couponId: number) => {
     const rows = await selectRows<{ user_id: number | string }>(api.deps.ds, 'SELECT user_id FROM coupon_claims WHERE coupon_id = ? ORDER BY user_id', [
@@ -135,7 +135,9 @@ describe('coupons', () => {
       expect(await selectRows(api.deps.ds, 'SELECT id FROM coupons WHERE created_by = ?', [userId])).toHaveLength(0);
 
       // The good input, with an offset other than Z and a capped PERCENT coupon, is taken.
-      const ok = await client.coupons.create.mutate({ ...base, kind: 'PERCENT', value: 15, maxDiscount: 5_000, validUntil: '2099-01-01T09:00:00+09:00' });
+      const made = await client.coupons.create.mutate({ ...base, kind: 'PERCENT', value: 15, maxDiscount: 5_000, validUntil: '2099-01-01T09:00:00+09:00' });
+      expect(made.couponId).toBe(made.coupon.id);
+      const ok = made.coupon;
       expect(ok).toMatchObject({
         storeId,
         kind: 'PERCENT',
@@ -163,9 +165,9 @@ describe('coupons', () => {
       await expectCode(bazaarClient(api.url).coupons.create.mutate(couponInput()), 'UNAUTHORIZED');
       expect(await selectRows(api.deps.ds, 'SELECT id FROM coupons WHERE store_id IN (?, ?)', [owner.storeId, other.storeId])).toHaveLength(0);
 
-      const storeCoupon = await owner.client.coupons.create.mutate(couponInput({ storeId: owner.storeId, quantity: 7 }));
+      const storeCoupon = (await owner.client.coupons.create.mutate(couponInput({ storeId: owner.storeId, quantity: 7 }))).coupon;
       expect(storeCoupon).toMatchObject({ storeId: owner.storeId, remaining: 7 });
-      const platform = await adm.client.coupons.create.mutate(couponInput({ name: '  Platform  ' }));
+      const platform = (await adm.client.coupons.create.mutate(couponInput({ name: '  Platform  ' }))).coupon;
       expect(platform).toMatchObject({ storeId: null, name: 'Platform', kind: 'FIXED', value: 1_000, maxDiscount: null, quantity: 100, remaining: 100 });
       // The Redis copy is written at create, expiring with the coupon.
       expect(await store.remaining(platform.id)).toBe(100);
@@ -337,7 +339,7 @@ describe('coupons', () => {
     it('list: open coupons of a store with what is left, soonest ending first, in keyset pages; mine: AVAILABLE, RESERVED, EXPIRED; an ended coupon → COUPON_NOT_ACTIVE', async () => {
       const seller = await newSellerWithStore();
       const [a, b] = await newUsers(2, 'CUSTOMER');
-      const make = (over: Partial<CouponCreateInput>) => seller.client.coupons.create.mutate(couponInput({ storeId: seller.storeId, ...over }));
+      const make = async (over: Partial<CouponCreateInput>) => (await seller.client.coupons.create.mutate(couponInput({ storeId: seller.storeId, ...over }))).coupon;
       const short = await make({ name: 'Short', quantity: 3, validUntil: iso(1_500) });
       const mid = await make({ name: 'Mid', quantity: 10, validUntil: iso(2 * HOUR) });
       const long = await make({ name: 'Long', kind: 'PERCENT', value: 10, maxDiscount: 2_000, quantity: 2, validUntil: iso(3 * HOUR) });

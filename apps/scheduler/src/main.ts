@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import cron from 'node-cron';
-import { OrdersRepository, PopularProductsRepository, ViewCountsRepository, createDataSource } from '@bazaar/db';
+import { OrdersRepository, PointsRepository, PopularProductsRepository, ViewCountsRepository, createDataSource } from '@bazaar/db';
 import { createLogger, createMetrics, createRedis, loadConfigOrExit, redisKeys, startHealthServer, type Logger } from '@bazaar/platform';
-import { AcceptedOrderStore, OrderOutcomePublisher, PopularProductsStore, ProductViewsStore, SoldOutGate, createOrdersQueue } from '@bazaar/queue';
+import { AcceptedOrderStore, CouponStore, OrderOutcomePublisher, PopularProductsStore, ProductViewsStore, SoldOutGate, createOrdersQueue } from '@bazaar/queue';
 import { JobLease, RedisRunCoordinator } from './cron/redis-run-coordinator';
 import { ExpireCardOrdersJob } from './jobs/expire-card-orders.job';
+import { ExpirePointsJob } from './jobs/expire-points.job';
 import { FlushProductViewsJob } from './jobs/flush-product-views.job';
 import { ReconcileGateJob } from './jobs/reconcile-gate.job';
 import { ReconcileOrdersJob } from './jobs/reconcile-orders.job';
@@ -27,13 +28,14 @@ async function main(): Promise<void> {
   const reconcileGate = new ReconcileGateJob(gate, store, new OrdersRepository(ds), config.RECONCILE_AFTER_SECONDS * 2);
   const reconcile = new ReconcileOrdersJob(
     store,
-    new OrderOutcomePublisher(store, gate, { redis, keys }),
+    new OrderOutcomePublisher(store, gate, { redis, keys }, new CouponStore(redis, keys)),
     new OrdersRepository(ds),
     queue,
     metrics,
     config.RECONCILE_AFTER_SECONDS,
   );
   const expire = new ExpireCardOrdersJob(new OrdersRepository(ds), queue, config.CARD_PAYMENT_EXPIRY_SECONDS);
+  const expirePoints = new ExpirePointsJob(new PointsRepository(ds), metrics);
   const popular = new RefreshPopularProductsJob(new PopularProductsRepository(ds), new PopularProductsStore(redis, keys));
   const jobs: { name: string; schedule: string; leaseMs: number; run: (log: Logger) => Promise<unknown> }[] = [
     {
@@ -44,6 +46,7 @@ async function main(): Promise<void> {
     },
     { name: ReconcileGateJob.NAME, schedule: config.RECONCILE_CRON, leaseMs: 60_000, run: (l) => reconcileGate.run(l) },
     { name: ExpireCardOrdersJob.NAME, schedule: config.EXPIRY_CRON, leaseMs: 60_000, run: (l) => expire.run(l) },
+    { name: ExpirePointsJob.NAME, schedule: config.POINTS_EXPIRY_CRON, leaseMs: 120_000, run: (l) => expirePoints.run(l) },
     { name: RefreshPopularProductsJob.NAME, schedule: config.POPULAR_CRON, leaseMs: 60_000, run: (l) => popular.run(l) },
   ];
 

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Worker } from 'bullmq';
 import { createDataSource } from '@bazaar/db';
 import { createLogger, createMetrics, createRedis, loadConfigOrExit, redisKeys, startHealthServer } from '@bazaar/platform';
-import { AcceptedOrderStore, OrderOutcomePublisher, QueueName, SoldOutGate, createOrdersQueue, type OrdersQueueData } from '@bazaar/queue';
+import { AcceptedOrderStore, CouponStore, OrderOutcomePublisher, QueueName, SoldOutGate, createOrdersQueue, type OrdersQueueData } from '@bazaar/queue';
 import { CustomerLock } from './locks/customer-lock';
 import { ordersProcessor } from './processors/orders.processor';
 import { PaymentGatewayClient } from './gateway/payment-gateway.client';
@@ -44,8 +44,8 @@ async function main(): Promise<void> {
       apply: workflows.apply,
       cancel: workflows.cancel,
       store,
-      outcomes: new OrderOutcomePublisher(store, gate, { redis, keys }),
-      lock: new CustomerLock(redis, keys),
+      outcomes: new OrderOutcomePublisher(store, gate, { redis, keys }, new CouponStore(redis, keys)),
+      lock: new CustomerLock(redis, keys, config.CUSTOMER_LOCK_MS),
       metrics,
       log,
     }),
@@ -53,7 +53,8 @@ async function main(): Promise<void> {
       connection: workerRedis,
       prefix: keys.bullPrefix,
       concurrency: config.WORKER_CONCURRENCY,
-      lockDuration: 30_000,
+      lockDuration: config.WORKER_LOCK_MS,
+      stalledInterval: config.WORKER_LOCK_MS,
       maxStalledCount: 2,
     },
   );

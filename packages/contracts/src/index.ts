@@ -9,3 +9,4 @@ export * from './cart.schema';
 export * from './questions.schema';
 export * from './popular-products.schema';
 export * from './coupons.schema';
+export * from './points.schema';

@@ -89,6 +89,16 @@ export interface OrderLineView {
   discount: number;
   points: number;
   cash: number;
+  /** This line's share of the order's reward points. */
+  earned: number;
+  refundedQuantity: number;
+}
+
+/** What refunds have given back so far: cash, points, and reward points clawed back. */
+export interface RefundedTotals {
+  cash: number;
+  points: number;
+  clawback: number;
 }
 
 export interface OrderView {
@@ -103,6 +113,9 @@ export interface OrderView {
   pointsUsed: number;
   cashPaid: number;
   pointsEarned: number;
+  /** The coupon the order uses, if any. */
+  couponId: number | null;
+  refunded: RefundedTotals;
   acceptedAt: string;
   settledAt: string | null;
 }

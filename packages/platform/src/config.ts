@@ -54,6 +54,12 @@ export const configSchema = z.object({
   WORKER_CONCURRENCY: positiveInt(256).default(16),
   /** How long a worker holds a job before others may take it as stalled (BullMQ lockDuration; stalled checks run at this interval). */
   WORKER_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+  /**
+   * How long a worker holds a customer's lock (one worker at a time changes a customer's money). It expires so a
+   * dead worker cannot block the customer; MySQL's guards keep an order applied once and a point spent once even
+   * when it expires under a live holder, so this bounds waiting, never correctness.
+   */
+  CUSTOMER_LOCK_MS: z.coerce.number().int().min(500).max(600_000).default(15_000),
   SCHEDULER_METRICS_PORT: port.default(9201),
 
   SESSION_TTL_SECONDS: positiveInt(90 * 86400).default(7 * 86400),
@@ -81,6 +87,14 @@ export const configSchema = z.object({
   CANCEL_WAIT_MS: positiveInt(60_000).default(10_000),
   /** When the scheduler recomputes products.popular (6-field cron, seconds first). */
   POPULAR_CRON: z.string().min(9).default('0 * * * * *'),
+
+  /** Points earned per order, in basis points of the cash paid (100 = 1%); frozen into each order at accept. */
+  REWARD_BPS: z.coerce.number().int().min(0).max(10_000).default(100),
+  /** When the scheduler writes the expiry of point lots that have expired (6-field cron); balances never count an expired lot meanwhile. */
+  POINTS_EXPIRY_CRON: z.string().min(9).default('15 * * * * *'),
+  /** The admin account `npm run up` creates or updates (development defaults in .env.example). signup never makes an admin. */
+  ADMIN_EMAIL: z.email().optional(),
+  ADMIN_PASSWORD: z.string().min(10, 'at least 10 characters').max(200).optional(),
 
   BULL_BOARD_USER: z.string().min(1).default('admin'),
   BULL_BOARD_PASSWORD: z.string().min(8, 'at least 8 characters').default('bazaar-admin'),

@@ -2,8 +2,18 @@ import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { TRPCError } from '@trpc/server';
 import { FailureReason, LIMITS, OrderStatus, PaymentMethod, type OrderPlaceInput, type OrderPlaceResult } from '@bazaar/contracts';
+import { priceOrder, type CouponTerms, type PricedOrder } from '@bazaar/domain';
 import { newId, type Logger, type Metrics } from '@bazaar/platform';
-import { enqueueOrder, type AcceptedOrder, type AcceptedOrderStore, type OrdersQueueData, type SoldOutGate, type StockSnapshot } from '@bazaar/queue';
+import {
+  enqueueOrder,
+  type AcceptedCoupon,
+  type AcceptedLine,
+  type AcceptedOrder,
+  type AcceptedOrderStore,
+  type OrdersQueueData,
+  type SoldOutGate,
+  type StockSnapshot,
+} from '@bazaar/queue';
 import { ReasonedError, badField, preconditionFailed } from '../errors';
 import type { ProductPricingCache } from './product-pricing.cache';
 
@@ -12,6 +22,33 @@ const isRefusal = (err: unknown): boolean => err instanceof TRPCError && (err.co
 
 /** The caller's cart lines, oldest first, read from the primary (read-your-writes). */
 export type CartLinesReader = (userId: number) => Promise<{ productId: number; quantity: number }[]>;
+
+/** What the accept path needs of coupons (CouponService): the terms, and a reservation per order in Redis. */
+export interface CouponReservations {
+  terms(couponId: number): Promise<(CouponTerms & { id: number }) | null>;
+  /** Holds the caller's claimed coupon for this order, atomically (one order at a time), while its window is open. */
+  reserveForOrder(userId: number, couponId: number, orderId: string, nowMs: number): Promise<'ok' | 'UNAVAILABLE' | 'NOT_ACTIVE'>;
+  releaseForOrder(userId: number, couponId: number, orderId: string): Promise<unknown>;
+}
+
+/**
+ * Prices an order as the worker will (the same domain rules on the same
+ * frozen terms), to refuse up front what can be told from the request: points
+ * above what the order costs after its discount (BAD_REQUEST naming
+ * `points`), a coupon whose minimum the eligible lines do not reach
+ * (COUPON_NOT_APPLICABLE). The live point balance is the worker's to check.
+ */
+export function priceForAccept(lines: readonly AcceptedLine[], coupon: CouponTerms | null, points: number, rewardBps: number): PricedOrder {
+  const payable = (() => {
+    const noPoints = priceOrder({ lines, coupon, points: 0, pointBalance: 0, rewardBps });
+    if (!noPoints.ok) throw preconditionFailed(noPoints.reason, 'the coupon does not apply to this order (its minimum order amount, or its store)');
+    return noPoints.itemsTotal - noPoints.discount;
+  })();
+  if (points > payable) throw badField(['points'], `at most ${payable}: what the order costs after its discount`);
+  const priced = priceOrder({ lines, coupon, points, pointBalance: points, rewardBps });
+  if (!priced.ok) throw new Error(`order priced twice with different answers: ${priced.reason}`); // unreachable
+  return priced;
+}
 
 /**
  * Canonical JSON (sorted keys) of everything but the key: same parameters ⇔ same hash. The request as sent:
@@ -56,11 +93,11 @@ export class OrderAcceptanceService {
     private readonly metrics: Metrics,
     private readonly idempotencyTtlSeconds: number,
     private readonly cartLines: CartLinesReader,
+    private readonly coupons: CouponReservations,
+    private readonly rewardBps: number,
   ) {}
 
   async place(userId: number, input: OrderPlaceInput, requestId: string, log: Logger): Promise<OrderPlaceResult> {
-    if (input.couponId !== undefined) throw this.reject(FailureReason.COUPON_UNAVAILABLE, 'coupons are not available yet');
-    if (input.points) throw this.reject(FailureReason.INSUFFICIENT_POINTS, 'paying with points is not available yet');
     const hash = paramsHash(input);
     // Before the cart is read: a retry answers with the first order whatever the cart holds now.
     const seen = await this.store.lookup(userId, input.idempotencyKey);
@@ -72,8 +109,8 @@ export class OrderAcceptanceService {
       // units at the gate, or was already paid and emptied the cart. Then the answer is that first order.
       const first = isRefusal(err) ? await this.store.lookup(userId, input.idempotencyKey) : null;
       if (first) return this.replay(first, hash, log);
-      if (err instanceof TRPCError && err.cause instanceof ReasonedError && err.cause.reason === FailureReason.OUT_OF_STOCK) {
-        this.metrics.orders.inc({ outcome: 'rejected', reason: FailureReason.OUT_OF_STOCK });
+      if (err instanceof TRPCError && err.cause instanceof ReasonedError && err.cause.reason !== null) {
+        this.metrics.orders.inc({ outcome: 'rejected', reason: err.cause.reason });
       }
       throw err;
     }
@@ -93,6 +130,13 @@ export class OrderAcceptanceService {
       return { productId: p.id, storeId: p.storeId, name: p.name, unitPrice: p.price, quantity: item.quantity };
     });
 
+    const coupon = input.couponId === undefined ? null : await this.couponTerms(input.couponId);
+    const points = input.points ?? 0;
+    const priced = priceForAccept(lines, coupon, points, this.rewardBps);
+    if (input.paymentMethod === PaymentMethod.CARD && priced.cashPaid === 0) {
+      throw badField(['paymentMethod'], 'nothing is left to pay by card after the coupon and points: pay with BALANCE');
+    }
+
     const order: AcceptedOrder = {
       orderId: newId(),
       userId,
@@ -104,16 +148,27 @@ export class OrderAcceptanceService {
       ...(input.paymentMethod === PaymentMethod.CARD && input.paymentKey ? { paymentKey: input.paymentKey } : {}),
       lines,
       ...(fromCart ? { fromCart: true as const } : {}),
+      ...(coupon ? { coupon } : {}),
+      ...(points > 0 ? { points } : {}),
+      rewardBps: this.rewardBps,
     };
-    await this.passGate(order, log);
-    const accepted = await this.store.accept(order, hash, this.idempotencyTtlSeconds);
+    if (coupon) await this.reserveCoupon(order, coupon);
+    let accepted: Awaited<ReturnType<AcceptedOrderStore['accept']>>;
+    try {
+      await this.passGate(order, log);
+      accepted = await this.store.accept(order, hash, this.idempotencyTtlSeconds);
+    } catch (err) {
+      if (coupon) await this.coupons.releaseForOrder(userId, coupon.couponId, order.orderId);
+      throw err;
+    }
     if (!accepted.created) {
-      // A concurrent duplicate won the key: hand our units back and answer with its order.
+      // A concurrent duplicate won the key: hand our units and coupon back and answer with its order.
       await this.gate.release(
         order.orderId,
         lines.map((l) => l.productId),
         true,
       );
+      if (coupon) await this.coupons.releaseForOrder(userId, coupon.couponId, order.orderId);
       return this.replay(accepted, hash, log);
     }
 
@@ -126,6 +181,26 @@ export class OrderAcceptanceService {
     this.metrics.orders.inc({ outcome: 'accepted', reason: '' });
     log.info({ orderId: order.orderId, lines: lines.length, fromCart }, 'order accepted');
     return { orderId: order.orderId, status: OrderStatus.PENDING };
+  }
+
+  /** The coupon's terms, frozen into the order; an unknown coupon is a bad field, as an unknown product is. */
+  private async couponTerms(couponId: number): Promise<AcceptedCoupon> {
+    const t = await this.coupons.terms(couponId);
+    if (!t) throw badField(['couponId'], `no coupon ${couponId}`);
+    return { couponId: t.id, kind: t.kind, value: t.value, maxDiscount: t.maxDiscount ?? null, minOrderAmount: t.minOrderAmount, storeId: t.storeId };
+  }
+
+  /**
+   * Holds the customer's claimed coupon for this order in Redis, atomically, so two concurrent orders cannot
+   * both use it (the second is refused with COUPON_UNAVAILABLE). The worker records the use in MySQL, which
+   * refuses a second use on its own.
+   */
+  private async reserveCoupon(order: AcceptedOrder, coupon: AcceptedCoupon): Promise<void> {
+    const held = await this.coupons.reserveForOrder(order.userId, coupon.couponId, order.orderId, Date.parse(order.acceptedAt));
+    if (held === 'NOT_ACTIVE') throw preconditionFailed(FailureReason.COUPON_UNAVAILABLE, `coupon ${coupon.couponId} is not valid now`);
+    if (held !== 'ok') {
+      throw preconditionFailed(FailureReason.COUPON_UNAVAILABLE, `coupon ${coupon.couponId} is not yours to use: claim it first, or it is held by another order`);
+    }
   }
 
   /**
@@ -171,10 +246,5 @@ export class OrderAcceptanceService {
     }
     log.info({ orderId: first.orderId }, 'duplicate order request answered with the first order');
     return { orderId: first.orderId, status: OrderStatus.PENDING };
-  }
-
-  private reject(reason: FailureReason, message: string): TRPCError {
-    this.metrics.orders.inc({ outcome: 'rejected', reason });
-    return preconditionFailed(reason, message);
   }
 }

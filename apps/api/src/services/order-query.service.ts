@@ -3,10 +3,22 @@ import { OrderStatus } from '@bazaar/contracts';
 import type { OrdersRepository, SettledOrderRow } from '@bazaar/db';
 import type { AcceptedOrderStore, AcceptedRecord } from '@bazaar/queue';
 import type { Metrics } from '@bazaar/platform';
+import { DEFAULT_REWARD_BPS, cum, priceOrder, type PricedOrder } from '@bazaar/domain';
 
+const NOTHING_REFUNDED = { cash: 0, points: 0, clawback: 0 };
+
+/**
+ * A waiting order, priced exactly as the worker will price it (packages/domain on the terms frozen at accept:
+ * lines, coupon, points asked, reward rate).
+ */
 function fromAccepted(rec: AcceptedRecord): OrderView {
-  const items: OrderLineView[] = rec.order.lines.map((l) => {
-    const subtotal = l.unitPrice * l.quantity;
+  const o = rec.order;
+  const points = o.points ?? 0;
+  const priced = priceOrder({ lines: o.lines, coupon: o.coupon ?? null, points, pointBalance: points, rewardBps: o.rewardBps ?? DEFAULT_REWARD_BPS });
+  // The accept path refuses an order its pricing refuses; an order accepted before coupons existed is priced plainly.
+  const p = priced.ok ? priced : (priceOrder({ lines: o.lines, pointBalance: 0, rewardBps: 0 }) as PricedOrder);
+  const items: OrderLineView[] = o.lines.map((l, i) => {
+    const line = p.lines[i]!;
     return {
       orderItemId: null,
       productId: l.productId,
@@ -14,31 +26,39 @@ function fromAccepted(rec: AcceptedRecord): OrderView {
       productName: l.name,
       unitPrice: l.unitPrice,
       quantity: l.quantity,
-      subtotal,
-      discount: 0,
-      points: 0,
-      cash: subtotal,
+      ...line,
+      refundedQuantity: 0,
     };
   });
-  const itemsTotal = items.reduce((s, i) => s + i.subtotal, 0);
   return {
-    id: rec.order.orderId,
+    id: o.orderId,
     status: OrderStatus.PENDING,
     failureReason: null,
-    paymentMethod: rec.order.paymentMethod,
-    fulfillment: rec.order.fulfillment,
+    paymentMethod: o.paymentMethod,
+    fulfillment: o.fulfillment,
     items,
-    itemsTotal,
-    discount: 0,
-    pointsUsed: rec.order.points ?? 0,
-    cashPaid: itemsTotal - (rec.order.points ?? 0),
-    pointsEarned: 0,
-    acceptedAt: rec.order.acceptedAt,
+    itemsTotal: p.itemsTotal,
+    discount: p.discount,
+    pointsUsed: p.pointsUsed,
+    cashPaid: p.cashPaid,
+    pointsEarned: p.earned,
+    couponId: o.coupon?.couponId ?? null,
+    refunded: NOTHING_REFUNDED,
+    acceptedAt: o.acceptedAt,
     settledAt: null,
   };
 }
 
 function fromSettled(o: SettledOrderRow): OrderView {
+  // What the refunded units gave back, by the cumulative rule (money.md §4) on each line's frozen shares.
+  const refunded = o.items.reduce(
+    (t, i) => ({
+      cash: t.cash + cum(i.cash, i.refundedQuantity, i.quantity),
+      points: t.points + cum(i.points, i.refundedQuantity, i.quantity),
+      clawback: t.clawback + cum(i.earned, i.refundedQuantity, i.quantity),
+    }),
+    NOTHING_REFUNDED,
+  );
   return {
     id: o.id,
     status: o.status,
@@ -56,12 +76,16 @@ function fromSettled(o: SettledOrderRow): OrderView {
       discount: i.discount,
       points: i.points,
       cash: i.cash,
+      earned: i.earned,
+      refundedQuantity: i.refundedQuantity,
     })),
     itemsTotal: o.itemsTotal,
     discount: o.discountTotal,
     pointsUsed: o.pointsUsed,
     cashPaid: o.cashPaid,
     pointsEarned: o.pointsEarned,
+    couponId: o.couponId,
+    refunded,
     acceptedAt: o.acceptedAt.toISOString(),
     settledAt: o.settledAt ? o.settledAt.toISOString() : null,
   };

@@ -8,6 +8,7 @@ export interface SettledOrderRow {
   status: OrderStatus;
   failureReason: FailureReason | null;
   paymentMethod: PaymentMethod;
+  couponId: number | null;
   fulfillment: Fulfillment;
   itemsTotal: number;
   discountTotal: number;
@@ -46,6 +47,7 @@ function toOrder(r: Raw, items: SettledItemRow[]): SettledOrderRow {
     status: r.status as OrderStatus,
     failureReason: (r.failure_reason ?? null) as FailureReason | null,
     paymentMethod: r.payment_method as PaymentMethod,
+    couponId: r.coupon_id === null || r.coupon_id === undefined ? null : n(r.coupon_id),
     fulfillment: (typeof f === 'string' ? JSON.parse(f) : f) as Fulfillment,
     itemsTotal: n(r.items_total),
     discountTotal: n(r.discount_total),
@@ -76,7 +78,7 @@ function toItem(r: Raw): SettledItemRow {
   };
 }
 
-const ORDER_COLUMNS = `id, user_id, status, failure_reason, payment_method, fulfillment, items_total, discount_total, points_used,
+const ORDER_COLUMNS = `id, user_id, status, failure_reason, payment_method, coupon_id, fulfillment, items_total, discount_total, points_used,
   cash_paid, points_earned, accepted_at, settled_at`;
 
 /** Reads of settled orders. Owner reads go to the primary (read-your-writes). */

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
-import type { Role } from '@bazaar/contracts';
-import { isDuplicateKey } from '../data-source';
+import { Role } from '@bazaar/contracts';
+import { execute, isDuplicateKey } from '../data-source';
 import { UserEntity } from '../entities';
 
 export class DuplicateEmailError extends Error {
@@ -22,6 +22,24 @@ export class UsersRepository {
       if (isDuplicateKey(err)) throw new DuplicateEmailError();
       throw err;
     }
+  }
+
+  /**
+   * The configured admin account (npm run up): created, or its password hash
+   * and role set again (one statement: the email is unique). Only this path
+   * makes an admin; auth.signup accepts CUSTOMER and SELLER alone.
+   */
+  async upsertAdmin(email: string, passwordHash: string): Promise<{ id: number; created: boolean }> {
+    const res = await execute(
+      this.ds,
+      `INSERT INTO users (email, password_hash, name, role) VALUES (?, ?, 'admin', ?)
+       ON DUPLICATE KEY UPDATE password_hash = VALUES(password_hash), role = VALUES(role)`,
+      [email, passwordHash, Role.ADMIN],
+    );
+    const user = await this.findByEmail(email);
+    if (!user) throw new Error(`admin ${email} not found after upsert`);
+    // MySQL reports 1 affected row for an insert, 2 for an update that changed the row, 0 for none.
+    return { id: user.id, created: res.affectedRows === 1 };
   }
 
   /** Reads the primary: a login right after signup must find the user. */

@@ -190,6 +190,7 @@ describe('priceOrder', () => {
             }
           }
         }),
+        { numRuns: 1000 },
       );
     });
   });

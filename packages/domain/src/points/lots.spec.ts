@@ -168,6 +168,49 @@ describe('planGiveBack', () => {
         giveBack(outstanding);
         expect(net.every((r) => r.amount === 0)).toBe(true);
       }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('keeps every lot at or above 0 and the mapping rows equal to the spend over any sequence of spends', () => {
+    const scenario = fc.record({
+      lots: fc.array(fc.record({ remaining: fc.integer({ min: 0, max: 10_000 }), expiresInDays: fc.integer({ min: -5, max: 60 }) }), {
+        minLength: 1,
+        maxLength: 10,
+      }),
+      spends: fc.array(fc.record({ perMille: fc.integer({ min: 0, max: 1200 }), day: fc.integer({ min: 0, max: 3 }) }), { minLength: 1, maxLength: 10 }),
+    });
+    fc.assert(
+      fc.property(scenario, ({ lots: raw, spends }) => {
+        const lots: PointLot[] = raw.map((l, i) => ({ id: i + 1, remaining: l.remaining, expiresAt: day(l.expiresInDays) }));
+        for (const s of spends) {
+          const now = day(s.day);
+          const live = liveBalance(lots, now);
+          const amount = Math.floor((live * s.perMille) / 1000);
+          if (amount > live) {
+            expect(() => planSpend(lots, amount, now)).toThrow(InsufficientPointsError);
+            continue;
+          }
+          const rows = planSpend(lots, amount, now);
+          expect(rows.reduce((a, r) => a + r.amount, 0)).toBe(amount);
+          expect(new Set(rows.map((r) => r.lotId)).size).toBe(rows.length);
+          // Soonest expiry first, then lower id; never an expired lot.
+          const taken = rows.map((r) => lots.find((l) => l.id === r.lotId)!);
+          for (const l of taken) expect(isLotLive(l, now)).toBe(true);
+          for (let k = 1; k < taken.length; k++) {
+            const a = taken[k - 1]!;
+            const b = taken[k]!;
+            expect(a.expiresAt.getTime() < b.expiresAt.getTime() || (a.expiresAt.getTime() === b.expiresAt.getTime() && a.id < b.id)).toBe(true);
+          }
+          for (const r of rows) {
+            const lot = lots.find((l) => l.id === r.lotId)!;
+            lot.remaining -= r.amount; // what the conditional UPDATE does
+            expect(lot.remaining).toBeGreaterThanOrEqual(0);
+          }
+          expect(liveBalance(lots, now)).toBe(live - amount);
+        }
+      }),
+      { numRuns: 1000 },
     );
   });
 });

@@ -3,7 +3,11 @@ import { customerProcedure, publicProcedure, router, sellerProcedure } from '../
 
 /** Glue: the rules (ownership, first-come claims, states) live in CouponService. */
 export const couponsRouter = router({
-  create: sellerProcedure.input(couponCreateInput).mutation(({ ctx, input }) => ctx.deps.coupons.create(ctx.user, input, ctx.log)),
+  /** → {couponId, coupon}: the contract's couponId, and the coupon as coupons.list shows it. */
+  create: sellerProcedure.input(couponCreateInput).mutation(async ({ ctx, input }) => {
+    const coupon = await ctx.deps.coupons.create(ctx.user, input, ctx.log);
+    return { couponId: coupon.id, coupon };
+  }),
   claim: customerProcedure.input(couponClaimInput).mutation(({ ctx, input }) => ctx.deps.coupons.claim(ctx.user.userId, input.couponId, ctx.log)),
   list: publicProcedure.input(couponListInput).query(({ ctx, input }) => ctx.deps.coupons.list(input)),
   mine: customerProcedure.input(couponMineInput).query(({ ctx, input }) => ctx.deps.coupons.mine(ctx.user.userId, input)),
