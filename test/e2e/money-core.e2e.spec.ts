@@ -1,6 +1,7 @@
 import { TRPCClientError } from '@trpc/client';
 import { FailureReason, OrderStatus, type OrderView } from '@bazaar/contracts';
 import { PointsRepository, selectRows } from '@bazaar/db';
+import { startFakeGateway, type FakeGateway } from '@bazaar/fake-gateway';
 import { DELIVERY, eventually, startTestApi, type TestApi } from '../support/api-harness';
 import { isolatedEnv } from '../support/isolated-env';
 import { balanceFromLedger, ledgerProblems, moneyFixtures } from '../support/money-fixtures';
@@ -18,13 +19,16 @@ describe('money core: points by lot and coupons, through the API and workers', (
   jest.setTimeout(180_000);
   let env: TestEnv;
   let api: TestApi;
+  let gw: FakeGateway;
   const workers: RunningProcess[] = [];
   // Short locks: a killed worker's jobs and its customer lock are taken over within seconds (MySQL guards meanwhile).
-  const workerEnv = { WORKER_CONCURRENCY: '16', WORKER_LOCK_MS: '3000', CUSTOMER_LOCK_MS: '2000', LOG_LEVEL: 'warn' };
+  const workerEnv: Record<string, string> = { WORKER_CONCURRENCY: '16', WORKER_LOCK_MS: '3000', CUSTOMER_LOCK_MS: '2000', LOG_LEVEL: 'warn' };
   const fx = moneyFixtures(() => api);
 
   beforeAll(async () => {
     env = await isolatedEnv('money');
+    gw = await startFakeGateway({ port: 0, host: '127.0.0.1', secretKey: 'test_sk_bazaar' });
+    Object.assign(workerEnv, { PAYMENT_GATEWAY_URL: gw.url, PAYMENT_TIMEOUT_MS: '1000' });
     api = await startTestApi({ ...env });
     workers.push(...(await Promise.all([0, 1, 2].map(() => startProcess('worker', { ...env, ...workerEnv })))));
   });
@@ -32,7 +36,17 @@ describe('money core: points by lot and coupons, through the API and workers', (
   afterAll(async () => {
     await Promise.all(workers.map((w) => w.stop()));
     await api?.close();
+    await gw?.close();
   });
+
+  async function mintKey(amount: number, behavior: 'ok' | 'decline'): Promise<string> {
+    const res = await fetch(`${gw.url}/__test/payment-keys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ amount, behavior }),
+    });
+    return ((await res.json()) as { paymentKey: string }).paymentKey;
+  }
 
   const settled = (client: ReturnType<TestApi['client']>, orderId: string) =>
     eventually(
@@ -249,9 +263,7 @@ describe('money core: points by lot and coupons, through the API and workers', (
       customer.id,
     ]);
     expect(claim?.order_id).toBe(again.id);
-    expect(
-      await refusal(order(`coupon-d-${Date.now()}`)),
-    ).toMatchObject({ code: 'PRECONDITION_FAILED', reason: FailureReason.COUPON_UNAVAILABLE });
+    expect(await refusal(order(`coupon-d-${Date.now()}`))).toMatchObject({ code: 'PRECONDITION_FAILED', reason: FailureReason.COUPON_UNAVAILABLE });
   });
 
   it('gives everything back when a paid order with a coupon and points is cancelled', async () => {
@@ -296,6 +308,48 @@ describe('money core: points by lot and coupons, through the API and workers', (
       ['EARN', 250],
       ['SPEND', -2_000],
       ['GRANT', 2_000],
+    ]);
+    expect(await ledgerProblems(api.deps.ds, [customer.id])).toEqual([]);
+  });
+
+  it('runs a card order with a coupon and points through the saga: a decline gives both back, a charge earns the reward', async () => {
+    const { seller, store, products } = await storeWith([{ name: 'card item', price: 40_000, stock: 100 }]);
+    const couponId = await storeCoupon(seller, store.id, { kind: 'FIXED', value: 5_000, maxDiscount: undefined });
+    const customer = await fx.customer(0);
+    const admin = await fx.admin();
+    await customer.client.coupons.claim.mutate({ couponId });
+    await admin.client.points.grant.mutate({ userId: customer.id, amount: 3_000, expiresAt: soon(30 * DAY), reason: 'card test' });
+    // 40,000 − 5,000 coupon − 3,000 points = 32,000 by card.
+    const place = async (key: string, behavior: 'ok' | 'decline') =>
+      customer.client.orders.place.mutate({
+        idempotencyKey: key,
+        items: [{ productId: products[0]!.id, quantity: 1 }],
+        couponId,
+        points: 3_000,
+        paymentMethod: 'CARD',
+        paymentKey: await mintKey(32_000, behavior),
+        fulfillment: DELIVERY,
+      });
+
+    const declined = await settled(customer.client, (await place(`card-decline-${Date.now()}`, 'decline')).orderId);
+    expect(declined).toMatchObject({ status: OrderStatus.FAILED, failureReason: FailureReason.PAYMENT_DECLINED, pointsEarned: 0 });
+    expect(await customer.client.points.balance.query()).toEqual({ balance: 3_000 });
+    await eventually(
+      () => customer.client.coupons.mine.query({}),
+      (m) => m.items.find((c) => c.couponId === couponId)?.state === 'AVAILABLE',
+    );
+
+    const paid = await settled(customer.client, (await place(`card-ok-${Date.now()}`, 'ok')).orderId);
+    expect(paid).toMatchObject({ status: OrderStatus.PAID, discount: 5_000, pointsUsed: 3_000, cashPaid: 32_000, pointsEarned: 320 });
+    expect(await customer.client.points.balance.query()).toEqual({ balance: 320 });
+    expect((await customer.client.coupons.mine.query({})).items.find((c) => c.couponId === couponId)?.state).toBe('USED');
+    const kinds = (await customer.client.points.history.query({ limit: 10 })).items.map((m) => [m.kind, m.amount]);
+    expect(kinds).toEqual([
+      ['EARN', 320],
+      ['SPEND', -3_000],
+      ['RESTORE', 3_000],
+      ['SPEND', -3_000],
+      ['GRANT', 3_000],
     ]);
     expect(await ledgerProblems(api.deps.ds, [customer.id])).toEqual([]);
   });

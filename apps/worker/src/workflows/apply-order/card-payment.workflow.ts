@@ -165,7 +165,8 @@ export class CardPaymentWorkflow {
     const moved = await inRetryingTransaction(this.ds, async (q) => {
       const o = await this.repos.settlement.lockOrder(q, orderId);
       if (!o || o.status !== OrderStatus.PENDING) return false;
-      await this.repos.settlement.transition(q, orderId, OrderStatus.PENDING, OrderStatus.FAILED, reason);
+      // FAILED, its lines earning nothing (the reward was never credited: it comes with PAID).
+      await this.repos.settlement.run(q, OrderSettlementRepository.markFailed(orderId, OrderStatus.PENDING, reason));
       await giveBackOrder(q, this.repos, { ...o, orderId }, { ref: `fail-${orderId}`, now, wasPaid: false });
       await this.repos.settlement.setPayment(q, orderId, paymentStatus);
       return true;
