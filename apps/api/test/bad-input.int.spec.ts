@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { LIMITS, type ProductView, type QuestionView } from '@bazaar/contracts';
+import { COUPON_LIMITS, CouponState, LIMITS, MAX_POINTS_GRANT, type CouponView, type ProductView, type QuestionView } from '@bazaar/contracts';
+import { execute, selectRows } from '@bazaar/db';
 import { appRouter } from '../src/router';
 import { DELIVERY, PASSWORD, newAccount, newProduct, startTestApi, uniqueEmail, type TestApi } from '../../../test/support/api-harness';
 
@@ -11,7 +12,7 @@ import { DELIVERY, PASSWORD, newAccount, newProduct, startTestApi, uniqueEmail, 
  * Every answer: the right HTTP status and data.code, never INTERNAL_SERVER_ERROR,
  * BAD_REQUEST naming the offending field (data.issues and the message), no
  * stack trace, SQL or file path in the body, and no effect (wallet, orders,
- * products, cart, questions).
+ * products, cart, questions, coupons and claims, point lots).
  */
 
 type Kind = 'query' | 'mutation';
@@ -45,6 +46,13 @@ const PROCEDURES: Record<string, Kind> = {
   'questions.ask': 'mutation',
   'questions.answer': 'mutation',
   'questions.list': 'query',
+  'coupons.create': 'mutation',
+  'coupons.claim': 'mutation',
+  'coupons.list': 'query',
+  'coupons.mine': 'query',
+  'points.balance': 'query',
+  'points.history': 'query',
+  'points.grant': 'mutation',
 };
 
 /** Subscriptions run over SSE; their refusals are tested end to end (test/e2e/order-slice.e2e.spec.ts). */
@@ -122,22 +130,40 @@ function expectError(a: Answer, code: Code, fields: string[] = []): ErrorBody {
   return err;
 }
 
+/** Rows of the fixtures' users in the tables coupons and points write. */
+interface Rows {
+  coupons: number;
+  claims: number;
+  lots: number;
+}
 interface Fixtures {
-  customer: { token: string; email: string };
-  sellerA: { token: string; storeId: number; productId: number };
-  sellerB: { token: string; storeId: number; productId: number };
+  customer: { token: string; email: string; userId: number };
+  sellerA: { token: string; storeId: number; productId: number; userId: number };
+  sellerB: { token: string; storeId: number; productId: number; userId: number };
+  /** An ADMIN, made by SQL (sign-up never makes one), with a session issued directly. */
+  admin: { token: string; userId: number };
   loggedOutToken: string;
   /** The customer's one question, on sellerA's product, unanswered. */
   question: QuestionView;
   /** sellerA's and sellerB's products as they were after setup. */
   productA: ProductView;
   productB: ProductView;
+  /**
+   * The admin's platform coupons: `claimed` (its minimum above any order here) claimed by the customer
+   * in setup, `unclaimed` claimed by no one (and open to claims).
+   */
+  coupons: { claimed: CouponView; unclaimed: CouponView };
+  /** The fixtures' rows after setup: every refused call leaves them so. */
+  rows: Rows;
 }
 const STOCK_A = 10;
 const STOCK_B = 5;
 const SETUP_CHARGE = { amount: 50_000, idempotencyKey: 'bad-input-setup-charge' };
 const UNKNOWN_ULID = '01ARZ3NDEKTSV4RRFFQ69G5FAV';
 const UNKNOWN_ID = 987_654_321;
+const inDays = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString();
+/** Above any order this spec places (a few thousand won). */
+const HIGH_MINIMUM = 1_000_000;
 
 describe('bad input on every procedure, over HTTP', () => {
   let api: TestApi;
@@ -200,6 +226,29 @@ describe('bad input on every procedure, over HTTP', () => {
     expect(await ok('questions.list', { productId: f.sellerA.productId })).toEqual({ items: [f.question], nextCursor: null });
     expect(await ok('questions.list', { productId: f.sellerB.productId })).toEqual({ items: [], nextCursor: null });
   }
+  /** Coupons made by, claims and point lots of the fixtures' users (other suites share the database). */
+  async function countRows(): Promise<Rows> {
+    const users = [f.customer.userId, f.sellerA.userId, f.sellerB.userId, f.admin.userId];
+    const inUsers = users.map(() => '?').join(', ');
+    const [row] = await selectRows<Record<keyof Rows, number | string>>(
+      api.deps.ds,
+      `SELECT (SELECT COUNT(*) FROM coupons WHERE created_by IN (${inUsers})) AS coupons,
+              (SELECT COUNT(*) FROM coupon_claims WHERE user_id IN (${inUsers})) AS claims,
+              (SELECT COUNT(*) FROM point_lots WHERE user_id IN (${inUsers})) AS lots`,
+      [...users, ...users, ...users],
+    );
+    return { coupons: Number(row!.coupons), claims: Number(row!.claims), lots: Number(row!.lots) };
+  }
+  /** No coupon created or claimed, no points granted: the rows as setup left them, the customer's coupons and points as they were. */
+  async function expectCouponsAndPointsUnchanged(): Promise<void> {
+    expect(await countRows()).toEqual(f.rows);
+    expect(await ok('coupons.list', { storeId: f.sellerA.storeId })).toEqual({ items: [], nextCursor: null });
+    expect(await ok('coupons.list', { storeId: f.sellerB.storeId })).toEqual({ items: [], nextCursor: null });
+    const mine = (await ok('coupons.mine', { limit: 100 }, f.customer.token)) as { items: { couponId: number; state: string; orderId: string | null }[] };
+    expect(mine.items.map((m) => [m.couponId, m.state, m.orderId])).toEqual([[f.coupons.claimed.id, CouponState.AVAILABLE, null]]);
+    expect(await ok('points.balance', NONE, f.customer.token)).toEqual({ balance: 0 });
+    expect(await ok('points.history', { limit: 100 }, f.customer.token)).toEqual({ items: [], nextCursor: null });
+  }
 
   beforeAll(async () => {
     api = await startTestApi();
@@ -209,9 +258,24 @@ describe('bad input on every procedure, over HTTP', () => {
       newProduct(api, { stock: STOCK_B, price: 2_000 }),
     ]);
     await customer.client.wallet.charge.mutate(SETUP_CHARGE);
-    f.customer = { token: customer.token, email: customer.user.email };
-    f.sellerA = { token: a.seller.token, storeId: a.store.id, productId: a.product.id };
-    f.sellerB = { token: b.seller.token, storeId: b.store.id, productId: b.product.id };
+    f.customer = { token: customer.token, email: customer.user.email, userId: customer.user.id };
+    f.sellerA = { token: a.seller.token, storeId: a.store.id, productId: a.product.id, userId: a.seller.user.id };
+    f.sellerB = { token: b.seller.token, storeId: b.store.id, productId: b.product.id, userId: b.seller.user.id };
+    const admin = await execute(api.deps.ds, `INSERT INTO users (email, password_hash, name, role) VALUES (?, 'not-a-real-hash', 'admin', 'ADMIN')`, [
+      uniqueEmail('admin'),
+    ]);
+    const adminId = Number(admin.insertId);
+    f.admin = { token: (await api.deps.sessions.issue({ userId: adminId, role: 'ADMIN' })).token, userId: adminId };
+    const platformCoupon = async (name: string, minOrderAmount: number) => {
+      const made = (await ok(
+        'coupons.create',
+        { name, kind: 'FIXED', value: 100, minOrderAmount, quantity: 10, validFrom: inDays(-1), validUntil: inDays(7) },
+        f.admin.token,
+      )) as { couponId: number; coupon: CouponView };
+      return made.coupon;
+    };
+    f.coupons = { claimed: await platformCoupon('Big spenders only', HIGH_MINIMUM), unclaimed: await platformCoupon('Nobody claimed me', 0) };
+    await ok('coupons.claim', { couponId: f.coupons.claimed.id }, f.customer.token);
     // A second session of the customer, logged out (with a junk body: logout takes no input).
     const { token } = await api.client().auth.login.mutate({ email: customer.user.email, password: PASSWORD });
     const out = await send('auth.logout', new Raw('{junk'), { token });
@@ -220,6 +284,8 @@ describe('bad input on every procedure, over HTTP', () => {
     f.question = await customer.client.questions.ask.mutate({ productId: a.product.id, body: 'Does it come in blue?' });
     f.productA = (await ok('products.get', { productId: a.product.id })) as ProductView;
     f.productB = (await ok('products.get', { productId: b.product.id })) as ProductView;
+    f.rows = await countRows();
+    expect(f.rows).toEqual({ coupons: 2, claims: 1, lots: 0 });
   });
 
   it('PROCEDURES lists every procedure of the app router, with its kind', () => {
@@ -372,7 +438,7 @@ describe('bad input on every procedure, over HTTP', () => {
   });
 
   describe('procedures without input ignore whatever input is sent', () => {
-    it.each([['auth.me'], ['wallet.balance'], ['cart.list']])('%s', async (path) => {
+    it.each([['auth.me'], ['wallet.balance'], ['cart.list'], ['points.balance']])('%s', async (path) => {
       for (const input of [new Raw('{junk'), { extra: 1 }, null]) await ok(path, input, f.customer.token);
     });
     it('cart.clear (an empty cart stays empty)', async () => {
@@ -736,7 +802,6 @@ describe('bad input on every procedure, over HTTP', () => {
     const line = (v: V, patch: Record<string, unknown>) => ({ ...v, items: [{ ...v.items[0], ...patch }] });
     const address = (v: V, patch: Record<string, unknown>) => ({ ...v, fulfillment: { ...v.fulfillment, address: { ...v.fulfillment.address, ...patch } } });
     const pickup = (v: V, pickupAt: unknown) => ({ ...v, fulfillment: { type: 'PICKUP', pickupAt } });
-    const inDays = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString();
     table(
       'orders.place',
       () => f.customer.token,
@@ -802,13 +867,35 @@ describe('bad input on every procedure, over HTTP', () => {
     );
 
     it.each([
-      ['a couponId', { couponId: 1 }, 'COUPON_UNAVAILABLE'],
-      ['points', { points: 100 }, 'INSUFFICIENT_POINTS'],
-    ] as const)('%s → PRECONDITION_FAILED, data.reason %s', async (_name, patch, reason) => {
-      const err = expectError(await send('orders.place', { ...valid(), ...patch }, { token: f.customer.token }), 'PRECONDITION_FAILED');
+      ['an unknown couponId', () => ({ couponId: UNKNOWN_ID }), 'couponId'],
+      ['points 10× the price', () => ({ points: 10 * f.productA.price }), 'points'],
+      ['points one past the price', () => ({ points: f.productA.price + 1 }), 'points'],
+    ] as const)('%s → BAD_REQUEST naming %s, and no order', async (_name, patch, field) => {
+      expectError(await send('orders.place', { ...valid(), ...patch() }, { token: f.customer.token }), 'BAD_REQUEST', [field]);
+      await expectNoOrders();
+      await expectWalletUnchanged();
+      await expectCouponsAndPointsUnchanged();
+    });
+
+    it.each([
+      ['a coupon the customer holds, whose minimum the order does not reach', () => f.coupons.claimed.id, 'COUPON_NOT_APPLICABLE'],
+      ['a coupon the customer never claimed', () => f.coupons.unclaimed.id, 'COUPON_UNAVAILABLE'],
+    ] as const)('%s → PRECONDITION_FAILED, data.reason %s; no order, and the coupon is not held', async (_name, couponId, reason) => {
+      expect(f.productA.price).toBeLessThan(HIGH_MINIMUM);
+      const err = expectError(await send('orders.place', { ...valid(), couponId: couponId() }, { token: f.customer.token }), 'PRECONDITION_FAILED');
       expect(err.data.reason).toBe(reason);
       await expectNoOrders();
       await expectWalletUnchanged();
+      await expectCouponsAndPointsUnchanged(); // the held coupon still AVAILABLE, with no order
+    });
+
+    it('points within the total but above the live balance are not bad input: accepted (the worker refuses them later)', async () => {
+      const [other, { product }] = await Promise.all([newAccount(api, 'CUSTOMER'), newProduct(api, { stock: 5, price: 700 })]);
+      const order = { ...valid(), idempotencyKey: 'bad-input-points-order', items: [{ productId: product.id, quantity: 1 }], points: product.price };
+      const placed = await ok('orders.place', order, other.token);
+      expect(placed).toEqual({ orderId: expect.any(String) as string, status: 'PENDING' });
+      await expectNoOrders();
+      await expectCouponsAndPointsUnchanged();
     });
 
     it('fromCart with an empty cart → BAD_REQUEST naming fromCart, and no order', async () => {
@@ -1085,9 +1172,259 @@ describe('bad input on every procedure, over HTTP', () => {
     });
   });
 
+  describe('coupons.create', () => {
+    const valid = () => ({
+      storeId: f.sellerA.storeId,
+      name: 'Never created',
+      kind: 'PERCENT',
+      value: 10,
+      maxDiscount: 500,
+      minOrderAmount: 0,
+      quantity: 10,
+      validFrom: inDays(-1),
+      validUntil: inDays(7),
+    });
+    type V = ReturnType<typeof valid>;
+    const c = caseFor<V>();
+    table(
+      'coupons.create',
+      () => f.sellerA.token,
+      valid,
+      [
+        ...junk<V>(),
+        c('storeId zero', (v) => ({ ...v, storeId: 0 }), 'storeId'),
+        c('storeId a string', (v) => ({ ...v, storeId: String(v.storeId) }), 'storeId'),
+        c('storeId null', (v) => ({ ...v, storeId: null }), 'storeId'),
+        c('name missing', ({ name: _n, ...v }) => v, 'name'),
+        c('name empty', (v) => ({ ...v, name: '' }), 'name'),
+        c('name only spaces', (v) => ({ ...v, name: '   ' }), 'name'),
+        c('name 101 characters', (v) => ({ ...v, name: 'n'.repeat(101) }), 'name'),
+        c('kind unknown', (v) => ({ ...v, kind: 'BOGO' }), 'kind'),
+        c('kind lower case', (v) => ({ ...v, kind: 'percent' }), 'kind'),
+        c('kind missing', ({ kind: _k, ...v }) => v, 'kind'),
+        c('PERCENT value 0', (v) => ({ ...v, value: 0 }), 'value'),
+        c('PERCENT value 101', (v) => ({ ...v, value: 101 }), 'value'),
+        c('PERCENT value fractional', (v) => ({ ...v, value: 12.5 }), 'value'),
+        c('FIXED value 0', ({ maxDiscount: _m, ...v }) => ({ ...v, kind: 'FIXED', value: 0 }), 'value'),
+        c('FIXED value over the limit', ({ maxDiscount: _m, ...v }) => ({ ...v, kind: 'FIXED', value: COUPON_LIMITS.maxAmount + 1 }), 'value'),
+        c('value a string', (v) => ({ ...v, value: '10' }), 'value'),
+        c('maxDiscount on FIXED', (v) => ({ ...v, kind: 'FIXED', value: 1_000 }), 'maxDiscount'),
+        c('maxDiscount 0', (v) => ({ ...v, maxDiscount: 0 }), 'maxDiscount'),
+        c('minOrderAmount negative', (v) => ({ ...v, minOrderAmount: -1 }), 'minOrderAmount'),
+        c('minOrderAmount fractional', (v) => ({ ...v, minOrderAmount: 0.5 }), 'minOrderAmount'),
+        c('minOrderAmount missing', ({ minOrderAmount: _m, ...v }) => v, 'minOrderAmount'),
+        c('quantity 0', (v) => ({ ...v, quantity: 0 }), 'quantity'),
+        c('quantity fractional', (v) => ({ ...v, quantity: 1.5 }), 'quantity'),
+        c(`quantity past ${COUPON_LIMITS.maxQuantity}`, (v) => ({ ...v, quantity: COUPON_LIMITS.maxQuantity + 1 }), 'quantity'),
+        c('quantity 1e400 (Infinity)', (v) => new Raw(JSON.stringify({ ...v, quantity: 0 }).replace('"quantity":0', '"quantity":1e400')), 'quantity'),
+        c('validFrom not a date', (v) => ({ ...v, validFrom: 'tomorrow' }), 'validFrom'),
+        c('validFrom without an offset', (v) => ({ ...v, validFrom: v.validFrom.replace('Z', '') }), 'validFrom'),
+        c('validFrom a number', (v) => ({ ...v, validFrom: Date.now() }), 'validFrom'),
+        c('validUntil before validFrom', (v) => ({ ...v, validFrom: inDays(2), validUntil: inDays(1) }), 'validUntil'),
+        c('validUntil equal to validFrom', (v) => ({ ...v, validFrom: v.validUntil }), 'validUntil'),
+        c('validUntil in the past', (v) => ({ ...v, validFrom: inDays(-2), validUntil: inDays(-1) }), 'validUntil'),
+        c('validUntil missing', ({ validUntil: _u, ...v }) => v, 'validUntil'),
+        c('a claimed field', (v) => ({ ...v, claimed: 0 }), 'claimed'),
+        c('a createdBy field', (v) => ({ ...v, createdBy: f.sellerB.userId }), 'createdBy'),
+        c('several fields at once', (v) => ({ ...v, name: '', kind: 'BOGO', quantity: 0 }), 'name', 'kind', 'quantity'),
+      ],
+      expectCouponsAndPointsUnchanged,
+    );
+
+    it("an unknown store → NOT_FOUND; another seller's store, a platform coupon by a seller, a store coupon by an admin → FORBIDDEN; no coupon", async () => {
+      const { storeId: _s, ...platform } = valid();
+      expectError(await send('coupons.create', { ...valid(), storeId: UNKNOWN_ID }, { token: f.sellerA.token }), 'NOT_FOUND');
+      expectError(await send('coupons.create', { ...valid(), storeId: f.sellerB.storeId }, { token: f.sellerA.token }), 'FORBIDDEN');
+      expectError(await send('coupons.create', platform, { token: f.sellerA.token }), 'FORBIDDEN');
+      expectError(await send('coupons.create', valid(), { token: f.admin.token }), 'FORBIDDEN');
+      await expectCouponsAndPointsUnchanged();
+    });
+  });
+
+  describe('coupons.claim', () => {
+    const valid = () => ({ couponId: f.coupons.unclaimed.id });
+    type V = ReturnType<typeof valid>;
+    const c = caseFor<V>();
+    table(
+      'coupons.claim',
+      () => f.customer.token,
+      valid,
+      [...junk<V>(), ...idCases<V>('couponId'), c('a userId field', (v) => ({ ...v, userId: f.customer.userId }), 'userId')],
+      expectCouponsAndPointsUnchanged,
+    );
+
+    it('an unknown coupon → NOT_FOUND; nothing claimed', async () => {
+      expectError(await send('coupons.claim', { couponId: UNKNOWN_ID }, { token: f.customer.token }), 'NOT_FOUND');
+      expectError(await send('coupons.claim', { couponId: Number.MAX_SAFE_INTEGER }, { token: f.customer.token }), 'NOT_FOUND');
+      await expectCouponsAndPointsUnchanged();
+    });
+  });
+
+  /** A page's cursor and limit (listInput: cursor 1..200 characters, limit 1..100). */
+  function pageCases<V extends object>(): Case<V>[] {
+    const c = caseFor<V>();
+    return [
+      c('cursor not one the API made', (v) => ({ ...v, cursor: 'abc' }), 'cursor'),
+      c('cursor not base64url', (v) => ({ ...v, cursor: 'not a cursor!' }), 'cursor'),
+      c('cursor SQL-ish', (v) => ({ ...v, cursor: "0' OR '1'='1" }), 'cursor'),
+      c('cursor empty', (v) => ({ ...v, cursor: '' }), 'cursor'),
+      c('cursor a number', (v) => ({ ...v, cursor: 5 }), 'cursor'),
+      c('cursor null', (v) => ({ ...v, cursor: null }), 'cursor'),
+      c('cursor 201 characters', (v) => ({ ...v, cursor: 'c'.repeat(201) }), 'cursor'),
+      c('limit zero', (v) => ({ ...v, limit: 0 }), 'limit'),
+      c('limit 101', (v) => ({ ...v, limit: 101 }), 'limit'),
+      c('limit negative', (v) => ({ ...v, limit: -1 }), 'limit'),
+      c('limit fractional', (v) => ({ ...v, limit: 2.5 }), 'limit'),
+      c('limit a string', (v) => ({ ...v, limit: '10' }), 'limit'),
+      c('an offset field', (v) => ({ ...v, offset: 20 }), 'offset'),
+    ];
+  }
+  /** A well-formed cursor (base64url JSON) with this payload. */
+  const forged = (payload: unknown) => Buffer.from(JSON.stringify(payload)).toString('base64url');
+
+  describe('coupons.list', () => {
+    const valid = () => ({ storeId: f.sellerA.storeId, limit: 10 });
+    type V = ReturnType<typeof valid>;
+    const c = caseFor<V>();
+    table('coupons.list', () => undefined, valid, [
+      // No input is left out: the contract refuses it (no defaults), though docs/api.md gives {storeId?} as the input.
+      ...junk<V>().filter((k) => k.name !== 'no input'),
+      ...pageCases<V>(),
+      c('storeId zero', (v) => ({ ...v, storeId: 0 }), 'storeId'),
+      c('storeId a string', (v) => ({ ...v, storeId: String(v.storeId) }), 'storeId'),
+      c('storeId beyond safe integers', (v) => ({ ...v, storeId: 2 ** 53 }), 'storeId'),
+      c('cursor of coupons.mine', (v) => ({ ...v, cursor: forged({ c: 1 }) }), 'cursor'),
+      c('cursor with a negative key', (v) => ({ ...v, cursor: forged({ u: -1, i: 1 }) }), 'cursor'),
+      c('cursor with an SQL-ish key', (v) => ({ ...v, cursor: forged({ u: '0 OR 1=1', i: 1 }) }), 'cursor'),
+      c('cursor with id zero', (v) => ({ ...v, cursor: forged({ u: 1, i: 0 }) }), 'cursor'),
+      c('cursor with an extra key', (v) => ({ ...v, cursor: forged({ u: 1, i: 1, s: 1 }) }), 'cursor'),
+      // Past 9999-12-31 (what a DATETIME holds) no cursor of the API's can point.
+      c('cursor with a key in the year 10000', (v) => ({ ...v, cursor: forged({ u: Date.parse('9999-12-31T23:59:59.999Z') + 1, i: 1 }) }), 'cursor'),
+      c('cursor with a key past any date', (v) => ({ ...v, cursor: forged({ u: Number.MAX_SAFE_INTEGER, i: 1 }) }), 'cursor'),
+    ]);
+
+    it('a well-formed cursor of any date a DATETIME holds → a page, not a 500', async () => {
+      for (const u of [0, Date.parse('9999-12-31T23:59:59.999Z')]) {
+        expect(await ok('coupons.list', { storeId: f.sellerA.storeId, cursor: forged({ u, i: Number.MAX_SAFE_INTEGER }) })).toEqual({
+          items: [],
+          nextCursor: null,
+        });
+      }
+    });
+
+    it('an unknown store → an empty page', async () => {
+      expect(await ok('coupons.list', { storeId: UNKNOWN_ID })).toEqual({ items: [], nextCursor: null });
+    });
+  });
+
+  describe('coupons.mine', () => {
+    const valid = () => ({ limit: 10 });
+    type V = ReturnType<typeof valid>;
+    const c = caseFor<V>();
+    table(
+      'coupons.mine',
+      () => f.customer.token,
+      valid,
+      [
+        // No input is left out: the contract refuses it (no defaults), though docs/api.md says coupons.mine takes none.
+        ...junk<V>().filter((k) => k.name !== 'no input'),
+        ...pageCases<V>(),
+        c('cursor of coupons.list', (v) => ({ ...v, cursor: forged({ u: 1, i: 1 }) }), 'cursor'),
+        c('cursor with claim id zero', (v) => ({ ...v, cursor: forged({ c: 0 }) }), 'cursor'),
+        c('cursor with a fractional claim id', (v) => ({ ...v, cursor: forged({ c: 1.5 }) }), 'cursor'),
+        c('cursor with a claim id beyond safe integers', (v) => ({ ...v, cursor: forged({ c: 2 ** 53 }) }), 'cursor'),
+        c('a userId field', (v) => ({ ...v, userId: f.sellerA.userId }), 'userId'),
+      ],
+      expectCouponsAndPointsUnchanged,
+    );
+
+    it('the largest cursor the contract takes → a page, not a 500', async () => {
+      const page = (await ok('coupons.mine', { cursor: forged({ c: Number.MAX_SAFE_INTEGER }) }, f.customer.token)) as { items: { couponId: number }[] };
+      expect(page.items.map((m) => m.couponId)).toEqual([f.coupons.claimed.id]);
+    });
+  });
+
+  describe('points.history', () => {
+    const valid = () => ({ limit: 10 });
+    type V = ReturnType<typeof valid>;
+    const c = caseFor<V>();
+    table(
+      'points.history',
+      () => f.customer.token,
+      valid,
+      [
+        ...junk<V>().filter((k) => k.name !== 'no input'), // no input means the defaults
+        ...pageCases<V>(),
+        c('cursor zero', (v) => ({ ...v, cursor: '0' }), 'cursor'),
+        c('cursor with a leading zero', (v) => ({ ...v, cursor: '01' }), 'cursor'),
+        c('cursor negative', (v) => ({ ...v, cursor: '-1' }), 'cursor'),
+        c('cursor fractional', (v) => ({ ...v, cursor: '1.5' }), 'cursor'),
+        c('cursor in exponent notation', (v) => ({ ...v, cursor: '1e3' }), 'cursor'),
+        c('cursor with a space', (v) => ({ ...v, cursor: ' 1' }), 'cursor'),
+        c('cursor 17 digits', (v) => ({ ...v, cursor: '1'.repeat(17) }), 'cursor'),
+        c('a userId field', (v) => ({ ...v, userId: f.sellerA.userId }), 'userId'),
+      ],
+      expectCouponsAndPointsUnchanged,
+    );
+
+    it('no input → the first page; the largest cursor the contract takes (16 digits) → a page, not a 500', async () => {
+      expect(await ok('points.history', NONE, f.customer.token)).toEqual({ items: [], nextCursor: null });
+      expect(await ok('points.history', { cursor: '9'.repeat(16) }, f.customer.token)).toEqual({ items: [], nextCursor: null });
+    });
+  });
+
+  describe('points.grant', () => {
+    const valid = () => ({ userId: f.customer.userId, amount: 1_000, expiresAt: inDays(30), reason: 'Never granted' });
+    type V = ReturnType<typeof valid>;
+    const c = caseFor<V>();
+    table(
+      'points.grant',
+      () => f.admin.token,
+      valid,
+      [
+        ...junk<V>(),
+        ...idCases<V>('userId'),
+        c('amount missing', ({ amount: _a, ...v }) => v, 'amount'),
+        c('amount zero', (v) => ({ ...v, amount: 0 }), 'amount'),
+        c('amount negative', (v) => ({ ...v, amount: -1_000 }), 'amount'),
+        c('amount fractional', (v) => ({ ...v, amount: 10.5 }), 'amount'),
+        c(`amount past ${MAX_POINTS_GRANT}`, (v) => ({ ...v, amount: MAX_POINTS_GRANT + 1 }), 'amount'),
+        c('amount 1e400 (Infinity)', (v) => new Raw(JSON.stringify({ ...v, amount: 0 }).replace('"amount":0', '"amount":1e400')), 'amount'),
+        c('amount a string', (v) => ({ ...v, amount: '1000' }), 'amount'),
+        c('expiresAt missing', ({ expiresAt: _e, ...v }) => v, 'expiresAt'),
+        c('expiresAt in the past', (v) => ({ ...v, expiresAt: '2020-01-01T00:00:00Z' }), 'expiresAt'),
+        c('expiresAt a second ago', (v) => ({ ...v, expiresAt: new Date(Date.now() - 1_000).toISOString() }), 'expiresAt'),
+        c('expiresAt not a date', (v) => ({ ...v, expiresAt: 'next month' }), 'expiresAt'),
+        c('expiresAt without an offset', (v) => ({ ...v, expiresAt: v.expiresAt.replace('Z', '') }), 'expiresAt'),
+        c('expiresAt a date without a time', (v) => ({ ...v, expiresAt: v.expiresAt.slice(0, 10) }), 'expiresAt'),
+        c('expiresAt a number', (v) => ({ ...v, expiresAt: Date.now() + 86_400_000 }), 'expiresAt'),
+        c('reason missing', ({ reason: _r, ...v }) => v, 'reason'),
+        c('reason empty', (v) => ({ ...v, reason: '' }), 'reason'),
+        c('reason blank', (v) => ({ ...v, reason: ' \n\t ' }), 'reason'),
+        c('reason 201 characters', (v) => ({ ...v, reason: 'r'.repeat(201) }), 'reason'),
+        c('reason huge (500 kB)', (v) => ({ ...v, reason: 'r'.repeat(500_000) }), 'reason'),
+        c('reason a number', (v) => ({ ...v, reason: 42 }), 'reason'),
+        c('a lotId field', (v) => ({ ...v, lotId: 1 }), 'lotId'),
+        c('an adminId field', (v) => ({ ...v, adminId: f.admin.userId }), 'adminId'),
+        c('several fields at once', (v) => ({ ...v, userId: 'me', amount: 0, reason: '' }), 'userId', 'amount', 'reason'),
+      ],
+      expectCouponsAndPointsUnchanged,
+    );
+
+    it('an unknown user, a seller or an admin → NOT_FOUND; no points granted', async () => {
+      for (const userId of [UNKNOWN_ID, Number.MAX_SAFE_INTEGER, f.sellerA.userId, f.admin.userId]) {
+        const a = await send('points.grant', { ...valid(), userId }, { token: f.admin.token });
+        expect({ userId, code: a.error?.data.code }).toEqual({ userId, code: 'NOT_FOUND' });
+        expectError(a, 'NOT_FOUND');
+      }
+      await expectCouponsAndPointsUnchanged();
+    });
+  });
+
   describe('authentication and roles', () => {
     /** Every protected procedure, with a valid input and the role it is for. */
-    const PROTECTED: [path: string, role: 'customer' | 'seller', input: () => unknown][] = [
+    type Role = 'customer' | 'seller' | 'admin';
+    const PROTECTED: [path: string, role: Role, input: () => unknown][] = [
       ['auth.me', 'customer', () => NONE],
       ['auth.logout', 'customer', () => NONE],
       ['wallet.balance', 'customer', () => NONE],
@@ -1119,9 +1456,40 @@ describe('bad input on every procedure, over HTTP', () => {
       ['cart.clear', 'customer', () => NONE],
       ['questions.ask', 'customer', () => ({ productId: f.sellerA.productId, body: 'Never asked?' })],
       ['questions.answer', 'seller', () => ({ questionId: f.question.id, body: 'Never answered' })],
+      [
+        'coupons.create',
+        'seller',
+        () => ({
+          storeId: f.sellerA.storeId,
+          name: 'Never created',
+          kind: 'FIXED',
+          value: 100,
+          minOrderAmount: 0,
+          quantity: 1,
+          validFrom: inDays(-1),
+          validUntil: inDays(1),
+        }),
+      ],
+      ['coupons.claim', 'customer', () => ({ couponId: f.coupons.unclaimed.id })],
+      ['coupons.mine', 'customer', () => ({ limit: 10 })],
+      ['points.balance', 'customer', () => NONE],
+      ['points.history', 'customer', () => ({ limit: 10 })],
+      ['points.grant', 'admin', () => ({ userId: f.customer.userId, amount: 1_000, expiresAt: inDays(30), reason: 'Never granted' })],
     ];
     /** The public ones: the rest of the router. */
-    const PUBLIC = ['auth.signup', 'auth.login', 'stores.get', 'products.get', 'products.list', 'products.popular', 'questions.list'];
+    const PUBLIC = ['auth.signup', 'auth.login', 'stores.get', 'products.get', 'products.list', 'products.popular', 'questions.list', 'coupons.list'];
+    /** Tokens of the roles a procedure is not for (sellerProcedure admits admins, so a seller's procedure has only the customer). */
+    const WRONG_ROLES: Record<Role, () => [name: string, token: string][]> = {
+      customer: () => [
+        ['a SELLER', f.sellerA.token],
+        ['an ADMIN', f.admin.token],
+      ],
+      seller: () => [['a CUSTOMER', f.customer.token]],
+      admin: () => [
+        ['a CUSTOMER', f.customer.token],
+        ['a SELLER', f.sellerA.token],
+      ],
+    };
 
     it('every procedure is either protected (with its role) or public', () => {
       expect([...PROTECTED.map(([path]) => path), ...PUBLIC].sort()).toEqual(Object.keys(PROCEDURES).sort());
@@ -1150,7 +1518,9 @@ describe('bad input on every procedure, over HTTP', () => {
       expect(err.data.issues).toBeUndefined();
     });
 
-    const WITH_INPUT = PROTECTED.filter(([path]) => !['auth.me', 'auth.logout', 'wallet.balance', 'stores.mine', 'cart.list', 'cart.clear'].includes(path));
+    const WITH_INPUT = PROTECTED.filter(
+      ([path]) => !['auth.me', 'auth.logout', 'wallet.balance', 'stores.mine', 'cart.list', 'cart.clear', 'points.balance'].includes(path),
+    );
 
     it.each(WITH_INPUT)('%s: a stranger with bad input → UNAUTHORIZED, no schema details', async (path) => {
       const err = expectError(await send(path, { isAdmin: true }), 'UNAUTHORIZED');
@@ -1158,8 +1528,12 @@ describe('bad input on every procedure, over HTTP', () => {
     });
 
     it.each(WITH_INPUT)('%s: the wrong role with bad input → FORBIDDEN, no schema details', async (path, role) => {
-      const err = expectError(await send(path, { isAdmin: true }, { token: role === 'customer' ? f.sellerA.token : f.customer.token }), 'FORBIDDEN');
-      expect(err.data.issues).toBeUndefined();
+      for (const [name, token] of WRONG_ROLES[role]()) {
+        const a = await send(path, { isAdmin: true }, { token });
+        expect({ name, code: a.error?.data.code }).toEqual({ name, code: 'FORBIDDEN' });
+        const err = expectError(a, 'FORBIDDEN');
+        expect(err.data.issues).toBeUndefined();
+      }
     });
 
     it.each(PROTECTED.filter(([path, role]) => role === 'customer' && !path.startsWith('auth.')))(
@@ -1173,11 +1547,27 @@ describe('bad input on every procedure, over HTTP', () => {
       expectError(await send(path, input(), { token: f.customer.token }), 'FORBIDDEN');
     });
 
+    it.each(PROTECTED.filter(([path, role]) => role === 'customer' && !path.startsWith('auth.')))(
+      'an ADMIN calling %s → FORBIDDEN',
+      async (path, _role, input) => {
+        expectError(await send(path, input(), { token: f.admin.token }), 'FORBIDDEN');
+      },
+    );
+
+    it.each(PROTECTED.filter(([, role]) => role === 'admin'))('a CUSTOMER and a SELLER calling %s → FORBIDDEN', async (path, _role, input) => {
+      for (const [name, token] of WRONG_ROLES.admin()) {
+        const a = await send(path, input(), { token });
+        expect({ name, code: a.error?.data.code }).toEqual({ name, code: 'FORBIDDEN' });
+        expectError(a, 'FORBIDDEN');
+      }
+    });
+
     it.each([
       ['products.get', () => ({ productId: f.sellerA.productId })],
       ['questions.list', () => ({ productId: f.sellerA.productId })],
       ['products.list', () => ({ storeId: f.sellerA.storeId })],
       ['products.popular', () => NONE],
+      ['coupons.list', () => ({ storeId: f.sellerA.storeId })],
     ])('public procedure %s ignores a bad Authorization header', async (path, input) => {
       for (const authorization of ['Bearer nope', 'Basic Zm9vOmJhcg==']) {
         const a = await send(path, input(), { authorization });
@@ -1192,6 +1582,7 @@ describe('bad input on every procedure, over HTTP', () => {
       await expectProductsUnchanged();
       await expectCartEmpty();
       await expectQuestionsUnchanged();
+      await expectCouponsAndPointsUnchanged();
       const mine = (await ok('stores.mine', NONE, f.sellerA.token)) as { id: number }[];
       expect(mine.map((s) => s.id)).toEqual([f.sellerA.storeId]);
       // The customer's own session survived every refused logout.
