@@ -49,11 +49,11 @@ export const couponClaimInput = z.strictObject({ couponId: id });
 export type CouponClaimInput = z.infer<typeof couponClaimInput>;
 
 /** Public: coupons whose window has not ended (upcoming ones too), soonest ending first; storeId narrows to one store's. */
-export const couponListInput = z.strictObject({ storeId: id.optional(), ...listInput });
+export const couponListInput = z.strictObject({ storeId: id.optional(), ...listInput }).default({ limit: 20 });
 export type CouponListInput = z.infer<typeof couponListInput>;
 
 /** The caller's claimed coupons, newest claim first. */
-export const couponMineInput = z.strictObject({ ...listInput });
+export const couponMineInput = z.strictObject({ ...listInput }).default({ limit: 20 });
 export type CouponMineInput = z.infer<typeof couponMineInput>;
 
 export interface CouponView {

@@ -30,7 +30,9 @@ export type ReserveForOrderAnswer = 'ok' | 'UNAVAILABLE' | 'NOT_ACTIVE';
 /** How often one call rebuilds a coupon's lost Redis copy before it gives up (each rebuild is one MySQL snapshot). */
 const MAX_REBUILDS = 5;
 
-const listCursor = z.strictObject({ u: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), i: id });
+/** The last instant a MySQL DATETIME holds (9999-12-31T23:59:59.999Z): a cursor past it is not one this API returned. */
+const LAST_DATETIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+const listCursor = z.strictObject({ u: z.number().int().min(0).max(LAST_DATETIME_MS), i: id });
 const mineCursor = z.strictObject({ c: id });
 
 function encodeCursor(v: unknown): string {
