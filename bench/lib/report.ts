@@ -98,7 +98,7 @@ export function cpuBudget(run: PipelineRun): CpuBudget | null {
   };
 }
 
-function cpuLine(u: PhaseUsage): string {
+export function cpuLine(u: PhaseUsage): string {
   const groups = new Map<string, number>();
   for (const p of u.processes) {
     const g = p.name.startsWith('worker-') ? 'workers' : p.name;
@@ -109,7 +109,7 @@ function cpuLine(u: PhaseUsage): string {
   return parts.join(', ');
 }
 
-function topPackages(p: ProfileSummary | undefined | null, n = 5): string {
+export function topPackages(p: ProfileSummary | undefined | null, n = 5): string {
   if (!p) return 'no profile';
   return (p.byOwner?.length ? p.byOwner : p.byPackage)
     .slice(0, n)
@@ -139,7 +139,7 @@ function glossary(...profiles: (ProfileSummary | undefined | null)[]): string {
     .join('; ');
 }
 
-function topNative(p: ProfileSummary | undefined | null, n = 3): string {
+export function topNative(p: ProfileSummary | undefined | null, n = 3): string {
   if (!p?.nativeByCaller?.length) return 'none';
   return p.nativeByCaller
     .slice(0, n)
@@ -147,7 +147,7 @@ function topNative(p: ProfileSummary | undefined | null, n = 3): string {
     .join(', ');
 }
 
-function topFunctions(p: ProfileSummary | undefined | null, n = 4): string {
+export function topFunctions(p: ProfileSummary | undefined | null, n = 4): string {
   if (!p) return 'no profile';
   return p.topFunctions
     .slice(0, n)
@@ -348,7 +348,7 @@ export function analyze(r: BenchResult): { targets: Target[]; findings: string[]
 // ---------------------------------------------------------------- markdown
 
 /** A markdown table; `align` has one letter a column (l or r), else the first column is left and the rest right. */
-const table = (head: string[], rows: (string | number)[][], align?: string) =>
+export const table = (head: string[], rows: (string | number)[][], align?: string) =>
   [
     `| ${head.join(' | ')} |`,
     `| ${head.map((_, i) => ((align ? align[i] : i === 0 ? 'l' : 'r') === 'l' ? '---' : '---:')).join(' | ')} |`,
@@ -363,7 +363,7 @@ function notOk(p: PipelineRun): string | number {
   return `${n} (${[...codes.map(([c, x]) => `${c}: ${x}`), ...(p.load.errors ? [`errors ${p.load.errors} incl. ${p.load.timeouts} timeouts`] : [])].join(', ')})`;
 }
 
-function usageTable(u: PhaseUsage): string {
+export function usageTable(u: PhaseUsage): string {
   const rows = [...u.processes]
     .sort((a, b) => b.cpuPct - a.cpuPct)
     .map((p) => [p.name, p.pid, round(p.cpuPct, 0), round(p.cpuPeakPct, 0), round(p.rssAvgMb, 0), round(p.rssMaxMb, 0)]);
@@ -371,7 +371,7 @@ function usageTable(u: PhaseUsage): string {
   return `${table(['process', 'pid', 'CPU % avg', 'CPU % peak (1 s)', 'RSS MB avg', 'RSS MB max'], rows)}\n\nMachine: ${u.machineBusyPct}% of ${u.cores} cores busy over ${u.seconds} s (CPU % is of one core: ${u.cores * 100}% = all cores).`;
 }
 
-function mysqlLine(m: Record<string, number>): string {
+export function mysqlLine(m: Record<string, number>): string {
   const keys = [
     'Com_commit',
     'Com_rollback',
@@ -396,7 +396,7 @@ function mysqlLine(m: Record<string, number>): string {
   return table(['MariaDB status (per second; Threads_running at the end)', 'value'], rows);
 }
 
-function profileTables(p: ProfileSummary, label: string): string {
+export function profileTables(p: ProfileSummary, label: string): string {
   return [
     `**${label}** — ${p.windowed ? `load window only (${round(p.windowMs / 1000, 0)} s)` : 'whole process life (window not matched)'}, main thread busy ${p.busyPct}% of the window. Self time by package:`,
     '',
@@ -429,7 +429,7 @@ function profileTables(p: ProfileSummary, label: string): string {
   ].join('\n');
 }
 
-function logsSection(logs: ProcessLog[]): string {
+export function logsSection(logs: ProcessLog[]): string {
   const noisy = logs.filter((l) => l.warn || l.error || (l.exitCode !== null && l.exitCode !== 0));
   if (!noisy.length) return 'No process logged a warning or an error, and each exited 0.';
   return noisy

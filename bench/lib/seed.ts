@@ -30,7 +30,7 @@ export interface Seeded {
 
 const token = () => randomBytes(32).toString('base64url');
 
-async function insertBatched(c: mysql.Connection, head: string, rows: unknown[][], batch = 1000): Promise<void> {
+export async function insertBatched(c: mysql.Connection, head: string, rows: unknown[][], batch = 1000): Promise<void> {
   for (let i = 0; i < rows.length; i += batch) {
     const chunk = rows.slice(i, i + batch);
     await c.query(`${head} VALUES ${chunk.map((r) => `(${r.map(() => '?').join(',')})`).join(',')}`, chunk.flat());
@@ -91,5 +91,20 @@ export async function seedGate(redis: Redis, c: mysql.Connection, prefix: string
   ];
   const p = redis.pipeline();
   for (const r of rows) p.set(keys.gateAvailable(r.id), r.stock);
+  await p.exec();
+}
+
+/** An admin account (role ADMIN, inserted by SQL as the README says) with a session token to seed. */
+export async function seedAdmin(c: mysql.Connection): Promise<Customer> {
+  await c.query(`INSERT INTO users (email, password_hash, name, role) VALUES ('admin@bench.bazaar', 'x', 'bench admin', 'ADMIN')`);
+  const [[admin]] = (await c.query(`SELECT id FROM users WHERE email = 'admin@bench.bazaar'`)) as unknown as [[{ id: number }]];
+  return { userId: admin.id, token: token() };
+}
+
+/** Sessions of any role under a phase's prefix (seedSessions writes the customers' and the seller's). */
+export async function seedSessionsFor(redis: Redis, prefix: string, sessions: (Customer & { role: 'CUSTOMER' | 'SELLER' | 'ADMIN' })[]): Promise<void> {
+  const keys = redisKeys(prefix);
+  const p = redis.pipeline();
+  for (const s of sessions) p.set(keys.session(hashToken(s.token)), JSON.stringify({ userId: s.userId, role: s.role }), 'EX', 86400);
   await p.exec();
 }
