@@ -118,16 +118,21 @@ export function isRetryableTxError(err: unknown): boolean {
   return n === MysqlErrno.DEADLOCK || n === MysqlErrno.LOCK_WAIT_TIMEOUT;
 }
 
-/** Runs a transaction, retrying it a few times on deadlock / lock-wait timeout. */
-export async function inRetryingTransaction<T>(ds: DataSource, fn: (q: QueryRunner) => Promise<T>, attempts = 5): Promise<T> {
+/** Runs `attempt` again (up to `attempts` times, with a short random pause) while it fails on deadlock / lock-wait timeout. */
+export async function retryOnTxConflict<T>(attempt: () => Promise<T>, attempts = 5): Promise<T> {
   for (let i = 1; ; i++) {
     try {
-      return await inTransaction(ds, fn);
+      return await attempt();
     } catch (err) {
       if (i >= attempts || !isRetryableTxError(err)) throw err;
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 20 * i)));
     }
   }
+}
+
+/** Runs a transaction, retrying it a few times on deadlock / lock-wait timeout. */
+export function inRetryingTransaction<T>(ds: DataSource, fn: (q: QueryRunner) => Promise<T>, attempts = 5): Promise<T> {
+  return retryOnTxConflict(() => inTransaction(ds, fn), attempts);
 }
 
 /** Creates the database named in the URL if it does not exist. */

@@ -19,18 +19,8 @@ export interface CouponRecord {
   createdAt: Date;
 }
 
-export interface NewCoupon {
-  storeId: number | null;
-  createdBy: number;
-  name: string;
-  kind: CouponKind;
-  value: number;
-  maxDiscount: number | null;
-  minOrderAmount: number;
-  quantity: number;
-  validFrom: Date;
-  validUntil: Date;
-}
+/** What coupons.create writes: everything but what MySQL assigns or counts. */
+export type NewCoupon = Omit<CouponRecord, 'id' | 'claimed' | 'createdAt'>;
 
 /** One claim as a rebuild of the Redis copy needs it: who holds it, and the order that uses it (with that order's status). */
 export interface CouponClaimSnapshot {

@@ -1,6 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { PaymentStatus, type FailureReason } from '@bazaar/contracts';
-import { OrderSettlementRepository, isDuplicateKey, isRetryableTxError, runBatch, type Statement, type StatementResult } from '@bazaar/db';
+import { OrderSettlementRepository, isDuplicateKey, retryOnTxConflict, runBatch, type Statement, type StatementResult } from '@bazaar/db';
 import type { Metrics } from '@bazaar/platform';
 import type { OrderStep, OrderTxContext } from './steps/order-step';
 
@@ -59,19 +59,23 @@ export class OrderTransaction {
   ) {}
 
   async run(ctx: OrderTxContext, plan: OrderTxPlan): Promise<OrderTxOutcome> {
-    for (let attempt = 1; ; attempt++) {
-      const q = this.ds.createQueryRunner('master');
-      await q.connect();
-      try {
-        return await this.once(q, ctx, plan);
-      } catch (err) {
-        await q.query('ROLLBACK').catch(() => undefined);
-        if (attempt >= this.attempts || !isRetryableTxError(err)) throw err;
-        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 20 * attempt)));
-      } finally {
-        // Released before the caller's next query: holding it while waiting for a second connection could starve the pool.
-        await q.release();
-      }
+    return retryOnTxConflict(() => this.onConnection((q) => this.once(q, ctx, plan)), this.attempts);
+  }
+
+  /**
+   * One attempt on a connection of its own: rolled back if it throws, and released before the caller's next
+   * query (holding it while waiting for a second connection could starve the pool).
+   */
+  private async onConnection<T>(fn: (q: QueryRunner) => Promise<T>): Promise<T> {
+    const q = this.ds.createQueryRunner('master');
+    await q.connect();
+    try {
+      return await fn(q);
+    } catch (err) {
+      await q.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      await q.release();
     }
   }
 
@@ -132,10 +136,8 @@ export class OrderTransaction {
    * changed nothing (someone else moved the order first: 'moved').
    */
   async runGuarded(ctx: OrderTxContext, kind: OrderTxKind, guard: Statement[], steps: OrderStep[]): Promise<'committed' | 'moved'> {
-    for (let attempt = 1; ; attempt++) {
-      const q = this.ds.createQueryRunner('master');
-      await q.connect();
-      try {
+    const attempt = () =>
+      this.onConnection(async (q): Promise<'committed' | 'moved'> => {
         const writes = steps.filter((s) => s.applies(ctx)).map((s) => ({ step: s.name, statements: s.statements(ctx) }));
         const results = await this.send(q, kind, [{ step: 'tx', statements: OPEN }, { step: 'guard', statements: guard }, ...writes]);
         if (results.slice(OPEN.length, OPEN.length + guard.length).some((r) => !Array.isArray(r) && r.affectedRows !== 1)) {
@@ -144,16 +146,12 @@ export class OrderTransaction {
         }
         await this.send(q, kind, [{ step: 'tx', statements: [COMMIT] }]);
         return 'committed';
-      } catch (err) {
-        await q.query('ROLLBACK').catch(() => undefined);
-        // A write keyed by the order (its reward lot) already exists: another run got here first and committed.
-        if (isDuplicateKey(err)) return 'moved';
-        if (attempt >= this.attempts || !isRetryableTxError(err)) throw err;
-        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 20 * attempt)));
-      } finally {
-        await q.release();
-      }
-    }
+      });
+    return retryOnTxConflict(attempt, this.attempts).catch((err: unknown) => {
+      // A write keyed by the order (its reward lot) already exists: another run got here first and committed.
+      if (isDuplicateKey(err)) return 'moved' as const;
+      throw err;
+    });
   }
 
   private async refuse(q: QueryRunner, ctx: OrderTxContext, kind: OrderTxKind, reason: FailureReason): Promise<OrderTxOutcome> {
