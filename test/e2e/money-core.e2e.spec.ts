@@ -144,7 +144,7 @@ describe('money core: points by lot and coupons, through the API and workers', (
     expect(paid.status).toBe(OrderStatus.PAID);
     expectFigures(paid);
     expect(paid.items.every((i) => i.orderItemId !== null && i.refundedQuantity === 0)).toBe(true);
-    expect(paid.refunded).toEqual({ cash: 0, points: 0, clawback: 0 });
+    expect(paid.refunded).toEqual({ cash: 0, points: 0, clawback: 0, cashReturned: 0 });
 
     // The spend took 3,000 from L1, then 1,000 from L2; the reward lot holds 385, valid 365 days.
     const lots = await new PointsRepository(api.deps.ds).lotsOf(customer.id);

@@ -8,12 +8,22 @@ import {
   PointsRepository,
   PopularProductsRepository,
   QuestionsRepository,
+  RefundsRepository,
   UsersRepository,
   WalletRepository,
   createDataSource,
 } from '@bazaar/db';
 import { createMetrics, createRedis, redisKeys, type Config, type Metrics, type RedisKeys } from '@bazaar/platform';
-import { AcceptedOrderStore, PopularProductsStore, ProductViewsStore, SoldOutGate, createOrdersQueue, type OrdersQueueData } from '@bazaar/queue';
+import {
+  AcceptedOrderStore,
+  PopularProductsStore,
+  ProductViewsStore,
+  SoldOutGate,
+  createOrdersQueue,
+  createRefundsQueue,
+  type OrdersQueueData,
+  type RefundJobData,
+} from '@bazaar/queue';
 import { OrderAcceptanceService } from './services/order-acceptance.service';
 import { OrderCancelService } from './services/order-cancel.service';
 import { OrderEventsHub } from './services/order-events.hub';
@@ -22,6 +32,7 @@ import { PasswordService } from './services/password.service';
 import { PopularProductsService } from './services/popular-products.service';
 import { ProductDetailCache } from './services/product-detail.cache';
 import { ProductPricingCache } from './services/product-pricing.cache';
+import { RefundService } from './services/refund.service';
 import { SessionService } from './services/session.service';
 import { createCouponService, type CouponService } from './services/coupon.service';
 
@@ -34,8 +45,10 @@ export interface Deps {
   redis: Redis;
   queueRedis: Redis;
   ordersQueue: Queue<OrdersQueueData>;
+  refundsQueue: Queue<RefundJobData>;
   /** Lazily started: only orders.cancel waits on job results. */
   ordersEvents(): Promise<QueueEvents>;
+  refundsEvents(): Promise<QueueEvents>;
   store: AcceptedOrderStore;
   orders: OrdersRepository;
   users: UsersRepository;
@@ -53,6 +66,8 @@ export interface Deps {
   acceptance: OrderAcceptanceService;
   orderQueries: OrderQueryService;
   cancels: OrderCancelService;
+  /** refunds.*, and orders.cancel of a paid order. */
+  refunds: RefundService;
   orderEvents: OrderEventsHub;
   /** coupons.*, and for the order path: terms, reserveForOrder, releaseForOrder. */
   coupons: CouponService;
@@ -66,19 +81,26 @@ export async function createDeps(config: Config): Promise<Deps> {
   const redis = createRedis(config.REDIS_URL, 'command');
   const queueRedis = createRedis(config.REDIS_URL, 'command', { maxRetriesPerRequest: null, enableAutoPipelining: false });
   const ordersQueue = createOrdersQueue(queueRedis, keys, config.ORDER_JOB_ATTEMPTS);
+  const refundsQueue = createRefundsQueue(queueRedis, keys, config.ORDER_JOB_ATTEMPTS);
   // MySQL may be down at start: the accept path does not need it, and /readyz says so.
   await ds.initialize().catch((err: unknown) => {
     throw new Error(`MySQL at ${new URL(config.MYSQL_URL).host} does not answer: ${err instanceof Error ? err.message : String(err)}`);
   });
-  let events: Promise<QueueEvents> | undefined;
-  let eventsRedis: Redis | undefined;
-  const ordersEvents = () =>
-    (events ??= (async () => {
-      eventsRedis = createRedis(config.REDIS_URL, 'worker');
-      const qe = new QueueEvents(ordersQueue.name, { connection: eventsRedis, prefix: keys.bullPrefix });
-      await qe.waitUntilReady();
-      return qe;
-    })());
+  // QueueEvents, started on first use (one connection each): orders.cancel waits on a job's result.
+  const started: { events: QueueEvents; redis: Redis }[] = [];
+  const lazyEvents = (queueName: string) => {
+    let events: Promise<QueueEvents> | undefined;
+    return () =>
+      (events ??= (async () => {
+        const eventsRedis = createRedis(config.REDIS_URL, 'worker');
+        const qe = new QueueEvents(queueName, { connection: eventsRedis, prefix: keys.bullPrefix });
+        started.push({ events: qe, redis: eventsRedis });
+        await qe.waitUntilReady();
+        return qe;
+      })());
+  };
+  const ordersEvents = lazyEvents(ordersQueue.name);
+  const refundsEvents = lazyEvents(refundsQueue.name);
   const users = new UsersRepository(ds);
   const catalog = new CatalogRepository(ds);
   const wallet = new WalletRepository(ds);
@@ -93,6 +115,7 @@ export async function createDeps(config: Config): Promise<Deps> {
   // as soon as the change is published, not when the 2 s local TTL ends.
   await productDetails.listen((productId) => pricing.forget(productId));
   const coupons = createCouponService(ds, redis, keys, catalog, metrics);
+  const refunds = new RefundService(ds, new RefundsRepository(ds), store, refundsQueue, metrics);
   return {
     config,
     metrics,
@@ -101,7 +124,9 @@ export async function createDeps(config: Config): Promise<Deps> {
     redis,
     queueRedis,
     ordersQueue,
+    refundsQueue,
     ordersEvents,
+    refundsEvents,
     store,
     orders,
     users,
@@ -130,14 +155,18 @@ export async function createDeps(config: Config): Promise<Deps> {
     ),
     orderQueries: new OrderQueryService(store, orders, metrics),
     orderEvents,
-    cancels: new OrderCancelService(store, orders, ordersQueue, ordersEvents, config.CANCEL_WAIT_MS),
+    cancels: new OrderCancelService(store, orders, ordersQueue, ordersEvents, refunds, refundsEvents, config.CANCEL_WAIT_MS),
+    refunds,
     coupons,
     async close() {
       await orderEvents.close();
       await productDetails.close();
-      if (events) await (await events).close();
-      await eventsRedis?.quit().catch(() => undefined);
+      for (const e of started) {
+        await e.events.close();
+        await e.redis.quit().catch(() => undefined);
+      }
       await ordersQueue.close();
+      await refundsQueue.close();
       await Promise.allSettled([redis.quit(), queueRedis.quit()]);
       if (ds.isInitialized) await ds.destroy();
     },

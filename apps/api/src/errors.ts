@@ -1,17 +1,19 @@
 import { TRPCError } from '@trpc/server';
-import type { ClaimRefusal, FailureReason } from '@bazaar/contracts';
+import type { ClaimRefusal, FailureReason, RefundRefusal } from '@bazaar/contracts';
+
+type Reason = FailureReason | ClaimRefusal | RefundRefusal;
 
 /** A business rule refused up front: PRECONDITION_FAILED with data.reason (contract). */
 export class ReasonedError extends Error {
   constructor(
-    readonly reason: FailureReason | ClaimRefusal | null,
+    readonly reason: Reason | null,
     message: string,
   ) {
     super(message);
   }
 }
 
-export function preconditionFailed(reason: FailureReason | ClaimRefusal | null, message: string): TRPCError {
+export function preconditionFailed(reason: Reason | null, message: string): TRPCError {
   return new TRPCError({ code: 'PRECONDITION_FAILED', message, cause: new ReasonedError(reason, message) });
 }
 

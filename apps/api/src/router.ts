@@ -5,6 +5,7 @@ import { ordersRouter } from './routers/orders/_router';
 import { pointsRouter } from './routers/points/_router';
 import { productsRouter } from './routers/products/_router';
 import { questionsRouter } from './routers/questions/_router';
+import { refundsRouter } from './routers/refunds/_router';
 import { storesRouter } from './routers/stores/_router';
 import { walletRouter } from './routers/wallet/_router';
 import { router } from './trpc';
@@ -19,6 +20,7 @@ export const appRouter = router({
   cart: cartRouter,
   questions: questionsRouter,
   coupons: couponsRouter,
+  refunds: refundsRouter,
 });
 
 export type AppRouter = typeof appRouter;

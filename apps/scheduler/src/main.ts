@@ -1,14 +1,24 @@
 import 'reflect-metadata';
 import cron from 'node-cron';
-import { OrdersRepository, PointsRepository, PopularProductsRepository, ViewCountsRepository, createDataSource } from '@bazaar/db';
+import { OrdersRepository, PointsRepository, PopularProductsRepository, RefundsRepository, ViewCountsRepository, createDataSource } from '@bazaar/db';
 import { createLogger, createMetrics, createRedis, loadConfigOrExit, redisKeys, startHealthServer, type Logger } from '@bazaar/platform';
-import { AcceptedOrderStore, CouponStore, OrderOutcomePublisher, PopularProductsStore, ProductViewsStore, SoldOutGate, createOrdersQueue } from '@bazaar/queue';
+import {
+  AcceptedOrderStore,
+  CouponStore,
+  OrderOutcomePublisher,
+  PopularProductsStore,
+  ProductViewsStore,
+  SoldOutGate,
+  createOrdersQueue,
+  createRefundsQueue,
+} from '@bazaar/queue';
 import { JobLease, RedisRunCoordinator } from './cron/redis-run-coordinator';
 import { ExpireCardOrdersJob } from './jobs/expire-card-orders.job';
 import { ExpirePointsJob } from './jobs/expire-points.job';
 import { FlushProductViewsJob } from './jobs/flush-product-views.job';
 import { ReconcileGateJob } from './jobs/reconcile-gate.job';
 import { ReconcileOrdersJob } from './jobs/reconcile-orders.job';
+import { ReconcileRefundsJob } from './jobs/reconcile-refunds.job';
 import { RefreshPopularProductsJob } from './jobs/refresh-popular-products.job';
 
 async function main(): Promise<void> {
@@ -20,6 +30,7 @@ async function main(): Promise<void> {
   await ds.initialize();
   const redis = createRedis(config.REDIS_URL, 'worker');
   const queue = createOrdersQueue(redis, keys, config.ORDER_JOB_ATTEMPTS);
+  const refundsQueue = createRefundsQueue(redis, keys, config.ORDER_JOB_ATTEMPTS);
   const coordinator = new RedisRunCoordinator(redis, keys);
   const lease = new JobLease(redis, keys);
 
@@ -34,6 +45,7 @@ async function main(): Promise<void> {
     metrics,
     config.RECONCILE_AFTER_SECONDS,
   );
+  const reconcileRefunds = new ReconcileRefundsJob(new RefundsRepository(ds), refundsQueue, metrics, config.RECONCILE_AFTER_SECONDS);
   const expire = new ExpireCardOrdersJob(new OrdersRepository(ds), queue, config.CARD_PAYMENT_EXPIRY_SECONDS);
   const expirePoints = new ExpirePointsJob(new PointsRepository(ds), metrics);
   const popular = new RefreshPopularProductsJob(new PopularProductsRepository(ds), new PopularProductsStore(redis, keys));
@@ -45,6 +57,7 @@ async function main(): Promise<void> {
       run: (l) => reconcile.run(l),
     },
     { name: ReconcileGateJob.NAME, schedule: config.RECONCILE_CRON, leaseMs: 60_000, run: (l) => reconcileGate.run(l) },
+    { name: ReconcileRefundsJob.NAME, schedule: config.RECONCILE_CRON, leaseMs: 60_000, run: (l) => reconcileRefunds.run(l) },
     { name: ExpireCardOrdersJob.NAME, schedule: config.EXPIRY_CRON, leaseMs: 60_000, run: (l) => expire.run(l) },
     { name: ExpirePointsJob.NAME, schedule: config.POINTS_EXPIRY_CRON, leaseMs: 120_000, run: (l) => expirePoints.run(l) },
     { name: RefreshPopularProductsJob.NAME, schedule: config.POPULAR_CRON, leaseMs: 60_000, run: (l) => popular.run(l) },
@@ -115,6 +128,7 @@ async function main(): Promise<void> {
     await flushing;
     await health.close();
     await queue.close();
+    await refundsQueue.close();
     await redis.quit().catch(() => undefined);
     await ds.destroy();
     process.exit(0);

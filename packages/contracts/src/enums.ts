@@ -28,6 +28,29 @@ export const FAILURE_REASONS = Object.values(FailureReason) as [FailureReason, .
 
 export const RefundStatus = { PENDING: 'PENDING', COMPLETED: 'COMPLETED', FAILED: 'FAILED' } as const;
 export type RefundStatus = (typeof RefundStatus)[keyof typeof RefundStatus];
+export const REFUND_STATUSES = Object.values(RefundStatus) as [RefundStatus, ...RefundStatus[]];
+
+/** REFUND: refunds.request; CANCEL: orders.cancel of a paid order (everything, and the order ends CANCELLED). */
+export const RefundKind = { REFUND: 'REFUND', CANCEL: 'CANCEL' } as const;
+export type RefundKind = (typeof RefundKind)[keyof typeof RefundKind];
+
+/** Why refunds.request was refused up front (PRECONDITION_FAILED, data.reason). */
+export const RefundRefusal = {
+  /** The order is not PAID or PARTIALLY_REFUNDED (still waiting, failed, cancelled, or refunded in full). */
+  ORDER_NOT_REFUNDABLE: 'ORDER_NOT_REFUNDABLE',
+  /** More units than are left to refund on a line, counting refunds still PENDING. */
+  REFUND_EXCEEDS_REMAINING: 'REFUND_EXCEEDS_REMAINING',
+  /** orders.cancel of a paid order while a refund of it is still PENDING. */
+  REFUND_IN_PROGRESS: 'REFUND_IN_PROGRESS',
+} as const;
+export type RefundRefusal = (typeof RefundRefusal)[keyof typeof RefundRefusal];
+
+/** Why a refund ended FAILED (nothing was given back). */
+export const RefundFailureReason = {
+  /** The gateway refused the card cancel (its code is in failureCode). */
+  PAYMENT_CANCEL_REFUSED: 'PAYMENT_CANCEL_REFUSED',
+} as const;
+export type RefundFailureReason = (typeof RefundFailureReason)[keyof typeof RefundFailureReason];
 
 export const PaymentMethod = { BALANCE: 'BALANCE', CARD: 'CARD' } as const;
 export type PaymentMethod = (typeof PaymentMethod)[keyof typeof PaymentMethod];

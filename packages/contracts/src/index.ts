@@ -10,3 +10,4 @@ export * from './questions.schema';
 export * from './popular-products.schema';
 export * from './coupons.schema';
 export * from './points.schema';
+export * from './refunds.schema';

@@ -91,14 +91,21 @@ export interface OrderLineView {
   cash: number;
   /** This line's share of the order's reward points. */
   earned: number;
+  /** Units of this line refunded so far (completed refunds), and what they gave back. */
   refundedQuantity: number;
+  refunded: RefundedTotals;
 }
 
-/** What refunds have given back so far: cash, points, and reward points clawed back. */
+/** What refunds have given back so far: cash, points, and reward points clawed back (money.md §4). */
 export interface RefundedTotals {
   cash: number;
   points: number;
   clawback: number;
+}
+
+/** The order's refunds so far: the three totals, and the cash that actually went back (cash less any reward already spent). */
+export interface OrderRefundedTotals extends RefundedTotals {
+  cashReturned: number;
 }
 
 export interface OrderView {
@@ -115,7 +122,7 @@ export interface OrderView {
   pointsEarned: number;
   /** The coupon the order uses, if any. */
   couponId: number | null;
-  refunded: RefundedTotals;
+  refunded: OrderRefundedTotals;
   acceptedAt: string;
   settledAt: string | null;
 }

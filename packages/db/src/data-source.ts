@@ -80,10 +80,10 @@ export async function onReplica<T>(ds: DataSource, fn: (q: QueryRunner) => Promi
 }
 
 /** Runs fn in one transaction on the primary; commits, or rolls back and rethrows. The runner is always released. */
-export async function inTransaction<T>(ds: DataSource, fn: (q: QueryRunner) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(ds: DataSource, fn: (q: QueryRunner) => Promise<T>, isolation?: IsolationLevel): Promise<T> {
   const q = ds.createQueryRunner('master');
   await q.connect();
-  await q.startTransaction();
+  await q.startTransaction(isolation);
   try {
     const result = await fn(q);
     await q.commitTransaction();
@@ -95,6 +95,9 @@ export async function inTransaction<T>(ds: DataSource, fn: (q: QueryRunner) => P
     await q.release();
   }
 }
+
+/** A transaction's isolation level (MySQL / MariaDB default: REPEATABLE READ). */
+export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
 
 /** MySQL error numbers we act on. */
 export const MysqlErrno = {
@@ -131,8 +134,8 @@ export async function retryOnTxConflict<T>(attempt: () => Promise<T>, attempts =
 }
 
 /** Runs a transaction, retrying it a few times on deadlock / lock-wait timeout. */
-export function inRetryingTransaction<T>(ds: DataSource, fn: (q: QueryRunner) => Promise<T>, attempts = 5): Promise<T> {
-  return retryOnTxConflict(() => inTransaction(ds, fn), attempts);
+export function inRetryingTransaction<T>(ds: DataSource, fn: (q: QueryRunner) => Promise<T>, attempts = 5, isolation?: IsolationLevel): Promise<T> {
+  return retryOnTxConflict(() => inTransaction(ds, fn, isolation), attempts);
 }
 
 /** Creates the database named in the URL if it does not exist. */

@@ -16,3 +16,4 @@ export * from './repositories/view-counts.repository';
 export * from './repositories/points.repository';
 export * from './repositories/sql-batch';
 export * from './repositories/coupons.repository';
+export * from './repositories/refunds.repository';

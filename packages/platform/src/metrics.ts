@@ -134,6 +134,18 @@ export function createMetrics(service: string, opts: MetricsOptions = {}) {
       labelNames: ['kind'] as const,
       registers: [registry],
     }),
+    refundStatements: new Counter({
+      name: 'bazaar_refund_statements_total',
+      help: 'SQL statements sent by refund workers, by step (lock, price, points, clawback, wallet, restock, units_status, coupon, complete, fail, tx)',
+      labelNames: ['step'] as const,
+      registers: [registry],
+    }),
+    refundedAmounts: new Counter({
+      name: 'bazaar_refunded_total',
+      help: 'What completed refunds gave back: cash (won returned), points (given back), clawback (reward points taken back, or kept from the cash)',
+      labelNames: ['what'] as const,
+      registers: [registry],
+    }),
     walletCharges: new Counter({
       name: 'bazaar_wallet_charges_total',
       help: 'Wallet top-ups by outcome (charged, replayed)',

@@ -20,12 +20,14 @@ return {1, ARGV[1]}
 
 /**
  * After the MySQL commit: record the outcome for readers, keep it a while,
- * drop it from the indexes, and drop the cached order view (every status
- * change does).
+ * drop it from the indexes, and drop the cached order view (every change
+ * does: a status change, or a refund that leaves the status as it was — the
+ * record's revision moves either way).
  */
 const SETTLE_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HSET', KEYS[1], 'status', ARGV[1], 'reason', ARGV[2])
+  redis.call('HINCRBY', KEYS[1], 'rev', 1)
   redis.call('EXPIRE', KEYS[1], ARGV[4])
 end
 redis.call('ZREM', KEYS[2], ARGV[3])
@@ -36,11 +38,13 @@ return 1
 
 /**
  * Caches an order's view only if the accepted record still shows the status
- * the view was read with: a settle that ran in between (and dropped the
- * cache) makes this a no-op, so a stale view is never cached after the drop.
+ * and revision the view was read with: a settle that ran in between (and
+ * dropped the cache) makes this a no-op, so a stale view is never cached
+ * after the drop.
  */
 const CACHE_VIEW_LUA = `
 if redis.call('HGET', KEYS[1], 'status') ~= ARGV[1] then return 0 end
+if (redis.call('HGET', KEYS[1], 'rev') or '0') ~= ARGV[4] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
 return 1
 `;
@@ -55,6 +59,8 @@ export interface AcceptedRecord {
   order: AcceptedOrder;
   status: OrderStatus;
   reason: FailureReason | null;
+  /** Moves on every settle (status change or refund): a cached view names the revision it was read at. */
+  rev: string;
 }
 
 /** Marks a waiting order's cancellation as requested (only while it still waits). */
@@ -132,6 +138,7 @@ export class AcceptedOrderStore {
       order: acceptedOrder.parse(JSON.parse(h.data)),
       status: (h.status as OrderStatus | undefined) ?? OrderStatus.PENDING,
       reason: (h.reason || null) as FailureReason | null,
+      rev: h.rev ?? '0',
     };
   }
 
@@ -166,9 +173,10 @@ export class AcceptedOrderStore {
     return this.r.get(this.keys.orderView(userId, orderId));
   }
 
-  /** Caches a settled order's view read with `status` (see CACHE_VIEW_LUA). */
-  async cacheView(userId: number, orderId: string, status: OrderStatus, json: string, ttlSeconds = 600): Promise<boolean> {
-    return (await this.r.bazaarCacheView(this.keys.acceptedOrder(userId, orderId), this.keys.orderView(userId, orderId), status, json, ttlSeconds)) === 1;
+  /** Caches a settled order's view read at the record's `status` and `rev` (see CACHE_VIEW_LUA). */
+  async cacheView(userId: number, orderId: string, at: { status: OrderStatus; rev: string }, json: string, ttlSeconds = 600): Promise<boolean> {
+    const keys = [this.keys.acceptedOrder(userId, orderId), this.keys.orderView(userId, orderId)] as const;
+    return (await this.r.bazaarCacheView(...keys, at.status, json, ttlSeconds, at.rev)) === 1;
   }
 
   /** The customer's unsettled order ids, newest first. */

@@ -54,6 +54,16 @@ export class OrderOutcomePublisher {
     await this.coupons?.returnUsed(couponId, userId, orderId);
   }
 
+  /**
+   * A refund of a paid order completed: the accepted record (while Redis
+   * still keeps it) shows the new status and its cached view is dropped, and
+   * subscribers hear of it — also when the status stayed PARTIALLY_REFUNDED.
+   */
+  async refunded(userId: number, orderId: string, status: OrderStatus): Promise<void> {
+    await this.store.markSettled(userId, orderId, status, null);
+    await this.publish(userId, orderId, status);
+  }
+
   /** Tells subscribers (orders.onStatus) that the order's status changed; they read the order anew. */
   async publish(userId: number, orderId: string, status: OrderStatus): Promise<void> {
     if (this.events) await this.events.redis.publish(this.events.keys.orderEvents(userId), JSON.stringify({ orderId, status }));

@@ -68,3 +68,20 @@ export interface CancelJobResult {
   status: string;
   changed: boolean;
 }
+
+/** Apply a refund: the `refunds` queue, job id = refund id. */
+export const refundJobData = z.strictObject({
+  refundId: ulid,
+  orderId: ulid,
+  /** The order's customer (the worker takes their lock: refunds change their wallet and points). */
+  userId: id,
+  requestId: z.string().min(1).max(64),
+});
+export type RefundJobData = z.infer<typeof refundJobData>;
+
+export interface RefundJobResult {
+  refundId: string;
+  status: string;
+  /** The order's status after it. */
+  orderStatus: string;
+}

@@ -1,7 +1,7 @@
 import { Queue, type DefaultJobOptions, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '@bazaar/platform';
-import type { CancelJobData, OrderJobData } from './payloads';
+import type { CancelJobData, OrderJobData, RefundJobData } from './payloads';
 
 export const QueueName = { ORDERS: 'orders', REFUNDS: 'refunds' } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
@@ -49,4 +49,24 @@ export function cancelJobId(orderId: string): string {
 
 export function enqueueCancel(queue: Queue<OrdersQueueData>, data: CancelJobData) {
   return queue.add(OrderJobName.CANCEL, data, { jobId: cancelJobId(data.orderId), removeOnComplete: { age: 60 } });
+}
+
+export const RefundJobName = { APPLY: 'apply-refund' } as const;
+
+export function createRefundsQueue(connection: Redis, keys: RedisKeys, attempts: number): Queue<RefundJobData> {
+  return new Queue<RefundJobData>(QueueName.REFUNDS, {
+    connection,
+    prefix: keys.bullPrefix,
+    defaultJobOptions: defaultJobOptions(attempts),
+  });
+}
+
+/** The one place refund job ids are built: the refund id itself, so re-adding the same refund is a no-op. */
+export function refundJobId(refundId: string): string {
+  if (!/^[0-9A-Z]{26}$/.test(refundId)) throw new Error(`not a refund id: ${refundId}`);
+  return refundId;
+}
+
+export function enqueueRefund(queue: Queue<RefundJobData>, data: RefundJobData) {
+  return queue.add(RefundJobName.APPLY, data, { jobId: refundJobId(data.refundId) });
 }

@@ -6,6 +6,7 @@ import type { Metrics } from '@bazaar/platform';
 import { DEFAULT_REWARD_BPS, cum, priceOrder, type PricedOrder } from '@bazaar/domain';
 
 const NOTHING_REFUNDED = { cash: 0, points: 0, clawback: 0 };
+const NOTHING_REFUNDED_ORDER = { ...NOTHING_REFUNDED, cashReturned: 0 };
 
 /**
  * A waiting order, priced exactly as the worker will price it (packages/domain on the terms frozen at accept:
@@ -28,6 +29,7 @@ function fromAccepted(rec: AcceptedRecord): OrderView {
       quantity: l.quantity,
       ...line,
       refundedQuantity: 0,
+      refunded: NOTHING_REFUNDED,
     };
   });
   return {
@@ -43,21 +45,26 @@ function fromAccepted(rec: AcceptedRecord): OrderView {
     cashPaid: p.cashPaid,
     pointsEarned: p.earned,
     couponId: o.coupon?.couponId ?? null,
-    refunded: NOTHING_REFUNDED,
+    refunded: NOTHING_REFUNDED_ORDER,
     acceptedAt: o.acceptedAt,
     settledAt: null,
   };
 }
 
 function fromSettled(o: SettledOrderRow): OrderView {
-  // What the refunded units gave back, by the cumulative rule (money.md §4) on each line's frozen shares.
+  // What a line's refunded units gave back: refunds apply one after another, so the sum of their
+  // cumulative-floor shares telescopes to cum(X, refundedQuantity) (money.md §4).
+  const lineRefunded = (i: SettledOrderRow['items'][number]) => ({
+    cash: cum(i.cash, i.refundedQuantity, i.quantity),
+    points: cum(i.points, i.refundedQuantity, i.quantity),
+    clawback: cum(i.earned, i.refundedQuantity, i.quantity),
+  });
   const refunded = o.items.reduce(
-    (t, i) => ({
-      cash: t.cash + cum(i.cash, i.refundedQuantity, i.quantity),
-      points: t.points + cum(i.points, i.refundedQuantity, i.quantity),
-      clawback: t.clawback + cum(i.earned, i.refundedQuantity, i.quantity),
-    }),
-    NOTHING_REFUNDED,
+    (t, i) => {
+      const r = lineRefunded(i);
+      return { ...t, cash: t.cash + r.cash, points: t.points + r.points, clawback: t.clawback + r.clawback };
+    },
+    { ...NOTHING_REFUNDED_ORDER, cashReturned: o.cashRefunded },
   );
   return {
     id: o.id,
@@ -78,6 +85,7 @@ function fromSettled(o: SettledOrderRow): OrderView {
       cash: i.cash,
       earned: i.earned,
       refundedQuantity: i.refundedQuantity,
+      refunded: lineRefunded(i),
     })),
     itemsTotal: o.itemsTotal,
     discount: o.discountTotal,
@@ -119,7 +127,8 @@ export class OrderQueryService {
     const settled = await this.orders.findSettled(orderId);
     if (!settled || settled.userId !== userId) return null;
     const view = fromSettled(settled);
-    if (rec) await this.store.cacheView(userId, orderId, view.status, JSON.stringify(view));
+    // Cached only if nothing settled since the record was read (the view is as of that revision).
+    if (rec && rec.status === view.status) await this.store.cacheView(userId, orderId, rec, JSON.stringify(view));
     return view;
   }
 

@@ -14,6 +14,7 @@ import {
 import type { CustomerLock } from '../locks/customer-lock';
 import type { ApplyOrderWorkflow, ApplyOutcome } from '../workflows/apply-order/apply-order.workflow';
 import type { CancelOrderWorkflow } from '../workflows/cancel-order/cancel-order.workflow';
+import { publishRefund } from './refunds.processor';
 
 export interface OrdersProcessorDeps {
   apply: ApplyOrderWorkflow;
@@ -84,8 +85,9 @@ async function cancelOrder(deps: OrdersProcessorDeps, job: Job<OrdersQueueData>)
   const { orderId, userId, requestId, reason } = parsed.data;
   const log = deps.log.child({ reqId: requestId, orderId, userId, cancel: reason });
   const accepted = (await deps.store.get(userId, orderId))?.order ?? null;
-  const outcome = await deps.lock.withLock(userId, () => deps.cancel.run(orderId, accepted));
-  if (outcome.couponReturned !== undefined) await deps.outcomes.couponReturned(outcome.couponReturned, userId, orderId);
+  const outcome = await deps.lock.withLock(userId, () => deps.cancel.run(orderId, accepted, reason, requestId));
+  // A paid order was cancelled by a full refund: Redis and the metrics learn of it as of any refund.
+  for (const r of outcome.refunds ?? []) await publishRefund(deps, r, log);
   if (outcome.changed && accepted) await deps.outcomes.settled(accepted, OrderStatus.CANCELLED, null);
   else if (outcome.changed) await deps.outcomes.publish(userId, orderId, OrderStatus.CANCELLED);
   if (outcome.changed) {

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { OrderSettlementRepository, OrdersRepository, PointsRepository } from '@bazaar/db';
+import { OrderSettlementRepository, OrdersRepository, PointsRepository, RefundsRepository } from '@bazaar/db';
 import type { Logger, Metrics } from '@bazaar/platform';
 import type { SoldOutGate } from '@bazaar/queue';
 import type { PaymentGatewayClient } from '../gateway/payment-gateway.client';
@@ -7,6 +7,7 @@ import { ApplyOrderWorkflow, systemClock, type Clock } from './apply-order/apply
 import { CardPaymentWorkflow } from './apply-order/card-payment.workflow';
 import { OrderTransaction } from './apply-order/order-transaction';
 import { CancelOrderWorkflow } from './cancel-order/cancel-order.workflow';
+import { RefundWorkflow } from './refund/refund.workflow';
 
 export interface OrderWorkflowDeps {
   /** The primary, with multipleStatements (the order transaction batches its statements). */
@@ -26,13 +27,17 @@ export function createOrderWorkflows(d: OrderWorkflowDeps) {
   const orders = new OrdersRepository(d.ds);
   const tx = new OrderTransaction(d.ds, d.metrics);
   const card = new CardPaymentWorkflow(d.ds, tx, { settlement, points, orders }, d.gateway, d.log, clock, d.metrics);
+  const refundRows = new RefundsRepository(d.ds);
+  const refunds = new RefundWorkflow(d.ds, { refunds: refundRows, settlement, points }, d.gateway, d.gate, d.log, clock, d.metrics);
   return {
     tx,
     card,
     orders,
     points,
     settlement,
+    refundRows,
+    refunds,
     apply: new ApplyOrderWorkflow(tx, orders, card, clock, d.metrics),
-    cancel: new CancelOrderWorkflow(d.ds, settlement, points, d.gateway, d.gate, d.log, clock),
+    cancel: new CancelOrderWorkflow(d.ds, settlement, points, refundRows, refunds, d.gateway, d.log, clock),
   };
 }

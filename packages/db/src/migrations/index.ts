@@ -5,6 +5,7 @@ import { ProductViews1763900400000 } from './1763900400000-product-views';
 import { ProductSearch1763900500000 } from './1763900500000-product-search';
 import { ProductListIndexes1763900550000 } from './1763900550000-product-list-indexes';
 import { MoneyCore1764000000000 } from './1764000000000-money-core';
+import { Refunds1764100000000 } from './1764100000000-refunds';
 
 /** Every migration, in order. Never edit one that has landed: add a new one. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   ProductSearch1763900500000,
   ProductListIndexes1763900550000,
   MoneyCore1764000000000,
+  Refunds1764100000000,
 ];

@@ -15,6 +15,8 @@ export interface SettledOrderRow {
   pointsUsed: number;
   cashPaid: number;
   pointsEarned: number;
+  /** Cash that completed refunds actually sent back (after any reward already spent was kept). */
+  cashRefunded: number;
   acceptedAt: Date;
   settledAt: Date | null;
   items: SettledItemRow[];
@@ -54,6 +56,7 @@ function toOrder(r: Raw, items: SettledItemRow[]): SettledOrderRow {
     pointsUsed: n(r.points_used),
     cashPaid: n(r.cash_paid),
     pointsEarned: n(r.points_earned),
+    cashRefunded: n(r.cash_refunded ?? 0),
     acceptedAt: r.accepted_at as Date,
     settledAt: (r.settled_at ?? null) as Date | null,
     items,
@@ -79,7 +82,7 @@ function toItem(r: Raw): SettledItemRow {
 }
 
 const ORDER_COLUMNS = `id, user_id, status, failure_reason, payment_method, coupon_id, fulfillment, items_total, discount_total, points_used,
-  cash_paid, points_earned, accepted_at, settled_at`;
+  cash_paid, points_earned, cash_refunded, accepted_at, settled_at`;
 
 /** Reads of settled orders. Owner reads go to the primary (read-your-writes). */
 export class OrdersRepository {

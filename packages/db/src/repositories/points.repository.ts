@@ -231,9 +231,10 @@ export class PointsRepository {
     return { taken, shortfall: c.amount - taken };
   }
 
-  /** The reward lot's remaining (what a clawback could take now); 0 when the order earned nothing. */
-  async rewardRemaining(db: SqlRunner, userId: number, orderId: string): Promise<number> {
-    const [row] = await selectRows<Raw>(db, `SELECT remaining FROM point_lots WHERE user_id = ? AND source = ? AND ref = ?`, [
+  /** The reward lot's remaining (what a clawback could take now); 0 when the order earned nothing. `forUpdate` locks it (inside a transaction). */
+  async rewardRemaining(db: SqlRunner, userId: number, orderId: string, opts: { forUpdate?: boolean } = {}): Promise<number> {
+    const lock = opts.forUpdate ? ' FOR UPDATE' : '';
+    const [row] = await selectRows<Raw>(db, `SELECT remaining FROM point_lots WHERE user_id = ? AND source = ? AND ref = ?${lock}`, [
       userId,
       PointLotSource.ORDER_REWARD,
       orderId,

@@ -89,3 +89,70 @@ export function applyClawback(cashBack: number, clawback: number, rewardLotRemai
   const fromCash = Math.min(shortfall, cashBack);
   return { fromLot, fromCash, cashBack: cashBack - fromCash, waived: shortfall - fromCash };
 }
+
+/** A line of the order as a refund finds it: its frozen shares and the units refunded before. */
+export interface RefundableLine {
+  orderItemId: number;
+  quantity: number;
+  refundedBefore: number;
+  cash: number;
+  points: number;
+  earned: number;
+}
+
+export interface RefundPlanLine extends RefundShares {
+  orderItemId: number;
+  /** Units refunded now. */
+  quantity: number;
+  refundedBefore: number;
+}
+
+/** Every amount of one refund (money.md §4), fixed before anything is given back. */
+export interface RefundPlan {
+  lines: RefundPlanLine[];
+  /** Sums of the lines. */
+  cash: number;
+  points: number;
+  clawback: number;
+  /** The clawback split: from the reward lot, from this refund's cash, forgone (neither could cover it). */
+  clawbackFromLot: number;
+  clawbackFromCash: number;
+  clawbackWaived: number;
+  /** Cash that goes back: cash − clawbackFromCash. */
+  cashReturned: number;
+}
+
+/**
+ * Prices a refund of `units` (orderItemId → units now) against the order's
+ * lines as they stand: per line the cumulative-floor shares of refundShares
+ * (never re-prorated over what is left), summed; then the clawback taken
+ * from the reward lot as far as `rewardLotRemaining` goes, the rest from
+ * the cash (applyClawback).
+ *
+ * @throws RangeError when a unit count names no line, or exceeds what is left of it.
+ */
+export function planRefund(lines: readonly RefundableLine[], units: ReadonlyMap<number, number>, rewardLotRemaining: number): RefundPlan {
+  const byId = new Map(lines.map((l) => [l.orderItemId, l]));
+  const planned: RefundPlanLine[] = [];
+  for (const [orderItemId, k] of units) {
+    const l = byId.get(orderItemId);
+    if (!l) throw new RangeError(`line ${orderItemId} is not a line of this order`);
+    const shares = refundShares({ quantity: l.quantity, refundedBefore: l.refundedBefore, refundNow: k, lineCash: l.cash, linePoints: l.points, lineEarned: l.earned });
+    planned.push({ orderItemId, quantity: k, refundedBefore: l.refundedBefore, ...shares });
+  }
+  planned.sort((a, b) => a.orderItemId - b.orderItemId);
+  const sum = (pick: (l: RefundPlanLine) => number) => planned.reduce((s, l) => s + pick(l), 0);
+  const cash = sum((l) => l.cash);
+  const clawback = sum((l) => l.clawback);
+  const claw = applyClawback(cash, clawback, rewardLotRemaining);
+  return {
+    lines: planned,
+    cash,
+    points: sum((l) => l.points),
+    clawback,
+    clawbackFromLot: claw.fromLot,
+    clawbackFromCash: claw.fromCash,
+    clawbackWaived: claw.waived,
+    cashReturned: claw.cashBack,
+  };
+}

@@ -1,7 +1,13 @@
 import { TRPCError, tracked } from '@trpc/server';
-import { orderGetInput, orderListInput, orderPlaceInput } from '@bazaar/contracts';
+import { orderGetInput, orderListInput, orderPlaceInput, type OrderView } from '@bazaar/contracts';
 import { badField } from '../../errors';
 import { customerProcedure, router } from '../../trpc';
+
+/** An order view's event id: its status, and the units refunded so far when any were (PAID, PARTIALLY_REFUNDED-3, …). */
+function viewEventId(view: OrderView): string {
+  const refunded = view.items.reduce((n, i) => n + i.refundedQuantity, 0);
+  return refunded > 0 ? `${view.status}-${refunded}` : view.status;
+}
 
 export const ordersRouter = router({
   place: customerProcedure.input(orderPlaceInput).mutation(({ ctx, input }) => ctx.deps.acceptance.place(ctx.user.userId, input, ctx.requestId, ctx.log)),
@@ -24,11 +30,15 @@ export const ordersRouter = router({
     try {
       let view = await ctx.deps.orderQueries.get(ctx.user.userId, input.orderId);
       if (!view) throw new TRPCError({ code: 'NOT_FOUND', message: `no order ${input.orderId}` });
-      yield tracked(`${view.status}`, view);
+      let id = viewEventId(view);
+      yield tracked(id, view);
       for await (const e of events) {
-        if (e.orderId !== input.orderId || e.status === view.status) continue;
+        // A refund may leave the status as it was (PARTIALLY_REFUNDED again): the view's units tell.
+        if (e.orderId !== input.orderId) continue;
         view = (await ctx.deps.orderQueries.get(ctx.user.userId, input.orderId)) ?? view;
-        yield tracked(`${view.status}`, view);
+        if (viewEventId(view) === id) continue;
+        id = viewEventId(view);
+        yield tracked(id, view);
       }
     } finally {
       await events.return?.();

@@ -1,0 +1,1 @@
+export { startWorkerApp, type WorkerApp, type WorkerAppOptions } from './worker-app';

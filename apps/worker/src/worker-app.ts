@@ -1,0 +1,129 @@
+import 'reflect-metadata';
+import { Worker } from 'bullmq';
+import { createDataSource } from '@bazaar/db';
+import { createLogger, createMetrics, createRedis, redisKeys, startHealthServer, type Config, type Logger, type Metrics } from '@bazaar/platform';
+import {
+  AcceptedOrderStore,
+  CouponStore,
+  OrderOutcomePublisher,
+  QueueName,
+  SoldOutGate,
+  createOrdersQueue,
+  createRefundsQueue,
+  type OrdersQueueData,
+  type RefundJobData,
+} from '@bazaar/queue';
+import { PaymentGatewayClient } from './gateway/payment-gateway.client';
+import { CustomerLock } from './locks/customer-lock';
+import { ordersProcessor } from './processors/orders.processor';
+import { refundsProcessor } from './processors/refunds.processor';
+import type { Clock } from './workflows/apply-order/apply-order.workflow';
+import { createOrderWorkflows } from './workflows/order-workflows';
+
+export interface WorkerAppOptions {
+  /** The workflows' clock (tests move it); the system clock when absent. */
+  clock?: Clock;
+  log?: Logger;
+  /** Serve /metrics and /readyz (default true; in-process test workers may share a port-less registry). */
+  health?: boolean;
+}
+
+export interface WorkerApp {
+  metrics: Metrics;
+  /** Waits for active jobs, then closes every connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * One worker process: BullMQ workers for the `orders` and `refunds` queues,
+ * wired to the workflows, the customer lock and the outcome publisher, with
+ * /metrics. main.ts runs one; in-process tests can run several (with a
+ * clock of their own).
+ */
+export async function startWorkerApp(config: Config, opts: WorkerAppOptions = {}): Promise<WorkerApp> {
+  const log = opts.log ?? createLogger('worker', config.LOG_LEVEL);
+  const keys = redisKeys(config.REDIS_PREFIX);
+  const ds = createDataSource(config, { multipleStatements: true });
+  await ds.initialize();
+  // Store, gate and lock commands of concurrent jobs pipeline together; BullMQ keeps its own connections.
+  const redis = createRedis(config.REDIS_URL, 'worker', { enableAutoPipelining: true });
+  const queueRedis = createRedis(config.REDIS_URL, 'worker');
+  const ordersWorkerRedis = createRedis(config.REDIS_URL, 'worker');
+  const refundsWorkerRedis = createRedis(config.REDIS_URL, 'worker');
+  const store = new AcceptedOrderStore(redis, keys);
+  const ordersQueue = createOrdersQueue(queueRedis, keys, config.ORDER_JOB_ATTEMPTS);
+  const refundsQueue = createRefundsQueue(queueRedis, keys, config.ORDER_JOB_ATTEMPTS);
+  // Queue depth, read at scrape time (every worker reports the same queue-wide figures).
+  const states = ['waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'] as const;
+  const metrics = createMetrics('worker', {
+    queueJobCounts: async () => ({
+      [QueueName.ORDERS]: await ordersQueue.getJobCounts(...states),
+      [QueueName.REFUNDS]: await refundsQueue.getJobCounts(...states),
+    }),
+  });
+
+  const gate = new SoldOutGate(redis, keys);
+  const gateway = new PaymentGatewayClient({
+    baseUrl: config.PAYMENT_GATEWAY_URL,
+    secretKey: config.PAYMENT_SECRET_KEY,
+    timeoutMs: config.PAYMENT_TIMEOUT_MS,
+    retries: config.PAYMENT_RETRIES,
+    breaker: { resetTimeoutMs: config.PAYMENT_BREAKER_RESET_MS },
+    onBreakerStateChange: (state) => {
+      metrics.paymentGatewayBreaker.set(state === 'open' ? 1 : state === 'halfOpen' ? 0.5 : 0);
+      log.warn({ state }, 'payment gateway circuit breaker changed state');
+    },
+  });
+  const workflows = createOrderWorkflows({ ds, gateway, gate, log, metrics, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const outcomes = new OrderOutcomePublisher(store, gate, { redis, keys }, new CouponStore(redis, keys));
+  const lock = new CustomerLock(redis, keys, config.CUSTOMER_LOCK_MS);
+  const workerOptions = {
+    prefix: keys.bullPrefix,
+    concurrency: config.WORKER_CONCURRENCY,
+    lockDuration: config.WORKER_LOCK_MS,
+    stalledInterval: config.WORKER_LOCK_MS,
+    maxStalledCount: 2,
+  };
+  const orders = new Worker<OrdersQueueData>(
+    QueueName.ORDERS,
+    ordersProcessor({ apply: workflows.apply, cancel: workflows.cancel, store, outcomes, lock, metrics, log }),
+    { ...workerOptions, connection: ordersWorkerRedis },
+  );
+  const refunds = new Worker<RefundJobData>(QueueName.REFUNDS, refundsProcessor({ refunds: workflows.refunds, outcomes, lock, metrics, log }), {
+    ...workerOptions,
+    connection: refundsWorkerRedis,
+  });
+  for (const [name, w] of [
+    ['orders', orders],
+    ['refunds', refunds],
+  ] as const) {
+    w.on('failed', (job, err) => log.warn({ queue: name, jobId: job?.id, err: err.message, attempts: job?.attemptsMade }, `${name} job failed`));
+    w.on('error', (err) => log.error({ err, queue: name }, 'worker error'));
+  }
+
+  const health =
+    opts.health === false
+      ? null
+      : await startHealthServer({
+          port: config.WORKER_METRICS_PORT,
+          registry: metrics.registry,
+          ready: async () => {
+            await ds.query('SELECT 1');
+            await redis.ping();
+            if (!orders.isRunning() || !refunds.isRunning()) throw new Error('worker is not running');
+          },
+        });
+  log.info({ metricsPort: health?.port, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
+
+  return {
+    metrics,
+    async close() {
+      await Promise.all([orders.close(), refunds.close()]);
+      await Promise.all([ordersQueue.close(), refundsQueue.close()]);
+      await health?.close();
+      gateway.shutdown();
+      await Promise.allSettled([redis.quit(), queueRedis.quit(), ordersWorkerRedis.quit(), refundsWorkerRedis.quit()]);
+      await ds.destroy();
+    },
+  };
+}

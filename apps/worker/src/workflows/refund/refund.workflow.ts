@@ -1,0 +1,251 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import { type OrderStatus, PaymentMethod, RefundFailureReason, RefundStatus } from '@bazaar/contracts';
+import { inRetryingTransaction, type RefundRow } from '@bazaar/db';
+import type { RefundPlan } from '@bazaar/domain';
+import type { Logger, Metrics } from '@bazaar/platform';
+import type { SoldOutGate } from '@bazaar/queue';
+import { isCancelRefusal, type PaymentGatewayClient } from '../../gateway/payment-gateway.client';
+import { systemClock, type Clock } from '../apply-order/apply-order.workflow';
+import { lockRefund, type LockedRefund } from './steps/1-lock.step';
+import { priceRefund } from './steps/2-price.step';
+import { cancelOnCard, type CardCancelResult } from './steps/3-card-cancel.step';
+import { pointsStep } from './steps/4-points.step';
+import { clawbackStep } from './steps/5-clawback.step';
+import { walletStep } from './steps/6-wallet.step';
+import { restockLines, restockStep } from './steps/7-restock.step';
+import { unitsAndStatusStep } from './steps/8-units-and-status.step';
+import { couponStep } from './steps/9-coupon.step';
+import { completeStep } from './steps/10-complete.step';
+import type { RefundRepos, RefundStep, RefundTxContext } from './steps/refund-step';
+
+/** The final transaction's steps, in order. */
+export const REFUND_STEPS: readonly RefundStep[] = [pointsStep, clawbackStep, walletStep, restockStep, unitsAndStatusStep, couponStep, completeStep];
+
+/** What one refund came to, for the processor (Redis, metrics, logs). */
+export interface RefundOutcome {
+  refundId: string;
+  orderId: string;
+  userId: number;
+  status: RefundStatus;
+  orderStatus: OrderStatus;
+  /** false when it was already settled (a job that ran again): nothing changed now. */
+  changed: boolean;
+  /** The coupon the customer got back (the whole order refunded while the coupon was valid). */
+  couponReturned: number | null;
+  plan: RefundPlan | null;
+  pointsRestored: number;
+  pointsReissued: number;
+}
+
+/** At most this many older refunds of the same order are applied ahead of the job's own. */
+const MAX_AHEAD = 1_000;
+
+/**
+ * Applies refunds (money.md §4), one order's refunds in the order they were
+ * requested: a job applies any older PENDING refund of its order first, so
+ * every refund is priced on the units refunded before it, exactly.
+ *
+ *   BALANCE: one transaction — lock → price → points → clawback → wallet →
+ *   restock → units/status → coupon → complete.
+ *   CARD: lock → price (frozen on the refund's rows) and COMMIT; the partial
+ *   cancel at the gateway outside any transaction (Idempotency-Key = refund
+ *   id); then one transaction with the rest. A gateway refusal ends the
+ *   refund FAILED with nothing applied; any other trouble is retried. Once
+ *   the gateway has said yes, the final transaction is retried until it
+ *   applies (a retry re-sends the cancel, which the gateway replays), and it
+ *   applies once: the refund row moves PENDING → COMPLETED only once, and
+ *   every effect is unique per refund.
+ *
+ * The caller holds the customer's lock (the processor, or a cancel job).
+ * After the commit the sold-out gate gets the units back, once per refund.
+ */
+export class RefundWorkflow {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly repos: RefundRepos,
+    private readonly gateway: PaymentGatewayClient,
+    private readonly gate: SoldOutGate,
+    private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
+    private readonly metrics?: Metrics,
+  ) {}
+
+  /** Applies the refund (after the older pending refunds of its order); every refund settled by this run, the job's own last. */
+  async run(refundId: string): Promise<RefundOutcome[]> {
+    const done: RefundOutcome[] = [];
+    for (let i = 0; i <= MAX_AHEAD; i++) {
+      const next = await this.tx('lock', async (q) => {
+        const [row] = (await q.query('SELECT order_id, status FROM refunds WHERE id = ?', [refundId])) as { order_id: string; status: RefundStatus }[];
+        if (!row) return null;
+        if (row.status !== RefundStatus.PENDING) return { settled: true as const };
+        return { settled: false as const, id: (await this.repos.refunds.oldestPending(q, row.order_id)) ?? refundId };
+      });
+      if (!next) throw new Error(`refund ${refundId} does not exist`);
+      if (next.settled) {
+        done.push(await this.alreadySettled(refundId));
+        return done;
+      }
+      const outcome = await this.applyOne(next.id);
+      done.push(outcome);
+      if (next.id === refundId) return done;
+    }
+    throw new Error(`refund ${refundId}: more than ${MAX_AHEAD} older refunds of its order are pending`);
+  }
+
+  /** One refund, the oldest pending of its order. */
+  private async applyOne(refundId: string): Promise<RefundOutcome> {
+    const now = this.clock();
+    const first = await this.tx('lock', async (q, label) => {
+      const locked = await lockRefund(q, this.repos, refundId);
+      if (!locked) throw new Error(`refund ${refundId} vanished`);
+      if (locked.refund.status !== RefundStatus.PENDING) return { skip: true as const };
+      label.step = 'price';
+      const plan = await priceRefund(q, this.repos, locked, now);
+      const card = locked.order.paymentMethod === PaymentMethod.CARD && plan.cashReturned > 0;
+      if (card) return { skip: false as const, card: true as const, plan, payment: await this.repos.settlement.payment(q, locked.order.orderId) };
+      // BALANCE (or nothing for the card): everything in this one transaction.
+      return { skip: false as const, card: false as const, outcome: await this.applySteps(q, label, locked, plan, null, now) };
+    });
+    if (first.skip) return this.alreadySettled(refundId);
+    if (!first.card) return this.afterCommit(first.outcome);
+
+    if (!first.payment) throw new Error(`card refund ${refundId}: its order has no payment row`);
+    let answer: CardCancelResult;
+    try {
+      answer = await cancelOnCard(this.gateway, first.payment, refundId, first.plan);
+    } catch (err) {
+      if (!isCancelRefusal(err)) throw err;
+      this.log.warn({ refundId, code: err.code, err: err.message }, 'the gateway refused the card cancel; the refund fails with nothing given back');
+      return this.fail(refundId, err.code, now);
+    }
+    const outcome = await this.tx('lock', async (q, label) => {
+      const locked = await lockRefund(q, this.repos, refundId);
+      if (!locked || locked.refund.status !== RefundStatus.PENDING) return null;
+      return this.applySteps(q, label, locked, first.plan, answer, now);
+    });
+    return outcome ? this.afterCommit(outcome) : this.alreadySettled(refundId);
+  }
+
+  /** The final transaction's steps, in order, inside `q`. */
+  private async applySteps(
+    q: QueryRunner,
+    label: { step: string },
+    locked: LockedRefund,
+    plan: RefundPlan,
+    card: CardCancelResult | null,
+    now: Date,
+  ): Promise<RefundOutcome> {
+    const ctx: RefundTxContext = {
+      q,
+      repos: this.repos,
+      refund: locked.refund,
+      order: locked.order,
+      plan,
+      now,
+      card,
+      clawbackGap: 0,
+      orderStatus: null,
+      couponReturned: false,
+      pointsRestored: 0,
+      pointsReissued: 0,
+    };
+    for (const step of REFUND_STEPS) {
+      if (!step.applies(ctx)) continue;
+      label.step = step.name;
+      await step.run(ctx);
+    }
+    if (ctx.clawbackGap > 0) {
+      this.log.error({ refundId: ctx.refund.id, gap: ctx.clawbackGap }, 'reward lot held less than the refund was priced on; the gap is waived');
+    }
+    return {
+      refundId: ctx.refund.id,
+      orderId: ctx.order.orderId,
+      userId: ctx.order.userId,
+      status: RefundStatus.COMPLETED,
+      orderStatus: ctx.orderStatus ?? ctx.order.status,
+      changed: true,
+      couponReturned: ctx.couponReturned ? ctx.order.couponId : null,
+      plan,
+      pointsRestored: ctx.pointsRestored,
+      pointsReissued: ctx.pointsReissued,
+    };
+  }
+
+  private async fail(refundId: string, code: string | null, now: Date): Promise<RefundOutcome> {
+    const changed = await this.tx('fail', async (q) => {
+      const locked = await lockRefund(q, this.repos, refundId);
+      if (!locked || locked.refund.status !== RefundStatus.PENDING) return false;
+      return this.repos.refunds.fail(q, refundId, RefundFailureReason.PAYMENT_CANCEL_REFUSED, code, now);
+    });
+    if (!changed) return this.alreadySettled(refundId);
+    const row = await this.repos.refunds.get(refundId);
+    return { ...this.settledOutcome(row!), changed: true };
+  }
+
+  /** The sold-out gate gets the refunded units back (once per refund id, however often this runs). */
+  private async afterCommit(outcome: RefundOutcome): Promise<RefundOutcome> {
+    const row = await this.repos.refunds.get(outcome.refundId);
+    if (row) await this.gate.returnUnits(refundGateKey(row.id), restockLines(row.items));
+    return outcome;
+  }
+
+  /** A refund a run found settled: the gate is told again (a no-op if it was), nothing else changes. */
+  private async alreadySettled(refundId: string): Promise<RefundOutcome> {
+    const row = await this.repos.refunds.get(refundId);
+    if (!row) throw new Error(`refund ${refundId} does not exist`);
+    if (row.status === RefundStatus.COMPLETED) await this.gate.returnUnits(refundGateKey(row.id), restockLines(row.items));
+    return this.settledOutcome(row);
+  }
+
+  private settledOutcome(row: RefundRow): RefundOutcome {
+    return {
+      refundId: row.id,
+      orderId: row.orderId,
+      userId: row.userId,
+      status: row.status,
+      orderStatus: row.orderStatus,
+      changed: false,
+      couponReturned: row.couponReturned ? row.couponId : null,
+      plan: null,
+      pointsRestored: 0,
+      pointsReissued: 0,
+    };
+  }
+
+  /**
+   * A READ COMMITTED transaction (its locking reads lock the rows read, not
+   * the gaps beside them), retried on deadlock. Its statements are counted
+   * under `label.step`, which applySteps moves from step to step.
+   */
+  private tx<T>(step: string, fn: (q: QueryRunner, label: { step: string }) => Promise<T>): Promise<T> {
+    return inRetryingTransaction(
+      this.ds,
+      (q) => {
+        const label = { step };
+        this.metrics?.refundStatements.inc({ step: 'tx' }, 2); // START TRANSACTION, COMMIT
+        return fn(countStatements(q, () => this.metrics?.refundStatements.inc({ step: label.step })), label);
+      },
+      5,
+      'READ COMMITTED',
+    );
+  }
+}
+
+/** The gate's once-only key for a refund's units. */
+export const refundGateKey = (refundId: string) => `refund:${refundId}`;
+
+/** `q` with its query() counted: every statement is reported, so the bench can state the statements per refund. */
+function countStatements(q: QueryRunner, report: () => void): QueryRunner {
+  return new Proxy(q, {
+    get(target, prop, receiver) {
+      if (prop === 'query') {
+        return (...args: Parameters<QueryRunner['query']>) => {
+          report();
+          return target.query(...args);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
