@@ -1,20 +1,25 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { type FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { createLogger, type Logger } from '@bazaar/platform';
-import { BEHAVIORS, FakeGatewayState, errors, type Answer } from './gateway-state';
+import { BEHAVIORS, CANCEL_FAULTS, FakeGatewayState, errors, type Answer, type Outcome } from './gateway-state';
 
 /**
  * A test double of the card payment gateway, shaped on Toss Payments' core API:
  *
  *   POST /v1/payments/confirm              {paymentKey, orderId, amount} → Payment
- *   POST /v1/payments/:paymentKey/cancel   {cancelReason, cancelAmount?} + Idempotency-Key → Payment
+ *   POST /v1/payments/:paymentKey/cancel   {cancelReason, cancelAmount?, refundableAmount?} + Idempotency-Key → Payment
  *   GET  /v1/payments/:paymentKey          → Payment
  *   GET  /v1/payments/orders/:orderId      → Payment
  *
  * authenticated like Toss with `Authorization: Basic base64(secretKey + ':')`,
- * errors as `{code, message}`.
+ * errors as `{code, message}`. A cancel without cancelAmount cancels the whole
+ * balance; one above the balance is 400 NOT_CANCELABLE_AMOUNT; refundableAmount,
+ * when given, must equal the balance (400 NOT_MATCHES_REFUNDABLE_AMOUNT
+ * otherwise, nothing cancelled). With an Idempotency-Key the first final answer
+ * (anything but a 5xx) is stored and replayed to every later request with that
+ * key, cancelling nothing more.
  *
  * NOT part of Toss's API — test controls, without auth, for tests and local runs:
  *
@@ -24,10 +29,22 @@ import { BEHAVIORS, FakeGatewayState, errors, type Answer } from './gateway-stat
  *        REJECT_CARD_PAYMENT, nothing charged); 'fail5xx' (500 the first `times`
  *        confirms, nothing charged, then ok); 'slow' (charged at once, answered
  *        after `delayMs`); 'lost' (charged, then the connection is dropped unanswered).
- *   GET  /__test/ledger                    every payment, charge, cancel and confirm attempt
+ *   POST /__test/cancel-faults    {paymentKey, behavior, times?, delayMs?} → {paymentKey, fault}
+ *        a fault switch for the next `times` (default 1) cancels of that paymentKey:
+ *        'fail5xx' (500 FAILED_INTERNAL_SYSTEM_PROCESSING, nothing cancelled; checked
+ *        before the Idempotency-Key replay, a 5xx is never stored); 'slow' (cancelled at
+ *        once, answered after `delayMs`, default 1000); 'lost' (cancelled, then the
+ *        connection is dropped unanswered); 'decline' (400 NOT_CANCELABLE_PAYMENT,
+ *        nothing cancelled, stored and replayed like any final answer); 'clear' (removes
+ *        the switch; fault: null). A 'slow' or 'lost' cancel is stored as its key's
+ *        answer, so a retry with the same Idempotency-Key gets it at once; a replay
+ *        never uses up a 'slow', 'lost' or 'decline'. Setting a switch replaces the
+ *        key's previous one.
+ *   GET  /__test/ledger                    every payment, charge, applied cancel (cancels), confirm
+ *                                          attempt (attempts) and cancel attempt (cancelAttempts)
  *   GET  /__test/ledger/orders/:orderId    the same, for one order
  *   GET  /__test/requests                  how many API requests arrived, by route
- *   POST /__test/reset                     forget everything
+ *   POST /__test/reset                     forget everything, fault switches too
  *
  * plus GET /healthz. State is in memory.
  */
@@ -50,10 +67,16 @@ export interface FakeGateway {
 const orderId = z.string().regex(/^[A-Za-z0-9_-]{6,64}$/, 'orderId: 6 to 64 letters, digits, - or _');
 const amount = z.number().int().positive();
 const confirmBody = z.object({ paymentKey: z.string().min(1).max(200), orderId, amount });
-const cancelBody = z.object({ cancelReason: z.string().min(1).max(200), cancelAmount: amount.optional() });
+const cancelBody = z.object({ cancelReason: z.string().min(1).max(200), cancelAmount: amount.optional(), refundableAmount: amount.optional() });
 const mintBody = z.object({
   amount,
   behavior: z.enum(BEHAVIORS).default('ok'),
+  times: z.number().int().min(1).max(1000).optional(),
+  delayMs: z.number().int().min(0).max(120_000).optional(),
+});
+const cancelFaultBody = z.object({
+  paymentKey: z.string().min(1).max(200),
+  behavior: z.enum(CANCEL_FAULTS),
   times: z.number().int().min(1).max(1000).optional(),
   delayMs: z.number().int().min(0).max(120_000).optional(),
 });
@@ -73,6 +96,17 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
     loggerInstance: opts.logger ?? createLogger('fake-gateway', 'silent'),
     forceCloseConnections: true,
   });
+
+  /** Answers now, answers after the delay ('slow'), or drops the connection ('lost': what was booked stands, the caller never hears of it). */
+  const deliver = async (socket: Socket, reply: FastifyReply, outcome: Outcome): Promise<FastifyReply> => {
+    if (outcome.kind === 'lost') {
+      reply.hijack();
+      socket.destroy();
+      return reply;
+    }
+    if (outcome.kind === 'slow') await sleep(outcome.delayMs, undefined, { signal: closing.signal }).catch(() => undefined);
+    return send(reply, outcome.answer);
+  };
 
   app.setErrorHandler((error: { statusCode?: number; message: string }, request, reply) => {
     const status = error.statusCode ?? 500;
@@ -95,15 +129,7 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
     api.post('/v1/payments/confirm', async (request, reply) => {
       const body = confirmBody.safeParse(request.body);
       if (!body.success) return send(reply, invalid(body.error));
-      const outcome = state.confirm(body.data);
-      if (outcome.kind === 'lost') {
-        // The charge stands; the caller never hears of it.
-        reply.hijack();
-        request.raw.socket.destroy();
-        return reply;
-      }
-      if (outcome.kind === 'slow') await sleep(outcome.delayMs, undefined, { signal: closing.signal }).catch(() => undefined);
-      return send(reply, outcome.answer);
+      return deliver(request.raw.socket, reply, state.confirm(body.data));
     });
 
     api.post<{ Params: { paymentKey: string } }>('/v1/payments/:paymentKey/cancel', async (request, reply) => {
@@ -116,7 +142,7 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
         if (!parsed.success) return send(reply, errors.invalidRequest('Idempotency-Key: 1 to 300 characters'));
         key = parsed.data;
       }
-      return send(reply, state.cancel(request.params.paymentKey, body.data, key));
+      return deliver(request.raw.socket, reply, state.cancel(request.params.paymentKey, body.data, key));
     });
 
     api.get<{ Params: { orderId: string } }>('/v1/payments/orders/:orderId', async (request, reply) => send(reply, state.getByOrderId(request.params.orderId)));
@@ -129,6 +155,11 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
         const body = mintBody.safeParse(request.body);
         if (!body.success) return send(reply, invalid(body.error));
         return { paymentKey: state.mint(body.data) };
+      });
+      test.post('/cancel-faults', async (request, reply) => {
+        const body = cancelFaultBody.safeParse(request.body);
+        if (!body.success) return send(reply, invalid(body.error));
+        return { paymentKey: body.data.paymentKey, fault: state.setCancelFault(body.data) };
       });
       test.get('/ledger', async () => state.ledger());
       test.get<{ Params: { orderId: string } }>('/ledger/orders/:orderId', async (request) => state.ledger(request.params.orderId));
