@@ -17,7 +17,14 @@ import { z } from 'zod';
  * | breaker open                                    | GatewayUnavailableError at once, nothing sent          |
  * | 4xx card refusal (REJECT_CARD_PAYMENT, …)       | PaymentDeclinedError      | —                          |
  * | 400 ALREADY_PROCESSED_PAYMENT                   | PaymentAlreadyProcessedError                            |
+ * | 4xx cancel refusal (NOT_CANCELABLE_PAYMENT,     | —                         | GatewayRequestError with   |
+ * |   NOT_CANCELABLE_AMOUNT, ALREADY_CANCELED_      |                           | the code, isCancelRefusal: |
+ * |   PAYMENT, NOT_MATCHES_REFUNDABLE_AMOUNT)       |                           | nothing was cancelled      |
  * | other 4xx                                       | GatewayRequestError (findByOrderId: 404 → null)         |
+ *
+ * Apart from the transient answers of the first row (429, PROVIDER_ERROR,
+ * IDEMPOTENT_REQUEST_PROCESSING), no 4xx is retried. "Retried" means up to
+ * `retries` more attempts with backoff; the last failure is thrown.
  *
  * A confirm whose answer was lost is never sent again: at a real gateway the
  * charge may have gone through, so GatewayTimeoutError tells the caller to
@@ -25,7 +32,13 @@ import { z } from 'zod';
  * 5xx is sent again — Toss refuses a second charge of the same paymentKey
  * with ALREADY_PROCESSED_PAYMENT, which also means "look it up".
  * cancel is safe to repeat because the Idempotency-Key makes the gateway
- * replay its first answer.
+ * replay its first answer: a cancel whose answer timed out or was dropped is
+ * sent again with the same key, and if the first one went through the retry
+ * gets its result without cancelling anything more. A cancel that still has
+ * no answer after the retries (GatewayTimeoutError) or met only 5xx
+ * (GatewayUnavailableError) is unknown: repeat it later with the same key.
+ * A cancel refusal (isCancelRefusal) is final: the gateway said no and
+ * nothing was given back.
  *
  * Only gateway trouble (5xx, timeouts, network errors, malformed answers)
  * counts against the breaker; business answers (4xx) do not.
@@ -83,6 +96,25 @@ export class GatewayUnavailableError extends GatewayError {
 /** Any other 4xx: the request itself was refused (unknown paymentKey, wrong amount, bad key, amount not cancelable, …). */
 export class GatewayRequestError extends GatewayError {}
 
+/**
+ * Toss's answers to a cancel that mean "no, and nothing was cancelled": the
+ * payment cannot be cancelled, the amount is above what is left, it is
+ * already fully cancelled, or refundableAmount is not what is left.
+ */
+export const CANCEL_REFUSAL_CODES = ['NOT_CANCELABLE_PAYMENT', 'NOT_CANCELABLE_AMOUNT', 'NOT_MATCHES_REFUNDABLE_AMOUNT', 'ALREADY_CANCELED_PAYMENT'] as const;
+export type CancelRefusalCode = (typeof CANCEL_REFUSAL_CODES)[number];
+const cancelRefusalCodes: ReadonlySet<string> = new Set(CANCEL_REFUSAL_CODES);
+
+/**
+ * True when a cancel failed because the gateway refused it (one of
+ * CANCEL_REFUSAL_CODES): a final answer, nothing was refunded. Anything else a
+ * cancel throws (timeout, 5xx, breaker open, network) leaves the outcome
+ * unknown: retry later with the same Idempotency-Key.
+ */
+export function isCancelRefusal(err: unknown): err is GatewayRequestError & { readonly code: CancelRefusalCode } {
+  return err instanceof GatewayRequestError && err.code !== null && cancelRefusalCodes.has(err.code);
+}
+
 // ---------------------------------------------------------------- the Payment object
 
 const cancelSchema = z.object({
@@ -106,6 +138,7 @@ const paymentSchema = z.object({
 
 export type GatewayPaymentStatus = z.infer<typeof paymentSchema>['status'];
 
+/** One cancel of a payment, as the gateway lists it in cancels[]. */
 export interface GatewayPaymentCancel {
   cancelAmount: number;
   cancelReason: string;
@@ -124,6 +157,26 @@ export interface GatewayPayment {
   balanceAmount: number;
   approvedAt: string | null;
   cancels: GatewayPaymentCancel[];
+}
+
+/**
+ * The payment's most recent cancel: the cancels[] entry with the latest
+ * canceledAt (on a tie, the later in the array), or null when there is none.
+ * After a successful (or replayed) cancel, that is the one just made.
+ */
+export function lastCancel(payment: GatewayPayment): GatewayPaymentCancel | null {
+  let last: GatewayPaymentCancel | null = null;
+  let lastAt = -Infinity;
+  for (const c of payment.cancels) {
+    const at = Date.parse(c.canceledAt);
+    // An unparseable time never beats a parseable one, but still counts as a cancel.
+    const t = Number.isNaN(at) ? -Infinity : at;
+    if (last === null || t >= lastAt) {
+      last = c;
+      lastAt = t;
+    }
+  }
+  return last;
 }
 
 const errorBodySchema = z.object({ code: z.string(), message: z.string().optional() });
@@ -202,6 +255,12 @@ export interface CancelRequest {
   cancelReason: string;
   /** Won; absent = cancel the whole remaining balance. */
   cancelAmount?: number;
+  /**
+   * Won; what we believe is left to cancel before this one. When given, the
+   * gateway refuses (NOT_MATCHES_REFUNDABLE_AMOUNT, nothing cancelled) if its
+   * balance differs.
+   */
+  refundableAmount?: number;
 }
 
 interface HttpCall {
@@ -262,10 +321,16 @@ export class PaymentGatewayClient {
   /**
    * Cancels all (cancelAmount absent) or part of a payment. The same
    * idempotencyKey always means the same cancellation: the gateway replays its
-   * first answer instead of refunding twice.
+   * first answer instead of refunding twice. Throws GatewayRequestError for a
+   * refusal (isCancelRefusal: nothing was cancelled), GatewayTimeoutError or
+   * GatewayUnavailableError when the outcome is unknown after the retries.
    */
   async cancel(paymentKey: string, req: CancelRequest, idempotencyKey: string): Promise<GatewayPayment> {
-    const body = req.cancelAmount === undefined ? { cancelReason: req.cancelReason } : { cancelReason: req.cancelReason, cancelAmount: req.cancelAmount };
+    const body = {
+      cancelReason: req.cancelReason,
+      ...(req.cancelAmount === undefined ? {} : { cancelAmount: req.cancelAmount }),
+      ...(req.refundableAmount === undefined ? {} : { refundableAmount: req.refundableAmount }),
+    };
     return this.run('cancel', {
       method: 'POST',
       path: `/v1/payments/${encodeURIComponent(paymentKey)}/cancel`,
