@@ -169,9 +169,11 @@ describe('card payments and cancellation', () => {
     expect((await client.orders.get.query({ orderId })).status).toBe('CANCELLED');
     expect(await heldAtGateway(orderId)).toBe(0);
     expect(await stockOf(p.id)).toBe(3);
-    // Twice is the same as once.
+    // Twice is the same as once: one refund of kind CANCEL, one cancel at the gateway under its id.
     expect((await client.orders.cancel.mutate({ orderId })).status).toBe('CANCELLED');
-    expect((await ledger()).cancels.filter((c) => c.idempotencyKey === `cancel-${orderId}`)).toHaveLength(1);
+    const refunds = (await client.refunds.list.query({ orderId })).items;
+    expect(refunds).toMatchObject([{ kind: 'CANCEL', status: 'COMPLETED', cashReturned: 20_000 }]);
+    expect((await ledger()).cancels.filter((c) => c.idempotencyKey === refunds[0]!.id)).toHaveLength(1);
   });
 
   it('cancelling a PAID balance order refunds the wallet once and returns the stock', async () => {
@@ -190,8 +192,12 @@ describe('card payments and cancellation', () => {
     expect(results.every((r) => r.status === 'CANCELLED')).toBe(true);
     expect((await client.wallet.balance.query()).balance).toBe(10_000);
     expect(await stockOf(p.id)).toBe(4);
+    // One refund (kind CANCEL) and one wallet credit, under the refund's id.
+    const [cancelRefund, ...more] = (await client.refunds.list.query({ orderId })).items;
+    expect(more).toEqual([]);
+    expect(cancelRefund).toMatchObject({ kind: 'CANCEL', status: 'COMPLETED', cashReturned: 9_000 });
     const refunds = (await client.wallet.history.query({})).items.filter((e) => e.kind === 'ORDER_REFUND');
-    expect(refunds).toEqual([expect.objectContaining({ amount: 9_000, ref: orderId })]);
+    expect(refunds).toEqual([expect.objectContaining({ amount: 9_000, ref: cancelRefund!.id })]);
     // A failed order has nothing to cancel.
     await expect(client.orders.cancel.mutate({ orderId: '01ARZ3NDEKTSV4RRFFQ69G5FAV' })).rejects.toMatchObject({ data: { code: 'NOT_FOUND' } });
   });

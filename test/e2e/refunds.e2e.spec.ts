@@ -139,11 +139,21 @@ describe('refunds: partial and full, through the API and a worker', () => {
     expect(await lots()).toMatchObject({ l1: 0, l2: 4_000, reward: 385, reissued: [] });
     const roseLine = lineOf(order, rose!.id);
     const refund = async (orderItemId: number, quantity: number): Promise<RefundView> => {
-      const r = await customer.client.refunds.request.mutate({ orderId: placed.orderId, idempotencyKey: key('worked-refund'), items: [{ orderItemId, quantity }] });
+      const r = await customer.client.refunds.request.mutate({
+        orderId: placed.orderId,
+        idempotencyKey: key('worked-refund'),
+        items: [{ orderItemId, quantity }],
+      });
       expect(r.status).toBe(RefundStatus.PENDING);
       return refunded(customer.client, r.refundId);
     };
-    const totals = (r: RefundView) => ({ cash: r.cash, points: r.points, clawback: r.clawback, cashReturned: r.cashReturned, clawbackFromCash: r.clawbackFromCash });
+    const totals = (r: RefundView) => ({
+      cash: r.cash,
+      points: r.points,
+      clawback: r.clawback,
+      cashReturned: r.cashReturned,
+      clawbackFromCash: r.clawbackFromCash,
+    });
 
     // Day 8: one rose. Its 1,300 points go back to L2 (its whole 1,000) then to L1 (300).
     offset = 3 * DAY;
@@ -263,22 +273,36 @@ describe('refunds: partial and full, through the API and a worker', () => {
     const lineB = lineOf(order, b.products[0]!.id);
 
     // Seller B names seller A's line: FORBIDDEN, nothing recorded.
-    expect(await refusal(b.seller.client.refunds.request.mutate({ orderId: placed.orderId, idempotencyKey: key('b-on-a'), items: [{ orderItemId: lineA, quantity: 1 }] }))).toMatchObject({
+    expect(
+      await refusal(
+        b.seller.client.refunds.request.mutate({ orderId: placed.orderId, idempotencyKey: key('b-on-a'), items: [{ orderItemId: lineA, quantity: 1 }] }),
+      ),
+    ).toMatchObject({
       code: 'FORBIDDEN',
     });
     // A stranger seller (no line in the order) does not see it at all.
     const stranger = await fx.seller();
     expect(
-      await refusal(stranger.client.refunds.request.mutate({ orderId: placed.orderId, idempotencyKey: key('stranger'), items: [{ orderItemId: lineA, quantity: 1 }] })),
+      await refusal(
+        stranger.client.refunds.request.mutate({ orderId: placed.orderId, idempotencyKey: key('stranger'), items: [{ orderItemId: lineA, quantity: 1 }] }),
+      ),
     ).toMatchObject({ code: 'NOT_FOUND' });
 
-    const ra = await a.seller.client.refunds.request.mutate({ orderId: placed.orderId, idempotencyKey: key('a-own'), items: [{ orderItemId: lineA, quantity: 1 }] });
+    const ra = await a.seller.client.refunds.request.mutate({
+      orderId: placed.orderId,
+      idempotencyKey: key('a-own'),
+      items: [{ orderItemId: lineA, quantity: 1 }],
+    });
     const doneA = await refunded(a.seller.client, ra.refundId);
     expect(doneA).toMatchObject({ status: RefundStatus.COMPLETED, cash: 3_000, requestedBy: { role: 'SELLER' } });
     // Seller B sees none of seller A's refund; the customer sees it whole.
     expect(await refusal(b.seller.client.refunds.get.query({ refundId: ra.refundId }))).toMatchObject({ code: 'NOT_FOUND' });
     expect((await customer.client.refunds.get.query({ refundId: ra.refundId })).cashReturned).toBe(3_000);
-    const rb = await b.seller.client.refunds.request.mutate({ orderId: placed.orderId, idempotencyKey: key('b-own'), items: [{ orderItemId: lineB, quantity: 1 }] });
+    const rb = await b.seller.client.refunds.request.mutate({
+      orderId: placed.orderId,
+      idempotencyKey: key('b-own'),
+      items: [{ orderItemId: lineB, quantity: 1 }],
+    });
     await refunded(b.seller.client, rb.refundId);
     // Each seller lists only the refunds with their lines; the customer lists both.
     expect((await a.seller.client.refunds.list.query({ orderId: placed.orderId })).items.map((r) => r.id)).toEqual([ra.refundId]);
@@ -327,17 +351,26 @@ describe('refunds: partial and full, through the API and a worker', () => {
       ]),
     ).toMatchObject({ code: 'BAD_REQUEST', issues: [{ path: 'items.1.orderItemId' }] });
     expect(await ask(customer.client, [{ orderItemId: line, quantity: 3 }])).toMatchObject({ code: 'PRECONDITION_FAILED', reason: 'REFUND_EXCEEDS_REMAINING' });
-    expect(await ask(customer.client, [{ orderItemId: line + 1_000_000, quantity: 1 }])).toMatchObject({ code: 'BAD_REQUEST', issues: [{ path: 'items.0.orderItemId' }] });
+    expect(await ask(customer.client, [{ orderItemId: line + 1_000_000, quantity: 1 }])).toMatchObject({
+      code: 'BAD_REQUEST',
+      issues: [{ path: 'items.0.orderItemId' }],
+    });
     expect(await ask(other.client, [{ orderItemId: line, quantity: 1 }])).toMatchObject({ code: 'NOT_FOUND' });
     expect(await ask(customer.client, [{ orderItemId: line, quantity: 1 }], '01ARZ3NDEKTSV4RRFFQ69G5FAV')).toMatchObject({ code: 'NOT_FOUND' });
-    expect(await refusal(api.client().refunds.request.mutate({ orderId: placed.orderId, idempotencyKey: key('anon'), items: [{ orderItemId: line, quantity: 1 }] }))).toMatchObject({
+    expect(
+      await refusal(api.client().refunds.request.mutate({ orderId: placed.orderId, idempotencyKey: key('anon'), items: [{ orderItemId: line, quantity: 1 }] })),
+    ).toMatchObject({
       code: 'UNAUTHORIZED',
     });
     expect(await refusal(other.client.refunds.list.query({ orderId: placed.orderId }))).toMatchObject({ code: 'NOT_FOUND' });
     expect(await countRows()).toEqual(before);
 
     // A refunded order cannot be refunded again; an order still waiting cannot be refunded yet.
-    const all = await customer.client.refunds.request.mutate({ orderId: placed.orderId, idempotencyKey: key('all'), items: [{ orderItemId: line, quantity: 2 }] });
+    const all = await customer.client.refunds.request.mutate({
+      orderId: placed.orderId,
+      idempotencyKey: key('all'),
+      items: [{ orderItemId: line, quantity: 2 }],
+    });
     await refunded(customer.client, all.refundId);
     expect(await ask(customer.client, [{ orderItemId: line, quantity: 1 }])).toMatchObject({ code: 'PRECONDITION_FAILED', reason: 'ORDER_NOT_REFUNDABLE' });
   });
@@ -357,10 +390,14 @@ describe('refunds: partial and full, through the API and a worker', () => {
 
     const dupKey = key('dup-refund');
     const dups = await Promise.all(
-      Array.from({ length: 30 }, () => customer.client.refunds.request.mutate({ orderId: placed.orderId, idempotencyKey: dupKey, items: [{ orderItemId: line, quantity: 1 }] })),
+      Array.from({ length: 30 }, () =>
+        customer.client.refunds.request.mutate({ orderId: placed.orderId, idempotencyKey: dupKey, items: [{ orderItemId: line, quantity: 1 }] }),
+      ),
     );
     expect(new Set(dups.map((d) => d.refundId)).size).toBe(1);
-    expect(await refusal(customer.client.refunds.request.mutate({ orderId: placed.orderId, idempotencyKey: dupKey, items: [{ orderItemId: line, quantity: 2 }] }))).toMatchObject({
+    expect(
+      await refusal(customer.client.refunds.request.mutate({ orderId: placed.orderId, idempotencyKey: dupKey, items: [{ orderItemId: line, quantity: 2 }] })),
+    ).toMatchObject({
       code: 'CONFLICT',
     });
 
@@ -393,9 +430,13 @@ describe('refunds: partial and full, through the API and a worker', () => {
     const { products } = await storeWith([{ name: 'card item', price: 7_000, stock: 10 }]);
     const customer = await fx.customer(0);
     const mint = async (amount: number) =>
-      ((await (await fetch(`${gw.url}/__test/payment-keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ amount }) })).json()) as {
-        paymentKey: string;
-      }).paymentKey;
+      (
+        (await (
+          await fetch(`${gw.url}/__test/payment-keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ amount }) })
+        ).json()) as {
+          paymentKey: string;
+        }
+      ).paymentKey;
     const placed = await customer.client.orders.place.mutate({
       idempotencyKey: key('card'),
       items: [{ productId: products[0]!.id, quantity: 3 }],
@@ -405,7 +446,11 @@ describe('refunds: partial and full, through the API and a worker', () => {
     });
     const order = await paid(customer.client, placed.orderId);
     expect(order.status).toBe(OrderStatus.PAID);
-    const r = await customer.client.refunds.request.mutate({ orderId: placed.orderId, idempotencyKey: key('card-refund'), items: [{ orderItemId: order.items[0]!.orderItemId!, quantity: 1 }] });
+    const r = await customer.client.refunds.request.mutate({
+      orderId: placed.orderId,
+      idempotencyKey: key('card-refund'),
+      items: [{ orderItemId: order.items[0]!.orderItemId!, quantity: 1 }],
+    });
     const done = await refunded(customer.client, r.refundId);
     expect(done).toMatchObject({ status: RefundStatus.COMPLETED, cash: 7_000, cashReturned: 7_000 });
     const ledger = (await (await fetch(`${gw.url}/__test/ledger/orders/${placed.orderId}`)).json()) as {
@@ -428,11 +473,15 @@ describe('refunds: partial and full, through the API and a worker', () => {
     expect(cancelled).toMatchObject({ status: OrderStatus.CANCELLED, cancellation: 'COMPLETED' });
     const refunds = await customer.client.refunds.list.query({ orderId: second.orderId });
     expect(refunds.items).toMatchObject([{ kind: 'CANCEL', status: RefundStatus.COMPLETED, cashReturned: 7_000 }]);
-    const ledger2 = (await (await fetch(`${gw.url}/__test/ledger/orders/${second.orderId}`)).json()) as { payments: { balanceAmount: number; status: string }[] };
+    const ledger2 = (await (await fetch(`${gw.url}/__test/ledger/orders/${second.orderId}`)).json()) as {
+      payments: { balanceAmount: number; status: string }[];
+    };
     expect(ledger2.payments[0]).toMatchObject({ balanceAmount: 0, status: 'CANCELED' });
-    const [row] = await selectRows<{ status: string; canceled_amount: number | string }>(api.deps.ds, 'SELECT status, canceled_amount FROM payments WHERE order_id = ?', [
-      second.orderId,
-    ]);
+    const [row] = await selectRows<{ status: string; canceled_amount: number | string }>(
+      api.deps.ds,
+      'SELECT status, canceled_amount FROM payments WHERE order_id = ?',
+      [second.orderId],
+    );
     expect({ status: row!.status, canceled: Number(row!.canceled_amount) }).toEqual({ status: 'CANCELED', canceled: 7_000 });
   });
 });

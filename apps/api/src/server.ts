@@ -81,7 +81,7 @@ function bullBoard(deps: Deps): FastifyPluginAsync {
   const expected = Buffer.from(`Basic ${Buffer.from(`${deps.config.BULL_BOARD_USER}:${deps.config.BULL_BOARD_PASSWORD}`).toString('base64')}`);
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(basePath);
-  createBullBoard({ queues: [new BullMQAdapter(deps.ordersQueue)], serverAdapter });
+  createBullBoard({ queues: [new BullMQAdapter(deps.ordersQueue), new BullMQAdapter(deps.refundsQueue)], serverAdapter });
   return async (scope) => {
     scope.addHook('onRequest', async (req, reply) => {
       const given = Buffer.from(req.headers.authorization ?? '');

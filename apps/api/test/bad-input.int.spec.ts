@@ -53,6 +53,9 @@ const PROCEDURES: Record<string, Kind> = {
   'points.balance': 'query',
   'points.history': 'query',
   'points.grant': 'mutation',
+  'refunds.request': 'mutation',
+  'refunds.get': 'query',
+  'refunds.list': 'query',
 };
 
 /** Subscriptions run over SSE; their refusals are tested end to end (test/e2e/order-slice.e2e.spec.ts). */
@@ -207,6 +210,10 @@ describe('bad input on every procedure, over HTTP', () => {
   async function expectStock(productId: number, stock: number): Promise<void> {
     const p = (await ok('products.get', { productId })) as { stock: number };
     expect(p.stock).toBe(stock);
+  }
+  async function expectNoRefunds(): Promise<void> {
+    const [row] = (await api.deps.ds.query('SELECT COUNT(*) AS n FROM refunds')) as { n: number | string }[];
+    expect(Number(row!.n)).toBe(0);
   }
   async function expectNoOrders(): Promise<void> {
     expect(await ok('orders.list', { limit: 100 }, f.customer.token)).toEqual({ items: [], nextCursor: null });
@@ -1421,9 +1428,85 @@ describe('bad input on every procedure, over HTTP', () => {
     });
   });
 
+  describe('refunds.request', () => {
+    const valid = () => ({ orderId: UNKNOWN_ULID, idempotencyKey: 'bad-input-refund-key', items: [{ orderItemId: 1, quantity: 1 }] });
+    type V = ReturnType<typeof valid>;
+    const c = caseFor<V>();
+    const line = (v: V, patch: Record<string, unknown>) => ({ ...v, items: [{ ...v.items[0], ...patch }] });
+    table(
+      'refunds.request',
+      () => f.customer.token,
+      valid,
+      [
+        ...junk<V>(),
+        c('orderId missing', ({ orderId: _o, ...v }) => v, 'orderId'),
+        c('orderId lower case', (v) => ({ ...v, orderId: UNKNOWN_ULID.toLowerCase() }), 'orderId'),
+        c('orderId SQL-ish', (v) => ({ ...v, orderId: "' OR 1=1 -- xxxxxxxxxxxxxx" }), 'orderId'),
+        c('orderId a number', (v) => ({ ...v, orderId: 123 }), 'orderId'),
+        c('idempotencyKey missing', ({ idempotencyKey: _k, ...v }) => v, 'idempotencyKey'),
+        c('idempotencyKey 7 characters', (v) => ({ ...v, idempotencyKey: 'short-k' }), 'idempotencyKey'),
+        c('idempotencyKey 65 characters', (v) => ({ ...v, idempotencyKey: 'k'.repeat(65) }), 'idempotencyKey'),
+        c('idempotencyKey with a colon (the form orders.cancel uses)', (v) => ({ ...v, idempotencyKey: `cancel:${UNKNOWN_ULID}` }), 'idempotencyKey'),
+        c('idempotencyKey non-ASCII', (v) => ({ ...v, idempotencyKey: '키키키키키키키키키' }), 'idempotencyKey'),
+        c('items missing', ({ items: _i, ...v }) => v, 'items'),
+        c('items empty', (v) => ({ ...v, items: [] }), 'items'),
+        c('items not an array', (v) => ({ ...v, items: v.items[0] }), 'items'),
+        c(`items more than ${LIMITS.maxLinesPerOrder} lines`, (v) => ({ ...v, items: Array.from({ length: LIMITS.maxLinesPerOrder + 1 }, (_, i) => ({ orderItemId: i + 1, quantity: 1 })) }), 'items'),
+        c('a line named twice', (v) => ({ ...v, items: [v.items[0], v.items[0]] }), 'items.1.orderItemId'),
+        c('orderItemId missing', (v) => ({ ...v, items: [{ quantity: 1 }] }), 'items.0.orderItemId'),
+        c('orderItemId zero', (v) => line(v, { orderItemId: 0 }), 'items.0.orderItemId'),
+        c('orderItemId negative', (v) => line(v, { orderItemId: -1 }), 'items.0.orderItemId'),
+        c('orderItemId fractional', (v) => line(v, { orderItemId: 1.5 }), 'items.0.orderItemId'),
+        c('orderItemId beyond safe integers', (v) => line(v, { orderItemId: 2 ** 53 }), 'items.0.orderItemId'),
+        c('orderItemId a string', (v) => line(v, { orderItemId: '1' }), 'items.0.orderItemId'),
+        c('quantity missing', (v) => ({ ...v, items: [{ orderItemId: 1 }] }), 'items.0.quantity'),
+        c('quantity zero', (v) => line(v, { quantity: 0 }), 'items.0.quantity'),
+        c('quantity negative', (v) => line(v, { quantity: -1 }), 'items.0.quantity'),
+        c('quantity fractional', (v) => line(v, { quantity: 0.5 }), 'items.0.quantity'),
+        c('quantity over the per-line limit', (v) => line(v, { quantity: LIMITS.maxQuantityPerLine + 1 }), 'items.0.quantity'),
+        c('quantity 1e400 (Infinity)', (v) => new Raw(JSON.stringify(v).replace('"quantity":1', '"quantity":1e400')), 'items.0.quantity'),
+        c('quantity a string', (v) => line(v, { quantity: '1' }), 'items.0.quantity'),
+        c('an unknown field on a line', (v) => line(v, { cash: 1_000_000 }), 'items.0.cash'),
+        c('an amount field', (v) => ({ ...v, amount: 1_000_000 }), 'amount'),
+      ],
+      expectNoRefunds,
+    );
+
+    it('an unknown order → NOT_FOUND, for the customer, a seller and an admin; no refund recorded', async () => {
+      for (const token of [f.customer.token, f.sellerA.token, f.admin.token]) expectError(await send('refunds.request', valid(), { token }), 'NOT_FOUND');
+      await expectNoRefunds();
+    });
+  });
+
+  describe('refunds.get and refunds.list', () => {
+    const ids = caseFor<{ refundId: string }>();
+    table('refunds.get', () => f.customer.token, () => ({ refundId: UNKNOWN_ULID }), [
+      ...junk<{ refundId: string }>(),
+      ids('refundId missing', () => ({}), 'refundId'),
+      ids('refundId short', () => ({ refundId: 'abc' }), 'refundId'),
+      ids('refundId a number', () => ({ refundId: 1 }), 'refundId'),
+      ids('an orderId instead', () => ({ orderId: UNKNOWN_ULID }), 'refundId'),
+    ]);
+    const orders = caseFor<{ orderId: string }>();
+    table('refunds.list', () => f.customer.token, () => ({ orderId: UNKNOWN_ULID }), [
+      ...junk<{ orderId: string }>(),
+      orders('orderId missing', () => ({}), 'orderId'),
+      orders('orderId lower case', () => ({ orderId: UNKNOWN_ULID.toLowerCase() }), 'orderId'),
+      orders('orderId huge', () => ({ orderId: 'A'.repeat(5000) }), 'orderId'),
+      orders('a cursor (refunds.list has no pages)', (v) => ({ ...v, cursor: 'x' }), 'cursor'),
+    ]);
+
+    it('an unknown refund or order → NOT_FOUND for every role', async () => {
+      for (const token of [f.customer.token, f.sellerA.token, f.admin.token]) {
+        expectError(await send('refunds.get', { refundId: UNKNOWN_ULID }, { token }), 'NOT_FOUND');
+        expectError(await send('refunds.list', { orderId: UNKNOWN_ULID }, { token }), 'NOT_FOUND');
+      }
+    });
+  });
+
   describe('authentication and roles', () => {
-    /** Every protected procedure, with a valid input and the role it is for. */
-    type Role = 'customer' | 'seller' | 'admin';
+    /** Every protected procedure, with a valid input and the role it is for ('any': every signed-in role, checked per order). */
+    type Role = 'customer' | 'seller' | 'admin' | 'any';
     const PROTECTED: [path: string, role: Role, input: () => unknown][] = [
       ['auth.me', 'customer', () => NONE],
       ['auth.logout', 'customer', () => NONE],
@@ -1475,6 +1558,9 @@ describe('bad input on every procedure, over HTTP', () => {
       ['points.balance', 'customer', () => NONE],
       ['points.history', 'customer', () => ({ limit: 10 })],
       ['points.grant', 'admin', () => ({ userId: f.customer.userId, amount: 1_000, expiresAt: inDays(30), reason: 'Never granted' })],
+      ['refunds.request', 'any', () => ({ orderId: UNKNOWN_ULID, idempotencyKey: 'auth-test-refund', items: [{ orderItemId: 1, quantity: 1 }] })],
+      ['refunds.get', 'any', () => ({ refundId: UNKNOWN_ULID })],
+      ['refunds.list', 'any', () => ({ orderId: UNKNOWN_ULID })],
     ];
     /** The public ones: the rest of the router. */
     const PUBLIC = ['auth.signup', 'auth.login', 'stores.get', 'products.get', 'products.list', 'products.popular', 'questions.list', 'coupons.list'];
@@ -1489,6 +1575,8 @@ describe('bad input on every procedure, over HTTP', () => {
         ['a CUSTOMER', f.customer.token],
         ['a SELLER', f.sellerA.token],
       ],
+      // Refunds admit every role; whose order it is decides (NOT_FOUND / FORBIDDEN per order, tested end to end).
+      any: () => [],
     };
 
     it('every procedure is either protected (with its role) or public', () => {
@@ -1583,6 +1671,7 @@ describe('bad input on every procedure, over HTTP', () => {
       await expectCartEmpty();
       await expectQuestionsUnchanged();
       await expectCouponsAndPointsUnchanged();
+      await expectNoRefunds();
       const mine = (await ok('stores.mine', NONE, f.sellerA.token)) as { id: number }[];
       expect(mine.map((s) => s.id)).toEqual([f.sellerA.storeId]);
       // The customer's own session survived every refused logout.

@@ -258,7 +258,9 @@ describe('POST /v1/payments/:paymentKey/cancel', () => {
     expect(new Set(answers.map((a) => JSON.stringify(a.body))).size).toBe(1);
     expect(answers[0]!.body).toMatchObject({ status: 'PARTIAL_CANCELED', balanceAmount: 6000 });
     const ledger = await ledgerOf(p.orderId);
-    expect(ledger.cancels).toEqual([{ paymentKey: p.paymentKey, amount: 2000, idempotencyKey: key, at: expect.any(String) as string }]);
+    expect(ledger.cancels).toEqual([
+      { paymentKey: p.paymentKey, transactionKey: expect.any(String) as string, amount: 2000, idempotencyKey: key, at: expect.any(String) as string },
+    ]);
     expect(ledger.payments[0]!.balanceAmount).toBe(6000);
   });
 
@@ -334,7 +336,7 @@ describe('test controls', () => {
       expect((await get<Ledger>('/__test/ledger')).charges).toHaveLength(1);
 
       await fetch(`${own.url}/__test/reset`, { method: 'POST' });
-      expect(await get('/__test/ledger')).toEqual({ payments: [], charges: [], cancels: [], attempts: [] });
+      expect(await get('/__test/ledger')).toEqual({ payments: [], charges: [], cancels: [], attempts: [], cancelAttempts: [] });
       expect(await get('/__test/requests')).toEqual({ total: 0, byRoute: {} });
     } finally {
       await own.close();

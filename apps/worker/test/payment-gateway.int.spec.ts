@@ -188,7 +188,9 @@ describe('cancel and findByOrderId', () => {
       { cancelAmount: 4000, cancelReason: 'customer', canceledAt: expect.any(String) as string, transactionKey: expect.any(String) as string },
     ]);
     expect(second).toEqual(first);
-    expect((await ledgerOf(orderId)).cancels).toEqual([{ paymentKey, amount: 4000, idempotencyKey: key, at: expect.any(String) as string }]);
+    expect((await ledgerOf(orderId)).cancels).toEqual([
+      { paymentKey, transactionKey: first.cancels[0]!.transactionKey, amount: 4000, idempotencyKey: key, at: expect.any(String) as string },
+    ]);
 
     // No cancelAmount: the rest.
     const rest = await gateway.cancel(paymentKey, { cancelReason: 'customer' }, `${key}-rest`);

@@ -185,7 +185,10 @@ export class RefundService {
       const line = o.lines.find((l) => l.orderItemId === item.orderItemId);
       if (!line) throw badField(['items', i, 'orderItemId'], `order ${o.orderId} has no line ${item.orderItemId}`);
       if (caller.role === Role.SELLER && line.sellerId !== caller.userId) {
-        throw new TRPCError({ code: 'FORBIDDEN', message: `items.${i}: line ${item.orderItemId} belongs to another store; a seller refunds only their own store's lines` });
+        throw new TRPCError({
+          code: 'FORBIDDEN',
+          message: `items.${i}: line ${item.orderItemId} belongs to another store; a seller refunds only their own store's lines`,
+        });
       }
     });
   }

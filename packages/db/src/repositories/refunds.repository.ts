@@ -1,13 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DataSource, QueryRunner } from 'typeorm';
-import {
-  type OrderStatus,
-  RefundKind,
-  type RefundStatus,
-  Role,
-  type PaymentMethod,
-  type RefundFailureReason,
-} from '@bazaar/contracts';
+import { type OrderStatus, RefundKind, type RefundStatus, Role, type PaymentMethod, type RefundFailureReason } from '@bazaar/contracts';
 import type { RefundPlan, RefundableLine } from '@bazaar/domain';
 import { execute, selectRows, type SqlRunner } from '../data-source';
 import { valuesList } from './sql-batch';
@@ -151,7 +144,9 @@ export const cancelRefundKey = (orderId: string) => `cancel:${orderId}`;
 /** Same parameters ⇔ same hash: the kind, the order and the lines, sorted (a retry may list them in another order). */
 export function refundRequestHash(kind: RefundKind, orderId: string, items: readonly { orderItemId: number; quantity: number }[]): string {
   const lines = [...items].sort((a, b) => a.orderItemId - b.orderItemId).map((i) => [i.orderItemId, i.quantity]);
-  return createHash('sha256').update(JSON.stringify([kind, orderId, lines])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([kind, orderId, lines]))
+    .digest('hex');
 }
 
 /** A priced refund's amounts as they were frozen (the plan the worker applies). */
@@ -216,7 +211,11 @@ export class RefundsRepository {
   }
 
   /** The refund a caller's idempotency key already made, if any. */
-  async findByKey(db: SqlRunner, requestedBy: number, idempotencyKey: string): Promise<{ id: string; orderId: string; status: RefundStatus; requestHash: string } | null> {
+  async findByKey(
+    db: SqlRunner,
+    requestedBy: number,
+    idempotencyKey: string,
+  ): Promise<{ id: string; orderId: string; status: RefundStatus; requestHash: string } | null> {
     const [r] = await selectRows<Raw>(db, 'SELECT id, order_id, status, request_hash FROM refunds WHERE requested_by = ? AND idempotency_key = ?', [
       requestedBy,
       idempotencyKey,
@@ -276,9 +275,7 @@ export class RefundsRepository {
       requestHash: refundRequestHash(RefundKind.CANCEL, o.orderId, []),
       requestId: r.requestId,
       createdAt: r.createdAt,
-      items: o.lines
-        .map((l) => ({ orderItemId: l.orderItemId, quantity: l.quantity - l.refundedQuantity - l.pendingQuantity }))
-        .filter((l) => l.quantity > 0),
+      items: o.lines.map((l) => ({ orderItemId: l.orderItemId, quantity: l.quantity - l.refundedQuantity - l.pendingQuantity })).filter((l) => l.quantity > 0),
     });
   }
 
@@ -297,9 +294,11 @@ export class RefundsRepository {
 
   /** Each line's frozen shares and the units refunded before (the caller holds the order row's lock). */
   async refundableLines(q: QueryRunner, orderId: string): Promise<(RefundableLine & { productId: number })[]> {
-    const rows = await selectRows<Raw>(q, 'SELECT id, product_id, quantity, refunded_quantity, cash, points, earned FROM order_items WHERE order_id = ? ORDER BY line_no', [
-      orderId,
-    ]);
+    const rows = await selectRows<Raw>(
+      q,
+      'SELECT id, product_id, quantity, refunded_quantity, cash, points, earned FROM order_items WHERE order_id = ? ORDER BY line_no',
+      [orderId],
+    );
     return rows.map((r) => ({
       orderItemId: num(r.id),
       productId: num(r.product_id),
@@ -372,12 +371,11 @@ export class RefundsRepository {
 
   /** PENDING → FAILED with nothing given back: its units are no longer held (2 statements). */
   async fail(q: QueryRunner, refundId: string, reason: RefundFailureReason, code: string | null, now: Date): Promise<boolean> {
-    const res = await execute(q, `UPDATE refunds SET status = 'FAILED', failure_reason = ?, failure_code = ?, completed_at = ? WHERE id = ? AND status = 'PENDING'`, [
-      reason,
-      code,
-      now,
-      refundId,
-    ]);
+    const res = await execute(
+      q,
+      `UPDATE refunds SET status = 'FAILED', failure_reason = ?, failure_code = ?, completed_at = ? WHERE id = ? AND status = 'PENDING'`,
+      [reason, code, now, refundId],
+    );
     if (res.affectedRows !== 1) return false;
     await execute(
       q,
@@ -398,19 +396,19 @@ export class RefundsRepository {
   async orderParties(orderId: string): Promise<{ userId: number; sellerIds: number[] } | null> {
     const [o] = await selectRows<Raw>(this.ds, 'SELECT user_id FROM orders WHERE id = ?', [orderId]);
     if (!o) return null;
-    const sellers = await selectRows<Raw>(
-      this.ds,
-      'SELECT DISTINCT s.seller_id FROM order_items i JOIN stores s ON s.id = i.store_id WHERE i.order_id = ?',
-      [orderId],
-    );
+    const sellers = await selectRows<Raw>(this.ds, 'SELECT DISTINCT s.seller_id FROM order_items i JOIN stores s ON s.id = i.store_id WHERE i.order_id = ?', [
+      orderId,
+    ]);
     return { userId: num(o.user_id), sellerIds: sellers.map((r) => num(r.seller_id)) };
   }
 
   /** The order's refunds, newest first. */
   async listOfOrder(orderId: string): Promise<RefundRow[]> {
-    const rows = await selectRows<Raw>(this.ds, `SELECT ${REFUND_COLUMNS} FROM refunds r JOIN orders o ON o.id = r.order_id WHERE r.order_id = ? ORDER BY r.id DESC`, [
-      orderId,
-    ]);
+    const rows = await selectRows<Raw>(
+      this.ds,
+      `SELECT ${REFUND_COLUMNS} FROM refunds r JOIN orders o ON o.id = r.order_id WHERE r.order_id = ? ORDER BY r.id DESC`,
+      [orderId],
+    );
     if (rows.length === 0) return [];
     const items = await selectRows<Raw>(
       this.ds,

@@ -223,7 +223,10 @@ export class RefundWorkflow {
       (q) => {
         const label = { step };
         this.metrics?.refundStatements.inc({ step: 'tx' }, 2); // START TRANSACTION, COMMIT
-        return fn(countStatements(q, () => this.metrics?.refundStatements.inc({ step: label.step })), label);
+        return fn(
+          countStatements(q, () => this.metrics?.refundStatements.inc({ step: label.step })),
+          label,
+        );
       },
       5,
       'READ COMMITTED',
