@@ -484,4 +484,61 @@ describe('refunds: partial and full, through the API and a worker', () => {
     );
     expect({ status: row!.status, canceled: Number(row!.canceled_amount) }).toEqual({ status: 'CANCELED', canceled: 7_000 });
   });
+
+  it('counts reward points that expired before taking cash for them, whether or not the expiry was written', async () => {
+    offset = 0;
+    const { products } = await storeWith([
+      { name: 'year-old item', price: 10_000, stock: 10 },
+      { name: 'year-old sink', price: 100, stock: 10 },
+    ]);
+    // Two customers alike: each earns 200 reward points and spends 150 of them; the other 50 expire after 365 days.
+    const setUp = async () => {
+      const customer = await fx.customer(50_000);
+      const placed = await customer.client.orders.place.mutate({
+        idempotencyKey: key('year'),
+        items: [{ productId: products[0]!.id, quantity: 2 }],
+        paymentMethod: 'BALANCE',
+        fulfillment: DELIVERY,
+      });
+      const order = await paid(customer.client, placed.orderId);
+      const sink = await customer.client.orders.place.mutate({
+        idempotencyKey: key('year-sink'),
+        items: [{ productId: products[1]!.id, quantity: 2 }],
+        points: 150,
+        paymentMethod: 'BALANCE',
+        fulfillment: DELIVERY,
+      });
+      expect((await paid(customer.client, sink.orderId)).status).toBe(OrderStatus.PAID);
+      return { customer, order };
+    };
+    const unswept = await setUp();
+    const swept = await setUp();
+    offset = 366 * DAY;
+    // The scheduler's expiry (as ExpirePointsJob writes it) has run for the second customer's reward lot only;
+    // the first one's still shows its 50 points.
+    const points = new PointsRepository(api.deps.ds);
+    const rewardOf = async (userId: number) => (await points.lotsOf(userId)).find((l) => l.source === 'ORDER_REWARD')!;
+    const sweptLot = await rewardOf(swept.customer.id);
+    await api.deps.ds.query(`INSERT INTO point_movements (user_id, lot_id, kind, amount, ref, created_at) VALUES (?, ?, 'EXPIRE', ?, 'expiry', ?)`, [
+      swept.customer.id,
+      sweptLot.id,
+      -sweptLot.remaining,
+      new Date(Date.now() + offset),
+    ]);
+    await api.deps.ds.query('UPDATE point_lots SET remaining = 0 WHERE id = ?', [sweptLot.id]);
+    expect((await rewardOf(unswept.customer.id)).remaining).toBe(50);
+
+    for (const { customer, order } of [unswept, swept]) {
+      const r = await customer.client.refunds.request.mutate({
+        orderId: order.id,
+        idempotencyKey: key('year-refund'),
+        items: [{ orderItemId: order.items[0]!.orderItemId!, quantity: 2 }],
+      });
+      const done = await refunded(customer.client, r.refundId);
+      // 150 spent: kept from the cash; 50 expired: nothing more to take, however the lot shows it.
+      expect(done).toMatchObject({ status: RefundStatus.COMPLETED, cash: 20_000, clawback: 200, clawbackFromCash: 150, cashReturned: 19_850 });
+      expect(await ledgerProblems(api.deps.ds, [customer.id])).toEqual([]);
+    }
+    offset = 0;
+  });
 });

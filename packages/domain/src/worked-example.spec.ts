@@ -119,7 +119,7 @@ describe('worked example (money.md §5)', () => {
       { lotId: 1, amount: 300 },
     ]);
     expect(r1.giveBack.reissue).toBe(0);
-    expect(r1.claw).toEqual({ fromLot: 125, fromCash: 0, cashBack: 12_515, waived: 0 });
+    expect(r1.claw).toEqual({ fromLot: 125, fromExpired: 0, fromCash: 0, cashBack: 12_515, waived: 0 });
     expect([lot(1).remaining, lot(2).remaining, reward.remaining]).toEqual([300, 5_000, 260]);
 
     // Day 12: the three cards; L1 expired on day 10.

@@ -197,6 +197,8 @@ export interface ModelRefundPlan {
   points: number;
   clawback: number;
   clawbackFromLot: number;
+  /** Covered by the reward lot's expired points: always 0 here (the model's runs end before a reward lot's 365 days). */
+  clawbackExpired: number;
   clawbackFromCash: number;
   clawbackWaived: number;
   cashReturned: number;
@@ -227,6 +229,7 @@ export function refundModel(lines: ModelOrderLine[], units: ReadonlyMap<number, 
     points,
     clawback,
     clawbackFromLot: fromLot,
+    clawbackExpired: 0,
     clawbackFromCash: fromCash,
     clawbackWaived: clawback - fromLot - fromCash,
     cashReturned: cash - fromCash,

@@ -25,6 +25,7 @@ export class Refunds1764100000000 implements MigrationInterface {
       points BIGINT UNSIGNED NULL,
       clawback BIGINT UNSIGNED NULL,
       clawback_from_lot BIGINT UNSIGNED NULL,
+      clawback_expired BIGINT UNSIGNED NULL,
       clawback_from_cash BIGINT UNSIGNED NULL,
       clawback_waived BIGINT UNSIGNED NULL,
       cash_returned BIGINT UNSIGNED NULL,

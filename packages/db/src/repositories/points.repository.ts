@@ -1,7 +1,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { PointLotSource, PointMovementKind, type Page } from '@bazaar/contracts';
 import { planGiveBack, type LotAmount, type PointLot } from '@bazaar/domain';
-import { execute, inRetryingTransaction, selectRows, type SqlRunner } from '../data-source';
+import { execute, inRetryingTransaction, selectRows } from '../data-source';
 import { valuesList, type Statement } from './sql-batch';
 
 /** One row of the points ledger, as points.history shows it. */
@@ -169,12 +169,14 @@ export class PointsRepository {
       g.now,
     );
     for (const u of plan.undone) {
-      await execute(q, `UPDATE point_spend_lots SET returned = returned + ? WHERE order_id = ? AND lot_id = ? AND returned + ? <= amount`, [
+      const undone = await execute(q, `UPDATE point_spend_lots SET returned = returned + ? WHERE order_id = ? AND lot_id = ? AND returned + ? <= amount`, [
         u.amount,
         g.orderId,
         u.lotId,
         u.amount,
       ]);
+      // The rows are locked above, so this always holds; if it ever did not, no lot may be credited for it.
+      if (undone.affectedRows !== 1) throw new Error(`order ${g.orderId}: lot ${u.lotId} has fewer than ${u.amount} points of the spend left to give back`);
     }
     for (const b of plan.toLots) {
       await execute(q, `UPDATE point_lots SET remaining = remaining + ? WHERE id = ?`, [b.amount, b.lotId]);
@@ -231,15 +233,23 @@ export class PointsRepository {
     return { taken, shortfall: c.amount - taken };
   }
 
-  /** The reward lot's remaining (what a clawback could take now); 0 when the order earned nothing. `forUpdate` locks it (inside a transaction). */
-  async rewardRemaining(db: SqlRunner, userId: number, orderId: string, opts: { forUpdate?: boolean } = {}): Promise<number> {
-    const lock = opts.forUpdate ? ' FOR UPDATE' : '';
-    const [row] = await selectRows<Raw>(db, `SELECT remaining FROM point_lots WHERE user_id = ? AND source = ? AND ref = ?${lock}`, [
+  /**
+   * The order's reward lot as a refund's clawback sees it, locked: what it
+   * still holds (expired or not) and how many of its points expiry took
+   * (the EXPIRE movement written by the scheduler; 0 until then).
+   */
+  async rewardLotForClawback(q: QueryRunner, userId: number, orderId: string): Promise<{ remaining: number; expired: number }> {
+    const [lot] = await selectRows<Raw>(q, `SELECT id, remaining FROM point_lots WHERE user_id = ? AND source = ? AND ref = ? FOR UPDATE`, [
       userId,
       PointLotSource.ORDER_REWARD,
       orderId,
     ]);
-    return row ? num(row.remaining) : 0;
+    if (!lot) return { remaining: 0, expired: 0 };
+    const [moved] = await selectRows<Raw>(q, `SELECT COALESCE(-SUM(amount), 0) AS n FROM point_movements WHERE lot_id = ? AND kind = ?`, [
+      num(lot.id),
+      PointMovementKind.EXPIRE,
+    ]);
+    return { remaining: num(lot.remaining), expired: num(moved?.n ?? 0) };
   }
 
   // ---- reads and admin grants ----

@@ -71,6 +71,7 @@ export interface RefundRow {
   points: number | null;
   clawback: number | null;
   clawbackFromLot: number | null;
+  clawbackExpired: number | null;
   clawbackFromCash: number | null;
   clawbackWaived: number | null;
   cashReturned: number | null;
@@ -85,7 +86,7 @@ export interface RefundRow {
 }
 
 const REFUND_COLUMNS = `r.id, r.order_id, r.user_id, r.kind, r.status, o.payment_method, o.status AS order_status, o.coupon_id, r.requested_by, r.requester_role, r.request_hash, r.request_id,
-  r.cash, r.points, r.clawback, r.clawback_from_lot, r.clawback_from_cash, r.clawback_waived, r.cash_returned, r.priced_at, r.coupon_returned,
+  r.cash, r.points, r.clawback, r.clawback_from_lot, r.clawback_expired, r.clawback_from_cash, r.clawback_waived, r.cash_returned, r.priced_at, r.coupon_returned,
   r.gateway_transaction_key, r.failure_reason, r.failure_code, r.created_at, r.completed_at`;
 
 const ITEM_COLUMNS = `ri.refund_id, ri.order_item_id, ri.quantity, ri.refunded_before, ri.cash, ri.points, ri.clawback,
@@ -109,6 +110,7 @@ function toRefund(r: Raw, items: RefundItemRow[]): RefundRow {
     points: numOrNull(r.points),
     clawback: numOrNull(r.clawback),
     clawbackFromLot: numOrNull(r.clawback_from_lot),
+    clawbackExpired: numOrNull(r.clawback_expired),
     clawbackFromCash: numOrNull(r.clawback_from_cash),
     clawbackWaived: numOrNull(r.clawback_waived),
     cashReturned: numOrNull(r.cash_returned),
@@ -166,6 +168,7 @@ export function frozenPlan(r: RefundRow): RefundPlan {
     points: n(r.points),
     clawback: n(r.clawback),
     clawbackFromLot: n(r.clawbackFromLot),
+    clawbackExpired: n(r.clawbackExpired),
     clawbackFromCash: n(r.clawbackFromCash),
     clawbackWaived: n(r.clawbackWaived),
     cashReturned: n(r.cashReturned),
@@ -314,9 +317,10 @@ export class RefundsRepository {
   async savePlan(q: QueryRunner, refundId: string, plan: RefundPlan, now: Date): Promise<void> {
     await execute(
       q,
-      `UPDATE refunds SET cash = ?, points = ?, clawback = ?, clawback_from_lot = ?, clawback_from_cash = ?, clawback_waived = ?, cash_returned = ?, priced_at = ?
+      `UPDATE refunds SET cash = ?, points = ?, clawback = ?, clawback_from_lot = ?, clawback_expired = ?, clawback_from_cash = ?, clawback_waived = ?,
+         cash_returned = ?, priced_at = ?
        WHERE id = ? AND status = 'PENDING' AND priced_at IS NULL`,
-      [plan.cash, plan.points, plan.clawback, plan.clawbackFromLot, plan.clawbackFromCash, plan.clawbackWaived, plan.cashReturned, now, refundId],
+      [plan.cash, plan.points, plan.clawback, plan.clawbackFromLot, plan.clawbackExpired, plan.clawbackFromCash, plan.clawbackWaived, plan.cashReturned, now, refundId],
     );
     for (const l of plan.lines) {
       await execute(q, 'UPDATE refund_items SET refunded_before = ?, cash = ?, points = ?, clawback = ? WHERE refund_id = ? AND order_item_id = ?', [
@@ -345,6 +349,16 @@ export class RefundsRepository {
     );
     if (moved.affectedRows !== plan.lines.length) throw new Error(`refund ${refundId}: the order's lines are not where the refund priced them`);
     await execute(q, 'UPDATE orders SET cash_refunded = cash_refunded + ? WHERE id = ?', [plan.cashReturned, orderId]);
+  }
+
+  /** Expired reward points earlier refunds of the order already counted against their clawback (priced and not failed). */
+  async clawbackCoveredByExpiry(q: QueryRunner, orderId: string): Promise<number> {
+    const [r] = await selectRows<Raw>(
+      q,
+      `SELECT COALESCE(SUM(clawback_expired), 0) AS n FROM refunds WHERE order_id = ? AND priced_at IS NOT NULL AND status <> 'FAILED'`,
+      [orderId],
+    );
+    return num(r?.n ?? 0);
   }
 
   /** Units still not refunded, over the whole order (0: everything is refunded). */

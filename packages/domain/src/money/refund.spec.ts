@@ -103,26 +103,34 @@ describe('refundShares', () => {
 
 describe('applyClawback', () => {
   it('takes the clawback from the reward lot when it can', () => {
-    expect(applyClawback(12_515, 125, 385)).toEqual({ fromLot: 125, fromCash: 0, cashBack: 12_515, waived: 0 });
+    expect(applyClawback(12_515, 125, 385)).toEqual({ fromLot: 125, fromExpired: 0, fromCash: 0, cashBack: 12_515, waived: 0 });
   });
 
   it('deducts a shortfall from the cash given back', () => {
-    expect(applyClawback(1_000, 125, 25)).toEqual({ fromLot: 25, fromCash: 100, cashBack: 900, waived: 0 });
+    expect(applyClawback(1_000, 125, 25)).toEqual({ fromLot: 25, fromExpired: 0, fromCash: 100, cashBack: 900, waived: 0 });
+  });
+
+  it('counts points the reward lot lost to expiry before taking cash, whether or not the expiry was written', () => {
+    // Reward 200, of which the customer spent 150; the other 50 expired. A clawback of 200:
+    // written expiry (remaining 0, 50 expired) and unwritten (remaining 50) give back the same cash.
+    expect(applyClawback(20_000, 200, 0, 50)).toEqual({ fromLot: 0, fromExpired: 50, fromCash: 150, cashBack: 19_850, waived: 0 });
+    expect(applyClawback(20_000, 200, 50, 0)).toEqual({ fromLot: 50, fromExpired: 0, fromCash: 150, cashBack: 19_850, waived: 0 });
   });
 
   it('never takes cash below 0, and reports what it could not cover', () => {
-    expect(applyClawback(30, 125, 25)).toEqual({ fromLot: 25, fromCash: 30, cashBack: 0, waived: 70 });
-    expect(applyClawback(0, 125, 0)).toEqual({ fromLot: 0, fromCash: 0, cashBack: 0, waived: 125 });
+    expect(applyClawback(30, 125, 25)).toEqual({ fromLot: 25, fromExpired: 0, fromCash: 30, cashBack: 0, waived: 70 });
+    expect(applyClawback(0, 125, 0)).toEqual({ fromLot: 0, fromExpired: 0, fromCash: 0, cashBack: 0, waived: 125 });
   });
 
   it('always accounts for the whole clawback', () => {
     fc.assert(
-      fc.property(fc.nat(), fc.nat(), fc.nat(), (cash, claw, lot) => {
-        const p = applyClawback(cash, claw, lot);
-        expect(p.fromLot + p.fromCash + p.waived).toBe(claw);
+      fc.property(fc.nat(), fc.nat(), fc.nat(), fc.nat(), (cash, claw, lot, expired) => {
+        const p = applyClawback(cash, claw, lot, expired);
+        expect(p.fromLot + p.fromExpired + p.fromCash + p.waived).toBe(claw);
         expect(p.cashBack + p.fromCash).toBe(cash);
         expect(p.fromLot).toBeLessThanOrEqual(lot);
-        expect(Math.min(p.fromLot, p.fromCash, p.cashBack, p.waived)).toBeGreaterThanOrEqual(0);
+        expect(p.fromExpired).toBeLessThanOrEqual(expired);
+        expect(Math.min(p.fromLot, p.fromExpired, p.fromCash, p.cashBack, p.waived)).toBeGreaterThanOrEqual(0);
       }),
     );
   });

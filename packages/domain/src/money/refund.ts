@@ -61,7 +61,9 @@ export function refundShares(input: RefundSharesInput): RefundShares {
 export interface ClawbackPlan {
   /** Points to take from the order's reward lot. */
   fromLot: number;
-  /** Won deducted from the cash given back, for the part the lot could not cover. */
+  /** Points the reward lot lost to expiry that cover the clawback: nothing is taken for them (they are gone already). */
+  fromExpired: number;
+  /** Won deducted from the cash given back, for the part the customer spent. */
   fromCash: number;
   /** Cash actually given back: the input cashBack minus fromCash (never below 0). */
   cashBack: number;
@@ -70,24 +72,30 @@ export interface ClawbackPlan {
 }
 
 /**
- * Takes a refund's reward clawback (money.md §4): first from the order's reward
- * lot, up to its remaining; the shortfall (the customer already spent it) is
- * deducted from the cash given back by this refund, never below 0. Whatever is
- * still uncovered is reported as `waived` so the caller can record it.
+ * Takes a refund's reward clawback (money.md §4.3): first from what the
+ * order's reward lot still holds; then from what the lot lost to expiry
+ * (those points are gone, the customer never used them: nothing more is
+ * taken); the rest — points the customer spent — is deducted from the cash
+ * given back by this refund, never below 0. Whatever is still uncovered is
+ * reported as `waived` so the caller can record it.
  *
- * `rewardLotRemaining` is the remaining of the reward lot as the caller holds
- * it (locked); whether an expired reward lot still counts is the caller's call.
+ * `rewardLotRemaining` is the lot's remaining as the caller holds it (locked),
+ * expired or not; `rewardLotExpired` the points its expiry took that earlier
+ * refunds have not counted yet. Whether the scheduler has written the
+ * expiry or not, the cash given back is the same.
  *
  * @throws RangeError unless all arguments are non-negative safe integers.
  */
-export function applyClawback(cashBack: number, clawback: number, rewardLotRemaining: number): ClawbackPlan {
+export function applyClawback(cashBack: number, clawback: number, rewardLotRemaining: number, rewardLotExpired = 0): ClawbackPlan {
   assertSafeInt('cashBack', cashBack);
   assertSafeInt('clawback', clawback);
   assertSafeInt('rewardLotRemaining', rewardLotRemaining);
+  assertSafeInt('rewardLotExpired', rewardLotExpired);
   const fromLot = Math.min(clawback, rewardLotRemaining);
-  const shortfall = clawback - fromLot;
+  const fromExpired = Math.min(clawback - fromLot, rewardLotExpired);
+  const shortfall = clawback - fromLot - fromExpired;
   const fromCash = Math.min(shortfall, cashBack);
-  return { fromLot, fromCash, cashBack: cashBack - fromCash, waived: shortfall - fromCash };
+  return { fromLot, fromExpired, fromCash, cashBack: cashBack - fromCash, waived: shortfall - fromCash };
 }
 
 /** A line of the order as a refund finds it: its frozen shares and the units refunded before. */
@@ -114,8 +122,9 @@ export interface RefundPlan {
   cash: number;
   points: number;
   clawback: number;
-  /** The clawback split: from the reward lot, from this refund's cash, forgone (neither could cover it). */
+  /** The clawback split: from the reward lot, covered by the lot's expired points, from this refund's cash, forgone. */
   clawbackFromLot: number;
+  clawbackExpired: number;
   clawbackFromCash: number;
   clawbackWaived: number;
   /** Cash that goes back: cash − clawbackFromCash. */
@@ -126,12 +135,18 @@ export interface RefundPlan {
  * Prices a refund of `units` (orderItemId → units now) against the order's
  * lines as they stand: per line the cumulative-floor shares of refundShares
  * (never re-prorated over what is left), summed; then the clawback taken
- * from the reward lot as far as `rewardLotRemaining` goes, the rest from
- * the cash (applyClawback).
+ * from the reward lot as far as `rewardLotRemaining` goes, then covered by
+ * its expired points (`rewardLotExpired`), the rest from the cash
+ * (applyClawback).
  *
  * @throws RangeError when a unit count names no line, or exceeds what is left of it.
  */
-export function planRefund(lines: readonly RefundableLine[], units: ReadonlyMap<number, number>, rewardLotRemaining: number): RefundPlan {
+export function planRefund(
+  lines: readonly RefundableLine[],
+  units: ReadonlyMap<number, number>,
+  rewardLotRemaining: number,
+  rewardLotExpired = 0,
+): RefundPlan {
   const byId = new Map(lines.map((l) => [l.orderItemId, l]));
   const planned: RefundPlanLine[] = [];
   for (const [orderItemId, k] of units) {
@@ -144,13 +159,14 @@ export function planRefund(lines: readonly RefundableLine[], units: ReadonlyMap<
   const sum = (pick: (l: RefundPlanLine) => number) => planned.reduce((s, l) => s + pick(l), 0);
   const cash = sum((l) => l.cash);
   const clawback = sum((l) => l.clawback);
-  const claw = applyClawback(cash, clawback, rewardLotRemaining);
+  const claw = applyClawback(cash, clawback, rewardLotRemaining, rewardLotExpired);
   return {
     lines: planned,
     cash,
     points: sum((l) => l.points),
     clawback,
     clawbackFromLot: claw.fromLot,
+    clawbackExpired: claw.fromExpired,
     clawbackFromCash: claw.fromCash,
     clawbackWaived: claw.waived,
     cashReturned: claw.cashBack,

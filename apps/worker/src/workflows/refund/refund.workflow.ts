@@ -37,6 +37,9 @@ export interface RefundOutcome {
   pointsReissued: number;
 }
 
+/** A settled refund found again within this long of its completion tells the gate again (see alreadySettled). */
+const RETELL_GATE_MS = 86_400_000;
+
 /** At most this many older refunds of the same order are applied ahead of the job's own. */
 const MAX_AHEAD = 1_000;
 
@@ -189,11 +192,15 @@ export class RefundWorkflow {
     return outcome;
   }
 
-  /** A refund a run found settled: the gate is told again (a no-op if it was), nothing else changes. */
+  /**
+   * A refund a run found settled: the gate is told again (a no-op if it was: the gate remembers each refund id
+   * for 30 days, so only a refund completed within the last day is told again), nothing else changes.
+   */
   private async alreadySettled(refundId: string): Promise<RefundOutcome> {
     const row = await this.repos.refunds.get(refundId);
     if (!row) throw new Error(`refund ${refundId} does not exist`);
-    if (row.status === RefundStatus.COMPLETED) await this.gate.returnUnits(refundGateKey(row.id), restockLines(row.items));
+    const recent = row.completedAt !== null && Date.now() - row.completedAt.getTime() < RETELL_GATE_MS;
+    if (row.status === RefundStatus.COMPLETED && recent) await this.gate.returnUnits(refundGateKey(row.id), restockLines(row.items));
     return this.settledOutcome(row);
   }
 
