@@ -62,6 +62,10 @@ export async function startWorkerApp(config: Config, opts: WorkerAppOptions = {}
     }),
   });
 
+  // Every outcome series exists from the start (a counter's first increment would otherwise be invisible to rate()).
+  for (const outcome of ['completed', 'failed']) metrics.refunds.inc({ outcome }, 0);
+  for (const what of ['cash', 'points', 'clawback']) metrics.refundedAmounts.inc({ what }, 0);
+
   const gate = new SoldOutGate(redis, keys);
   const gateway = new PaymentGatewayClient({
     baseUrl: config.PAYMENT_GATEWAY_URL,
