@@ -253,7 +253,14 @@ describe('card refunds when the gateway misbehaves', () => {
       status: RefundStatus.FAILED,
       failureReason: RefundFailureReason.PAYMENT_CANCEL_REFUSED,
       failureCode: 'NOT_CANCELABLE_PAYMENT',
+      // Nothing went back: no amounts.
+      cash: null,
+      points: null,
+      clawback: null,
+      cashReturned: null,
     });
+    expect(failed.items.every((i) => i.cash === null && i.points === null && i.clawback === null)).toBe(true);
+    expect(failed.completedAt).not.toBeNull();
     expect((await o.customer.client.refunds.list.query({ orderId: o.orderId })).items).toMatchObject([
       { id: refundId, status: RefundStatus.FAILED, failureReason: RefundFailureReason.PAYMENT_CANCEL_REFUSED, failureCode: 'NOT_CANCELABLE_PAYMENT' },
     ]);

@@ -31,9 +31,10 @@ export interface RefundRequestResult {
 }
 
 /**
- * One line of a refund. The amounts are fixed when a worker applies the
- * refund (they depend on the units of the line refunded before it, money.md
- * §4) and are null until then.
+ * One line of a refund. The amounts are what went back: fixed when a worker
+ * applies the refund (they depend on the units of the line refunded before
+ * it, money.md §4), null until it COMPLETED (and for a FAILED refund, which
+ * gave nothing back).
  */
 export interface RefundLineView {
   orderItemId: number;
@@ -58,7 +59,7 @@ export interface RefundView {
   requestedBy: { userId: number; role: Role };
   /** The lines the caller may see: a seller sees only their own store's lines, and totals over those. */
   items: RefundLineView[];
-  /** Sums of the lines shown (null until applied). */
+  /** Sums of the lines shown (null unless COMPLETED). */
   cash: number | null;
   points: number | null;
   clawback: number | null;
@@ -66,10 +67,11 @@ export interface RefundView {
    * Reward points the customer had already spent, taken from this refund's
    * cash instead (money.md §4), and the cash that actually went back (to the
    * wallet, or to the card). Whole-refund figures: null for a seller who
-   * sees only part of the refund, and until applied.
+   * sees only part of the refund, and unless COMPLETED.
    */
   clawbackFromCash: number | null;
   cashReturned: number | null;
   createdAt: string;
+  /** When it ended: COMPLETED or FAILED (null while PENDING). */
   completedAt: string | null;
 }

@@ -235,20 +235,20 @@ export function refundView(r: RefundRow, caller: Caller): RefundView | null {
         : [];
   if (mine.length === 0) return null;
   const whole = mine.length === r.items.length;
+  // Amounts are what went back: shown once the refund COMPLETED (a FAILED one gave nothing back; a PENDING one
+  // may be priced already, but nothing has gone back yet).
+  const done = r.status === RefundStatus.COMPLETED;
   const items: RefundLineView[] = mine.map((i) => ({
     orderItemId: i.orderItemId,
     productId: i.productId,
     storeId: i.storeId,
     productName: i.productName,
     quantity: i.quantity,
-    cash: i.cash,
-    points: i.points,
-    clawback: i.clawback,
+    cash: done ? i.cash : null,
+    points: done ? i.points : null,
+    clawback: done ? i.clawback : null,
   }));
-  const total = (pick: (l: RefundLineView) => number | null): number | null => {
-    if (r.pricedAt === null) return null;
-    return items.reduce((s, l) => s + (pick(l) ?? 0), 0);
-  };
+  const total = (pick: (l: RefundLineView) => number | null): number | null => (done ? items.reduce((s, l) => s + (pick(l) ?? 0), 0) : null);
   return {
     id: r.id,
     orderId: r.orderId,
@@ -262,8 +262,8 @@ export function refundView(r: RefundRow, caller: Caller): RefundView | null {
     cash: total((l) => l.cash),
     points: total((l) => l.points),
     clawback: total((l) => l.clawback),
-    clawbackFromCash: whole ? r.clawbackFromCash : null,
-    cashReturned: whole ? r.cashReturned : null,
+    clawbackFromCash: done && whole ? r.clawbackFromCash : null,
+    cashReturned: done && whole ? r.cashReturned : null,
     createdAt: r.createdAt.toISOString(),
     completedAt: r.completedAt ? r.completedAt.toISOString() : null,
   };
