@@ -1,7 +1,8 @@
-import { TRPCClientError } from '@trpc/client';
+import type { TRPCClientError } from '@trpc/client';
 import { FailureReason, OrderStatus, type OrderView } from '@bazaar/contracts';
 import { PointsRepository, selectRows } from '@bazaar/db';
 import { startFakeGateway, type FakeGateway } from '@bazaar/fake-gateway';
+import { refusalData } from '../support/trpc-expect';
 import { DELIVERY, eventually, startTestApi, type TestApi } from '../support/api-harness';
 import { isolatedEnv } from '../support/isolated-env';
 import { balanceFromLedger, ledgerProblems, moneyFixtures } from '../support/money-fixtures';
@@ -55,13 +56,7 @@ describe('money core: points by lot and coupons, through the API and workers', (
       30_000,
     );
 
-  async function storeWith(products: { name: string; price: number; stock: number }[]) {
-    const seller = await fx.seller();
-    const store = await seller.client.stores.create.mutate({ name: 'Money store' });
-    const made = [];
-    for (const p of products) made.push(await seller.client.products.create.mutate({ storeId: store.id, description: '', ...p }));
-    return { seller, store, products: made };
-  }
+  const storeWith = (products: { name: string; price: number; stock: number }[]) => fx.store(products, 'Money store');
 
   const soon = (ms: number) => new Date(Date.now() + ms).toISOString();
 
@@ -81,16 +76,7 @@ describe('money core: points by lot and coupons, through the API and workers', (
     return made.couponId;
   }
 
-  async function refusal(p: Promise<unknown>): Promise<{ code: string; reason?: string; issues?: { path: string }[] }> {
-    try {
-      await p;
-    } catch (err) {
-      if (!(err instanceof TRPCClientError)) throw err;
-      const data = err.data as { code: string; reason?: string; issues?: { path: string }[] };
-      return data;
-    }
-    throw new Error('expected a refusal');
-  }
+  const refusal = refusalData;
 
   it("prices money.md's worked example to the won: discount, points by lot, cash, reward lot", async () => {
     const s1 = await storeWith([

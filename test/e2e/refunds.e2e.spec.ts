@@ -1,9 +1,9 @@
-import { TRPCClientError } from '@trpc/client';
 import { OrderStatus, RefundStatus, type OrderView, type RefundView } from '@bazaar/contracts';
 import { PointsRepository, selectRows } from '@bazaar/db';
 import { startFakeGateway, type FakeGateway } from '@bazaar/fake-gateway';
 import { createLogger, loadConfig } from '@bazaar/platform';
 import { startWorkerApp, type WorkerApp } from '@bazaar/worker';
+import { refusalData } from '../support/trpc-expect';
 import { DELIVERY, eventually, startTestApi, type TestApi } from '../support/api-harness';
 import { isolatedEnv } from '../support/isolated-env';
 import { balanceFromLedger, ledgerProblems, moneyFixtures } from '../support/money-fixtures';
@@ -51,13 +51,7 @@ describe('refunds: partial and full, through the API and a worker', () => {
   type Client = ReturnType<TestApi['client']>;
   const soon = (ms: number) => new Date(Date.now() + ms).toISOString();
 
-  async function storeWith(products: { name: string; price: number; stock: number }[]) {
-    const seller = await fx.seller();
-    const store = await seller.client.stores.create.mutate({ name: 'Refund store' });
-    const made = [];
-    for (const p of products) made.push(await seller.client.products.create.mutate({ storeId: store.id, description: '', ...p }));
-    return { seller, store, products: made };
-  }
+  const storeWith = (products: { name: string; price: number; stock: number }[]) => fx.store(products, 'Refund store');
 
   const paid = (client: Client, orderId: string) =>
     eventually(
@@ -73,15 +67,7 @@ describe('refunds: partial and full, through the API and a worker', () => {
       30_000,
     );
 
-  async function refusal(p: Promise<unknown>): Promise<{ code: string; reason?: string; issues?: { path: string }[] }> {
-    try {
-      await p;
-    } catch (err) {
-      if (!(err instanceof TRPCClientError)) throw err;
-      return err.data as { code: string; reason?: string; issues?: { path: string }[] };
-    }
-    throw new Error('expected a refusal');
-  }
+  const refusal = refusalData;
 
   const key = (tag: string) => `${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
   const lineOf = (v: OrderView, productId: number) => v.items.find((i) => i.productId === productId)!.orderItemId!;

@@ -35,10 +35,20 @@ export function moneyFixtures(api: () => TestApi) {
     return { id, token, client: api().client(token) };
   }
 
+  /** A new seller with a store holding the given products (made through the API). */
+  async function store(products: { name: string; price: number; stock: number }[], name = 'Test store') {
+    const seller = await account(Role.SELLER);
+    const made = await seller.client.stores.create.mutate({ name });
+    const items = [];
+    for (const p of products) items.push(await seller.client.products.create.mutate({ storeId: made.id, description: '', ...p }));
+    return { seller, store: made, products: items };
+  }
+
   return {
     customer: (balance = 0) => account(Role.CUSTOMER, balance),
     seller: () => account(Role.SELLER),
     admin: () => account(Role.ADMIN),
+    store,
   };
 }
 

@@ -34,13 +34,8 @@ export function gatewayControls(url: () => string) {
 }
 
 /** A seller with a store holding the given products. */
-export async function storeWith(fx: ReturnType<typeof moneyFixtures>, products: { name: string; price: number; stock: number }[]) {
-  const seller = await fx.seller();
-  const store = await seller.client.stores.create.mutate({ name: 'Refund fault store' });
-  const made = [];
-  for (const p of products) made.push(await seller.client.products.create.mutate({ storeId: store.id, description: '', ...p }));
-  return { seller, store, products: made };
-}
+export const storeWith = (fx: ReturnType<typeof moneyFixtures>, products: { name: string; price: number; stock: number }[]) =>
+  fx.store(products, 'Refund store');
 
 export type Client = ReturnType<TestApi['client']>;
 

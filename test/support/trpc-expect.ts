@@ -25,3 +25,8 @@ export async function expectBadField(p: Promise<unknown>, field: string): Promis
   expect((err.data as { issues?: { path: string }[] }).issues?.map((i) => i.path)).toContain(field);
   expect(err.message).toContain(field);
 }
+
+/** The data of the error a call was refused with: code, and the contract's reason and issues when present. */
+export async function refusalData(p: Promise<unknown>): Promise<{ code: string; reason?: string; issues?: { path: string }[] }> {
+  return (await refusal(p)).data as unknown as { code: string; reason?: string; issues?: { path: string }[] };
+}

@@ -2,8 +2,7 @@ import type { Queue } from 'bullmq';
 import type { OrdersRepository } from '@bazaar/db';
 import type { Logger, Metrics } from '@bazaar/platform';
 import { enqueueOrder, type AcceptedOrderStore, type OrderOutcomePublisher, type OrdersQueueData } from '@bazaar/queue';
-
-const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+import { requeue } from './requeue';
 
 export interface ReconcileReport {
   examined: number;
@@ -49,26 +48,22 @@ export class ReconcileOrdersJob {
         this.metrics.reconciled.inc({ action: 'settled' });
         continue;
       }
-      const job = await this.queue.getJob(orderId);
-      const state = job ? await job.getState() : 'missing';
-      if (LIVE_STATES.has(state)) {
-        report.waiting++;
+      let requestId: string | undefined;
+      const job = await requeue(this.queue, orderId, async () => {
+        const rec = await this.store.get(userId, orderId);
+        if (!rec) return false;
+        requestId = rec.order.requestId;
+        await enqueueOrder(this.queue, { order: rec.order, requestId });
+        return true;
+      });
+      if (job.action === 'waiting' || job.action === 'gone') {
+        if (job.action === 'waiting') report.waiting++;
         continue;
       }
-      if (job && state === 'failed') {
-        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-        report.retried++;
-        this.metrics.reconciled.inc({ action: 'retried' });
-        log.warn({ orderId, failedReason: job.failedReason }, 'retrying a failed order job');
-        continue;
-      }
-      if (job) await job.remove();
-      const rec = await this.store.get(userId, orderId);
-      if (!rec) continue;
-      await enqueueOrder(this.queue, { order: rec.order, requestId: rec.order.requestId });
-      report.requeued++;
-      this.metrics.reconciled.inc({ action: 'requeued' });
-      log.warn({ orderId, reqId: rec.order.requestId, jobState: state }, 'accepted order was not queued; enqueued it again');
+      report[job.action]++;
+      this.metrics.reconciled.inc({ action: job.action });
+      if (job.action === 'retried') log.warn({ orderId, failedReason: job.failedReason }, 'retrying a failed order job');
+      else log.warn({ orderId, reqId: requestId, jobState: job.state }, 'accepted order was not queued; enqueued it again');
     }
     return report;
   }

@@ -2,8 +2,7 @@ import type { Queue } from 'bullmq';
 import type { RefundsRepository } from '@bazaar/db';
 import type { Logger, Metrics } from '@bazaar/platform';
 import { enqueueRefund, refundJobId, type RefundJobData } from '@bazaar/queue';
-
-const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+import { requeue } from './requeue';
 
 export interface RefundReconcileReport {
   examined: number;
@@ -34,24 +33,16 @@ export class ReconcileRefundsJob {
     const stale = await this.refunds.pendingSince(new Date(Date.now() - this.afterSeconds * 1000), 500);
     report.examined = stale.length;
     for (const r of stale) {
-      const job = await this.queue.getJob(refundJobId(r.refundId));
-      const state = job ? await job.getState() : 'missing';
-      if (LIVE_STATES.has(state)) {
-        report.waiting++;
-        continue;
-      }
-      if (job && state === 'failed') {
-        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-        report.retried++;
-        this.metrics.reconciled.inc({ action: 'refund_retried' });
-        log.warn({ refundId: r.refundId, failedReason: job.failedReason }, 'retrying a failed refund job');
-        continue;
-      }
-      if (job) await job.remove();
-      await enqueueRefund(this.queue, { ...r, requestId: `reconcile-${r.refundId}` });
-      report.requeued++;
-      this.metrics.reconciled.inc({ action: 'refund_requeued' });
-      log.warn({ refundId: r.refundId, jobState: state }, 'pending refund had no job; enqueued it again');
+      const done = await requeue(this.queue, refundJobId(r.refundId), async () => {
+        await enqueueRefund(this.queue, { ...r, requestId: `reconcile-${r.refundId}` });
+        return true;
+      });
+      if (done.action === 'gone') continue;
+      report[done.action]++;
+      if (done.action === 'waiting') continue;
+      this.metrics.reconciled.inc({ action: `refund_${done.action}` });
+      if (done.action === 'retried') log.warn({ refundId: r.refundId, failedReason: done.failedReason }, 'retrying a failed refund job');
+      else log.warn({ refundId: r.refundId, jobState: done.state }, 'pending refund had no job; enqueued it again');
     }
     return report;
   }
