@@ -212,7 +212,7 @@ describe('bad input on every procedure, over HTTP', () => {
     expect(p.stock).toBe(stock);
   }
   async function expectNoRefunds(): Promise<void> {
-    const [row] = (await api.deps.ds.query('SELECT COUNT(*) AS n FROM refunds')) as { n: number | string }[];
+    const [row] = await selectRows<{ n: number | string }>(api.deps.ds, 'SELECT COUNT(*) AS n FROM refunds');
     expect(Number(row!.n)).toBe(0);
   }
   async function expectNoOrders(): Promise<void> {

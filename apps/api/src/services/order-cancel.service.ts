@@ -2,8 +2,8 @@ import { TRPCError } from '@trpc/server';
 import { OrderStatus } from '@bazaar/contracts';
 import type { OrdersRepository } from '@bazaar/db';
 import type { Logger } from '@bazaar/platform';
-import { enqueueCancel, refundJobId, type AcceptedOrderStore, type CancelJobResult, type OrdersQueueData, type RefundJobData, type RefundJobResult } from '@bazaar/queue';
-import { Job, type Queue, type QueueEvents } from 'bullmq';
+import { enqueueCancel, type AcceptedOrderStore, type CancelJobResult, type OrdersQueueData, type RefundJobResult } from '@bazaar/queue';
+import type { Queue, QueueEvents } from 'bullmq';
 import { preconditionFailed } from '../errors';
 import type { RefundService } from './refund.service';
 
@@ -67,9 +67,9 @@ export class OrderCancelService {
     if (refund.status === 'COMPLETED') return { orderId, status: OrderStatus.CANCELLED, cancellation: 'COMPLETED' };
     if (refund.status === 'FAILED') throw preconditionFailed(null, 'the card cancel was refused by the payment gateway; the order stays paid');
     const events = await this.refundsEvents();
-    const job = await Job.fromId<RefundJobData>(this.refunds.queueOf(), refundJobId(refund.refundId));
+    const job = refund.job;
     try {
-      if (!job) throw new Error('refund job not found (the reconciler enqueues it)');
+      if (!job) throw new Error('refund job not enqueued (the reconciler enqueues it)');
       const result = (await job.waitUntilFinished(events, this.waitMs)) as RefundJobResult;
       if (result.status === 'FAILED') throw preconditionFailed(null, 'the card cancel was refused by the payment gateway; the order stays paid');
       return { orderId, status: OrderStatus.CANCELLED, cancellation: 'COMPLETED' };

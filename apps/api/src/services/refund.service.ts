@@ -1,4 +1,4 @@
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { TRPCError } from '@trpc/server';
 import {
@@ -51,11 +51,6 @@ export class RefundService {
     private readonly metrics: Metrics,
   ) {}
 
-  /** The `refunds` queue (orders.cancel waits on the job it made). */
-  queueOf(): Queue<RefundJobData> {
-    return this.queue;
-  }
-
   async request(caller: Caller, input: RefundRequestInput, requestId: string, log: Logger): Promise<RefundRequestResult> {
     const hash = refundRequestHash(RefundKind.REFUND, input.orderId, input.items);
     const seen = await this.refunds.findByKey(this.ds, caller.userId, input.idempotencyKey);
@@ -103,13 +98,13 @@ export class RefundService {
    * refund of the order is pending; an order refunded in part cannot be
    * cancelled (refund the rest).
    */
-  async requestCancel(customerId: number, orderId: string, requestId: string, log: Logger): Promise<Created> {
+  async requestCancel(customerId: number, orderId: string, requestId: string, log: Logger): Promise<Created & { job: Job<RefundJobData> | null }> {
     const key = cancelRefundKey(orderId);
     const hash = refundRequestHash(RefundKind.CANCEL, orderId, []);
     const refundId = newId();
     const caller = { userId: customerId, role: Role.CUSTOMER };
     const seen = await this.refunds.findByKey(this.ds, customerId, key);
-    if (seen) return { refundId: seen.id, status: seen.status, created: false };
+    if (seen) return this.cancelRefundJob({ refundId: seen.id, status: seen.status, created: false }, { orderId, userId: customerId, requestId }, log);
     const made = await this.record(caller, { key, hash, refundId, orderId }, async (q, o) => {
       if (o.userId !== customerId) throw notFound(orderId);
       if (o.status !== OrderStatus.PAID) throw preconditionFailed(RefundRefusal.ORDER_NOT_REFUNDABLE, `an order in status ${o.status} cannot be cancelled`);
@@ -120,9 +115,27 @@ export class RefundService {
     });
     if (made.created) {
       this.metrics.refunds.inc({ outcome: 'requested' });
-      await this.enqueue({ refundId, orderId, userId: customerId, requestId }, log);
+      log.info({ refundId, orderId }, 'paid order to be cancelled by a full refund');
     }
-    return { refundId: made.refundId, status: made.status, created: made.created };
+    return this.cancelRefundJob({ refundId: made.refundId, status: made.status, created: made.created }, { orderId, userId: customerId, requestId }, log);
+  }
+
+  /**
+   * The cancel refund's job, for orders.cancel to wait on: added if it is not there yet (by the refund id, so
+   * concurrent cancels of one order — the first still between its commit and its enqueue — all get the one job).
+   */
+  private async cancelRefundJob(
+    r: Created,
+    data: Omit<RefundJobData, 'refundId'>,
+    log: Logger,
+  ): Promise<Created & { job: Job<RefundJobData> | null }> {
+    if (r.status !== RefundStatus.PENDING) return { ...r, job: null };
+    try {
+      return { ...r, job: await enqueueRefund(this.queue, { ...data, refundId: r.refundId }) };
+    } catch (err) {
+      log.warn({ err, refundId: r.refundId }, 'refund enqueue failed; the reconciler will enqueue it');
+      return { ...r, job: null };
+    }
   }
 
   /**

@@ -322,8 +322,10 @@ describe('cancel: gateway faults', () => {
 });
 
 describe('cancel: concurrency', () => {
+  // 50 requests at once on a loaded CI machine: a generous timeout, so what is counted is the gateway's answers, not timeouts.
+  const client5s = () => client({ timeoutMs: 5_000 });
   it('50 concurrent 1-won cancels with distinct keys on a 30-won payment → exactly 30 applied, 20 refused, balance 0', async () => {
-    const gateway = client();
+    const gateway = client5s();
     const p = await confirmed(gateway, 30);
     const results = await Promise.allSettled(
       Array.from({ length: 50 }, () => gateway.cancel(p.paymentKey, { cancelReason: 'refund', cancelAmount: 1 }, randomUUID())),
@@ -344,7 +346,7 @@ describe('cancel: concurrency', () => {
   });
 
   it('50 concurrent 2-won cancels on a 31-won payment → 15 applied, 35 NOT_CANCELABLE_AMOUNT, balance 1', async () => {
-    const gateway = client();
+    const gateway = client5s();
     const p = await confirmed(gateway, 31);
     const results = await Promise.allSettled(
       Array.from({ length: 50 }, () => gateway.cancel(p.paymentKey, { cancelReason: 'refund', cancelAmount: 2 }, randomUUID())),
