@@ -146,7 +146,7 @@ export function analyzeRefunds(r: RefundsResult): string[] {
       `**${p.name}: ${p.perSec} refunds/s = ${pct(p.ratio)} of the raw transaction's ${ceil.perSec}/s** (${ceil.connections} connections, measured just before). Bound by ${bound.text} ` +
         `A refund costs ${c.total} CPU-ms (workers ${c.workers}, MariaDB ${c.MariaDB}, Redis ${c.Redis}${p.method === 'CARD' ? `, fake gateway ${c['fake gateway']}` : ''}) against ${cc.total} for the raw transaction (MariaDB ${cc.MariaDB}, its mysql2 client ${cc.bench}); ` +
         `at that cost the ${cores} cores would carry ≈ ${Math.round((cores * 1000) / Math.max(0.01, c.total))}/s with nothing else running. ` +
-        `The workers count ${st.total} statements a refund (the raw transaction ${cs.total}: the difference is the look at the refund before its transaction${p.method === 'CARD' ? ', and the CARD freeze transaction with its payment reads and write' : ''}); MariaDB saw ${q} Questions a refund — those plus a SET TRANSACTION before each of the ${txPerRefund(p)} transactions and the 2-statement read of the refund after the commit` +
+        `The workers count ${st.total} statements a refund (the raw transaction ${cs.total}: the difference is the look at the refund before its transaction${p.method === 'CARD' ? ', and the CARD freeze transaction with its payment reads and write' : ''}); MariaDB saw ${q} Questions a refund (the workers' \`tx\` counts SET TRANSACTION, START and COMMIT of each of the ${txPerRefund(p)} transactions)` +
         (bg >= 0.5 ? `, plus ≈ ${bg} a refund from other tenants (${p.backgroundQuestionsPerSec} Questions/s just before)` : '') +
         ` — and ${perRefund(p.com, p.refunds, 'Com_commit')} commits (raw: ${perRefund(ceil.com, ceil.refunds, 'Com_commit')}). ` +
         (rd
@@ -262,7 +262,7 @@ function overall(r: RefundsResult): string | null {
       ? `Every phase kept the CPU full — the machine ${Math.min(...busy)}–${Math.max(...busy)}% busy${kinds.some((k) => k === 'worker' || k === 'both') ? ', or one worker process at ≥ 85% of its core' : ''} — so what bounds refunds/s is CPU, and each ratio is what a refund costs beyond the raw transaction. `
       : `Not every phase kept the CPU full (machine ${Math.min(...busy)}–${Math.max(...busy)}% busy): where it was not, the jobs wait (see below). `,
     `A BALANCE refund costs ${cb.total} CPU-ms with one worker (the worker process ${cb.workers}, MariaDB ${cb.MariaDB}, Redis ${cb.Redis}) against ${kb.total} for the raw transaction (MariaDB ${kb.MariaDB}, its mysql2 client ${kb.bench}): `,
-    `the worker adds ${round(sb.total + txPerRefund(b1) + 2 - (raw.total + raw.isolation), 1)} statements and one commit to the raw transaction's ${round(raw.total + raw.isolation, 1)} (the look at the refund before its transaction, the read after it) and ≈ ${b1.redis ? Math.round(b1.redis.commandsPerRefund) : '?'} Redis commands, those BullMQ's Lua scripts run inside Redis included (the job's scripts, the customer lock, the sold-out gate, the order's cached view and event), and runs them through BullMQ, TypeORM and the promise wrapper of mysql2. `,
+    `the worker adds ${round(sb.total - (raw.total + raw.isolation), 1)} statements and one commit to the raw transaction's ${round(raw.total + raw.isolation, 1)} (the look at the refund before its transaction) and ≈ ${b1.redis ? Math.round(b1.redis.commandsPerRefund) : '?'} Redis commands, those BullMQ's Lua scripts run inside Redis included (the job's scripts, the customer lock, the sold-out gate, the order's cached view and event), and runs them through BullMQ, TypeORM and the promise wrapper of mysql2. `,
     prof && top
       ? `worker-1's thread was ${prof.busyPct}% busy over that phase, ${round(writes, 0)}% of it in socket writes (${top.name === 'writeBuffer' || top.name === 'writeUtf8String' ? `\`${top.name}\`: ${GLOSS[top.name]}` : `top frame \`${top.name}\``}) — sending the statements and commands one at a time, more than building them, is the worker's cost. `
       : '',
@@ -403,9 +403,9 @@ export function renderRefundsReport(r: RefundsResult): string {
   // statements
   out.push('', '## Statements per refund', '');
   out.push(
-    "From the workers' `bazaar_refund_statements_total{step}` (scraped from each worker's /metrics before and after the phase, summed over workers) ÷ the phase's refunds. `lock` includes the look at the refund before its transaction, a transaction of its own (2 statements: is it still PENDING, which refund of its order is oldest); `tx` is counted as 2 a transaction (START TRANSACTION, COMMIT); a CARD refund locks and prices in its freeze transaction and locks again in the final one. " +
+    "From the workers' `bazaar_refund_statements_total{step}` (scraped from each worker's /metrics before and after the phase, summed over workers) ÷ the phase's refunds. `lock` includes the look at the refund before its transaction, a transaction of its own (2 statements: is it still PENDING, which refund of its order is oldest); `tx` is counted as 3 a transaction (SET TRANSACTION ISOLATION LEVEL, START TRANSACTION, COMMIT); a CARD refund locks and prices in its freeze transaction and locks again in the final one. " +
       "The ceiling column is the raw transaction's own count, step by step (the same step code), of its first run. " +
-      "Below, MariaDB's counters (SHOW GLOBAL STATUS deltas over the phase — server-wide, so other tenants' statements are in them: see the last row) ÷ refunds; they also see what the workers' counter leaves out: the `SET TRANSACTION ISOLATION LEVEL` before each transaction (Com_set_option) and the read of the refund after the commit (2 SELECTs).",
+      "Below, MariaDB's counters (SHOW GLOBAL STATUS deltas over the phase — server-wide, so other tenants' statements are in them: see the last row) ÷ refunds: the same statements, seen from the server (Com_set_option is the SET TRANSACTION).",
     '',
   );
   const sts = r.phases.map((p) => statementsPerRefund(p));
@@ -418,7 +418,7 @@ export function renderRefundsReport(r: RefundsResult): string {
       [
         ...steps.map((k) => [`statements: ${k}`, ...sts.map((x) => fmt(x.steps[k])), ceilSteps ? fmt(ceilSteps.steps[k]) : '–']),
         ['**statements, all steps**', ...sts.map((x) => `**${x.total}**`), ceilSteps ? `**${ceilSteps.total}**` : '–'],
-        ["statements: isolation (SET TRANSACTION, not in the workers' counter)", ...r.phases.map(() => '–'), ceilSteps ? fmt(ceilSteps.isolation) : '–'],
+        ["statements: isolation (the ceiling's SET TRANSACTION; the workers count theirs under tx)", ...r.phases.map(() => '–'), ceilSteps ? fmt(ceilSteps.isolation) : '–'],
         ...COM_KEYS.map((k) => [
           k === 'Questions' ? '**MariaDB Questions**' : `MariaDB ${k}`,
           ...r.phases.map((p) => (k === 'Questions' ? `**${perRefund(p.com, p.refunds, k)}**` : perRefund(p.com, p.refunds, k))),

@@ -124,7 +124,8 @@ export class RefundWorkflow {
     const outcome = await this.tx('lock', async (q, label) => {
       const locked = await lockRefund(q, this.repos, refundId);
       if (!locked || locked.refund.status !== RefundStatus.PENDING) return null;
-      return this.applySteps(q, label, locked, first.plan, answer, now);
+      // The final transaction's own clock: lot liveness and the completion time as of now, after the gateway call.
+      return this.applySteps(q, label, locked, first.plan, answer, this.clock());
     });
     return outcome ? this.afterCommit(outcome) : this.alreadySettled(refundId);
   }
@@ -137,7 +138,7 @@ export class RefundWorkflow {
     plan: RefundPlan,
     card: CardCancelResult | null,
     now: Date,
-  ): Promise<RefundOutcome> {
+  ): Promise<RefundOutcome & { items: RefundRow['items'] }> {
     const ctx: RefundTxContext = {
       q,
       repos: this.repos,
@@ -171,6 +172,7 @@ export class RefundWorkflow {
       plan,
       pointsRestored: ctx.pointsRestored,
       pointsReissued: ctx.pointsReissued,
+      items: ctx.refund.items,
     };
   }
 
@@ -186,10 +188,10 @@ export class RefundWorkflow {
   }
 
   /** The sold-out gate gets the refunded units back (once per refund id, however often this runs). */
-  private async afterCommit(outcome: RefundOutcome): Promise<RefundOutcome> {
-    const row = await this.repos.refunds.get(outcome.refundId);
-    if (row) await this.gate.returnUnits(refundGateKey(row.id), restockLines(row.items));
-    return outcome;
+  private async afterCommit(outcome: RefundOutcome & { items: RefundRow['items'] }): Promise<RefundOutcome> {
+    const { items, ...rest } = outcome;
+    await this.gate.returnUnits(refundGateKey(rest.refundId), restockLines(items));
+    return rest;
   }
 
   /**
@@ -229,7 +231,7 @@ export class RefundWorkflow {
       this.ds,
       (q) => {
         const label = { step };
-        this.metrics?.refundStatements.inc({ step: 'tx' }, 2); // START TRANSACTION, COMMIT
+        this.metrics?.refundStatements.inc({ step: 'tx' }, 3); // SET TRANSACTION ISOLATION LEVEL, START TRANSACTION, COMMIT
         return fn(
           countStatements(q, () => this.metrics?.refundStatements.inc({ step: label.step })),
           label,
