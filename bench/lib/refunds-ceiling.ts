@@ -2,10 +2,10 @@ import type { Connection as CallbackConnection } from 'mysql2';
 import type mysql from 'mysql2/promise';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { OrderSettlementRepository, PointsRepository, RefundsRepository, isRetryableTxError } from '@bazaar/db';
-import { REFUND_STEPS } from '@bazaar/worker/src/workflows/refund/refund.workflow';
+import { runRefundSteps } from '@bazaar/worker/src/workflows/refund/refund.workflow';
 import { lockRefund } from '@bazaar/worker/src/workflows/refund/steps/1-lock.step';
 import { priceRefund } from '@bazaar/worker/src/workflows/refund/steps/2-price.step';
-import type { RefundRepos, RefundTxContext } from '@bazaar/worker/src/workflows/refund/steps/refund-step';
+import type { RefundRepos } from '@bazaar/worker/src/workflows/refund/steps/refund-step';
 import { mysqlConnection } from './env';
 import type { SeededRefund } from './refunds-seed';
 import { Samples, nowMs, round, summarize, type LatencySummary } from './stats';
@@ -80,25 +80,7 @@ async function applyRefund(q: QueryRunner, label: { step: string }, refundId: st
       if (locked.refund.status !== 'PENDING') throw new Error(`ceiling refund ${refundId} is ${locked.refund.status}`);
       label.step = 'price';
       const plan = await priceRefund(q, repos, locked, now);
-      const ctx: RefundTxContext = {
-        q,
-        repos,
-        refund: locked.refund,
-        order: locked.order,
-        plan,
-        now,
-        card: null,
-        clawbackGap: 0,
-        orderStatus: null,
-        couponReturned: false,
-        pointsRestored: 0,
-        pointsReissued: 0,
-      };
-      for (const step of REFUND_STEPS) {
-        if (!step.applies(ctx)) continue;
-        label.step = step.name;
-        await step.run(ctx);
-      }
+      await runRefundSteps({ q, repos, locked, plan, card: null, now }, label);
       label.step = 'tx';
       await q.query('COMMIT');
       return attempt;

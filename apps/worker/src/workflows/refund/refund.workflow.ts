@@ -21,6 +21,37 @@ import type { RefundRepos, RefundStep, RefundTxContext } from './steps/refund-st
 /** The final transaction's steps, in order. */
 export const REFUND_STEPS: readonly RefundStep[] = [pointsStep, clawbackStep, walletStep, restockStep, unitsAndStatusStep, couponStep, completeStep];
 
+/**
+ * Runs REFUND_STEPS in order inside the caller's transaction `q` (the
+ * refund and its order locked, the plan fixed), naming the running step in
+ * `label` for the statement counters. Returns the context the steps filled in.
+ */
+export async function runRefundSteps(
+  t: { q: QueryRunner; repos: RefundRepos; locked: LockedRefund; plan: RefundPlan; card: CardCancelResult | null; now: Date },
+  label: { step: string } = { step: '' },
+): Promise<RefundTxContext> {
+  const ctx: RefundTxContext = {
+    q: t.q,
+    repos: t.repos,
+    refund: t.locked.refund,
+    order: t.locked.order,
+    plan: t.plan,
+    now: t.now,
+    card: t.card,
+    clawbackGap: 0,
+    orderStatus: null,
+    couponReturned: false,
+    pointsRestored: 0,
+    pointsReissued: 0,
+  };
+  for (const step of REFUND_STEPS) {
+    if (!step.applies(ctx)) continue;
+    label.step = step.name;
+    await step.run(ctx);
+  }
+  return ctx;
+}
+
 /** What one refund came to, for the processor (Redis, metrics, logs). */
 export interface RefundOutcome {
   refundId: string;
@@ -139,25 +170,7 @@ export class RefundWorkflow {
     card: CardCancelResult | null,
     now: Date,
   ): Promise<RefundOutcome & { items: RefundRow['items'] }> {
-    const ctx: RefundTxContext = {
-      q,
-      repos: this.repos,
-      refund: locked.refund,
-      order: locked.order,
-      plan,
-      now,
-      card,
-      clawbackGap: 0,
-      orderStatus: null,
-      couponReturned: false,
-      pointsRestored: 0,
-      pointsReissued: 0,
-    };
-    for (const step of REFUND_STEPS) {
-      if (!step.applies(ctx)) continue;
-      label.step = step.name;
-      await step.run(ctx);
-    }
+    const ctx = await runRefundSteps({ q, repos: this.repos, locked, plan, card, now }, label);
     if (ctx.clawbackGap > 0) {
       this.log.error({ refundId: ctx.refund.id, gap: ctx.clawbackGap }, 'reward lot held less than the refund was priced on; the gap is waived');
     }
