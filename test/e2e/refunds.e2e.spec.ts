@@ -298,6 +298,18 @@ describe('refunds: partial and full, through the API and a worker', () => {
     expect(view.status).toBe(OrderStatus.PARTIALLY_REFUNDED);
     expect(view.items.map((i) => i.refundedQuantity)).toEqual([1, 1]);
     expect(await customer.client.wallet.balance.query()).toEqual({ balance: 50_000 - 10_000 + 7_000 });
+
+    // An admin refunds the last unit (any store's line) and sees every refund of the order.
+    const admin = await fx.admin();
+    const rc = await admin.client.refunds.request.mutate({
+      orderId: placed.orderId,
+      idempotencyKey: key('admin'),
+      items: [{ orderItemId: lineA, quantity: 1 }],
+    });
+    expect(await refunded(admin.client, rc.refundId)).toMatchObject({ status: RefundStatus.COMPLETED, cash: 3_000, requestedBy: { role: 'ADMIN' } });
+    expect((await admin.client.refunds.list.query({ orderId: placed.orderId })).items).toHaveLength(3);
+    expect((await customer.client.orders.get.query({ orderId: placed.orderId })).status).toBe(OrderStatus.REFUNDED);
+    expect(await customer.client.wallet.balance.query()).toEqual({ balance: 50_000 });
   });
 
   it('refuses bad input with typed errors and changes nothing', async () => {
