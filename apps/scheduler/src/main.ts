@@ -37,15 +37,16 @@ async function main(): Promise<void> {
   const store = new AcceptedOrderStore(redis, keys);
   const gate = new SoldOutGate(redis, keys);
   const reconcileGate = new ReconcileGateJob(gate, store, new OrdersRepository(ds), config.RECONCILE_AFTER_SECONDS * 2);
+  const outcomes = new OrderOutcomePublisher(store, gate, { redis, keys }, new CouponStore(redis, keys));
   const reconcile = new ReconcileOrdersJob(
     store,
-    new OrderOutcomePublisher(store, gate, { redis, keys }, new CouponStore(redis, keys)),
+    outcomes,
     new OrdersRepository(ds),
     queue,
     metrics,
     config.RECONCILE_AFTER_SECONDS,
   );
-  const reconcileRefunds = new ReconcileRefundsJob(new RefundsRepository(ds), refundsQueue, metrics, config.RECONCILE_AFTER_SECONDS);
+  const reconcileRefunds = new ReconcileRefundsJob(new RefundsRepository(ds), outcomes, refundsQueue, metrics, config.RECONCILE_AFTER_SECONDS);
   const expire = new ExpireCardOrdersJob(new OrdersRepository(ds), queue, config.CARD_PAYMENT_EXPIRY_SECONDS);
   const expirePoints = new ExpirePointsJob(new PointsRepository(ds), metrics);
   const popular = new RefreshPopularProductsJob(new PopularProductsRepository(ds), new PopularProductsStore(redis, keys));

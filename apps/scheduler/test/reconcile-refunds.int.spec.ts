@@ -1,8 +1,8 @@
 import { Worker, type Queue } from 'bullmq';
 import type { DataSource } from 'typeorm';
-import { RefundsRepository, createDataSource, execute } from '@bazaar/db';
+import { RefundsRepository, createDataSource, execute, selectRows } from '@bazaar/db';
 import { createLogger, createMetrics, createRedis, loadConfig, newId, redisKeys, type Config, type Redis, type RedisKeys } from '@bazaar/platform';
-import { QueueName, createRefundsQueue, enqueueRefund, type RefundJobData } from '@bazaar/queue';
+import { AcceptedOrderStore, OrderOutcomePublisher, QueueName, SoldOutGate, createRefundsQueue, enqueueRefund, type RefundJobData } from '@bazaar/queue';
 import { sqlFixtures } from '../../../test/support/db-fixtures';
 import { testEnv } from '../../../test/support/test-env';
 import { ReconcileRefundsJob } from '../src/jobs/reconcile-refunds.job';
@@ -21,6 +21,7 @@ describe('ReconcileRefundsJob (Redis + BullMQ + MariaDB)', () => {
   let config: Config;
   let ds: DataSource;
   let queueRedis: Redis;
+  let commandRedis: Redis;
   const queues: Queue<RefundJobData>[] = [];
   const { newCustomer, newStore, newProduct } = sqlFixtures(() => ds);
 
@@ -29,11 +30,12 @@ describe('ReconcileRefundsJob (Redis + BullMQ + MariaDB)', () => {
     ds = createDataSource({ ...config, MYSQL_POOL_SIZE: 4 });
     await ds.initialize();
     queueRedis = createRedis(config.REDIS_URL, 'worker');
+    commandRedis = createRedis(config.REDIS_URL, 'command');
   });
 
   afterAll(async () => {
     for (const q of queues) await q.close();
-    await queueRedis?.quit();
+    await Promise.allSettled([queueRedis?.quit(), commandRedis?.quit()]);
     await ds?.destroy();
   });
 
@@ -41,11 +43,13 @@ describe('ReconcileRefundsJob (Redis + BullMQ + MariaDB)', () => {
     const keys: RedisKeys = redisKeys(`${testEnv().REDIS_PREFIX}:reconcile-refunds-${name}`);
     const queue = createRefundsQueue(queueRedis, keys, 3);
     queues.push(queue);
-    return { keys, queue, job: new ReconcileRefundsJob(new RefundsRepository(ds), queue, createMetrics('scheduler-test'), AFTER_SECONDS) };
+    const gate = new SoldOutGate(commandRedis, keys);
+    const outcomes = new OrderOutcomePublisher(new AcceptedOrderStore(commandRedis, keys), gate);
+    return { keys, queue, gate, job: new ReconcileRefundsJob(new RefundsRepository(ds), outcomes, queue, createMetrics('scheduler-test'), AFTER_SECONDS) };
   }
 
-  /** A paid order of one line and a refund of one unit, recorded `ageMs` ago in `status`. */
-  async function recordedRefund(ageMs: number, status: 'PENDING' | 'COMPLETED' = 'PENDING'): Promise<RefundJobData> {
+  /** A paid order of one line and a refund of one unit, recorded `ageMs` ago in `status` (COMPLETED: with its Redis effects owed). */
+  async function recordedRefund(ageMs: number, status: 'PENDING' | 'COMPLETED' = 'PENDING'): Promise<RefundJobData & { productId: number }> {
     const userId = await newCustomer(10_000);
     const product = await newProduct(await newStore(), 1_000, 10);
     const orderId = newId();
@@ -64,12 +68,21 @@ describe('ReconcileRefundsJob (Redis + BullMQ + MariaDB)', () => {
     );
     await execute(
       ds,
-      `INSERT INTO refunds (id, order_id, user_id, kind, requested_by, requester_role, idempotency_key, request_hash, request_id, status, created_at)
-       VALUES (?, ?, ?, 'REFUND', ?, 'CUSTOMER', ?, 'hash', 'req', ?, ?)`,
-      [refundId, orderId, userId, userId, `refund-${refundId}`, status, new Date(Date.now() - ageMs)],
+      `INSERT INTO refunds (id, order_id, user_id, kind, requested_by, requester_role, idempotency_key, request_hash, request_id, status, created_at, completed_at)
+       VALUES (?, ?, ?, 'REFUND', ?, 'CUSTOMER', ?, 'hash', 'req', ?, ?, ?)`,
+      [
+        refundId,
+        orderId,
+        userId,
+        userId,
+        `refund-${refundId}`,
+        status,
+        new Date(Date.now() - ageMs),
+        status === 'COMPLETED' ? new Date(Date.now() - ageMs) : null,
+      ],
     );
     await execute(ds, 'INSERT INTO refund_items (refund_id, order_item_id, quantity) VALUES (?, ?, 1)', [refundId, item.insertId]);
-    return { refundId, orderId, userId, requestId: 'req' };
+    return { refundId, orderId, userId, requestId: 'req', productId: product.id };
   }
 
   it('enqueues a stale PENDING refund that has no job, once; leaves a fresh one and a completed one alone', async () => {
@@ -82,7 +95,7 @@ describe('ReconcileRefundsJob (Redis + BullMQ + MariaDB)', () => {
 
     const queued = await queue.getJob(stale.refundId);
     expect(await queued?.getState()).toBe('waiting');
-    expect(queued?.data).toMatchObject({ refundId: stale.refundId, orderId: stale.orderId, userId: stale.userId });
+    expect(queued?.data).toEqual({ refundId: stale.refundId, orderId: stale.orderId, userId: stale.userId, requestId: `reconcile-${stale.refundId}` });
     expect(await queue.getJob(fresh.refundId)).toBeUndefined();
     expect(await queue.getJob(done.refundId)).toBeUndefined();
 
@@ -123,5 +136,22 @@ describe('ReconcileRefundsJob (Redis + BullMQ + MariaDB)', () => {
     const retried = await queue.getJob(stale.refundId);
     expect(await retried?.getState()).toBe('waiting');
     expect(retried?.attemptsMade).toBe(0);
+  });
+
+  it('finishes a completed refund whose worker died before Redis learnt of it: the gate gets its units once, and it is marked done', async () => {
+    const { gate, job } = setup('effects');
+    const done = await recordedRefund(60_000, 'COMPLETED');
+    await gate.init(done.productId, 5);
+
+    await job.run(log);
+    expect(await gate.available(done.productId)).toBe(6);
+    const [row] = await selectRows<{ effects_done_at: Date | null }>(ds, 'SELECT effects_done_at FROM refunds WHERE id = ?', [done.refundId]);
+    expect(row!.effects_done_at).not.toBeNull();
+
+    // Swept again (or the worker's retry telling Redis too): the units come back once.
+    await job.run(log);
+    await execute(ds, 'UPDATE refunds SET effects_done_at = NULL WHERE id = ?', [done.refundId]);
+    await job.run(log);
+    expect(await gate.available(done.productId)).toBe(6);
   });
 });

@@ -90,10 +90,10 @@ export async function startWorkerApp(config: Config, opts: WorkerAppOptions = {}
   };
   const orders = new Worker<OrdersQueueData>(
     QueueName.ORDERS,
-    ordersProcessor({ apply: workflows.apply, cancel: workflows.cancel, store, outcomes, lock, metrics, log }),
+    ordersProcessor({ apply: workflows.apply, cancel: workflows.cancel, store, outcomes, lock, metrics, log, refundRows: workflows.refundRows }),
     { ...workerOptions, connection: ordersWorkerRedis },
   );
-  const refunds = new Worker<RefundJobData>(QueueName.REFUNDS, refundsProcessor({ refunds: workflows.refunds, outcomes, lock, metrics, log }), {
+  const refunds = new Worker<RefundJobData>(QueueName.REFUNDS, refundsProcessor({ refunds: workflows.refunds, refundRows: workflows.refundRows, outcomes, lock, metrics, log }), {
     ...workerOptions,
     connection: refundsWorkerRedis,
   });

@@ -2,12 +2,13 @@ import fc from 'fast-check';
 import type { DataSource } from 'typeorm';
 import { OrderStatus, PointLotSource, PointMovementKind, RefundKind, RefundStatus, Role, WalletEntryKind } from '@bazaar/contracts';
 import { PointsRepository, createDataSource, inRetryingTransaction, refundRequestHash, selectRows } from '@bazaar/db';
-import { createLogger, createRedis, loadConfig, newId, redisKeys, type Redis } from '@bazaar/platform';
-import { SoldOutGate, type AcceptedOrder } from '@bazaar/queue';
+import { createLogger, createMetrics, createRedis, loadConfig, newId, redisKeys, type Redis } from '@bazaar/platform';
+import { AcceptedOrderStore, OrderOutcomePublisher, SoldOutGate, type AcceptedOrder } from '@bazaar/queue';
 import { acceptedOrderFor, sqlFixtures, tag } from '../../../test/support/db-fixtures';
 import { balanceFromLedger, ledgerProblems } from '../../../test/support/money-fixtures';
 import { testEnv } from '../../../test/support/test-env';
 import { PaymentGatewayClient } from '../src/gateway/payment-gateway.client';
+import { publishRefund } from '../src/processors/refunds.processor';
 import { createOrderWorkflows } from '../src/workflows/order-workflows';
 import type { RefundOutcome } from '../src/workflows/refund/refund.workflow';
 import {
@@ -129,6 +130,14 @@ describe('refunds, model-checked against MariaDB (money.md §3–§4)', () => {
   let gateway: PaymentGatewayClient;
   let gate: SoldOutGate;
   let wf: ReturnType<typeof createOrderWorkflows>;
+  /** What the refunds processor does after a run: Redis learns of each completed refund (the gate's units), marked done. */
+  let publisher: Parameters<typeof publishRefund>[0];
+  const silent = createLogger('worker-test', 'silent');
+  const runAndPublish = async (refundId: string): Promise<RefundOutcome[]> => {
+    const outcomes = await wf.refunds.run(refundId);
+    for (const o of outcomes) await publishRefund(publisher, o, silent);
+    return outcomes;
+  };
   let points: PointsRepository;
   let storeIds: number[];
   let adminId: number;
@@ -147,6 +156,11 @@ describe('refunds, model-checked against MariaDB (money.md §3–§4)', () => {
     // Every order here is BALANCE: the gateway is never called.
     gateway = new PaymentGatewayClient({ baseUrl: 'http://127.0.0.1:9', secretKey: 'unused', timeoutMs: 100, retries: 0 });
     wf = createOrderWorkflows({ ds, gateway, gate, log: createLogger('worker-test', 'silent'), clock });
+    publisher = {
+      outcomes: new OrderOutcomePublisher(new AcceptedOrderStore(redis, redisKeys(env.REDIS_PREFIX)), gate),
+      metrics: createMetrics('worker-test'),
+      refundRows: wf.refundRows,
+    };
     points = new PointsRepository(ds);
     const fx = sqlFixtures(() => ds);
     storeIds = [await fx.newStore('model A'), await fx.newStore('model B'), await fx.newStore('model C')];
@@ -478,7 +492,7 @@ describe('refunds, model-checked against MariaDB (money.md §3–§4)', () => {
         continue;
       }
 
-      const outcomes: RefundOutcome[] = await wf.refunds.run(id);
+      const outcomes: RefundOutcome[] = await runAndPublish(id);
       expect(outcomes.map((o) => [o.refundId, o.status, o.changed])).toEqual(waiting.map((x) => [x.id, RefundStatus.COMPLETED, true]));
       const justApplied: typeof applied = [];
       for (const [j, x] of waiting.entries()) {
@@ -571,7 +585,7 @@ describe('refunds, model-checked against MariaDB (money.md §3–§4)', () => {
       if (req.twice) {
         stats.twice++;
         const before = rows[rows.length - 1]!;
-        const again = await wf.refunds.run(id);
+        const again = await runAndPublish(id);
         expect(again.map((o) => [o.refundId, o.status, o.changed, o.plan])).toEqual([[id, RefundStatus.COMPLETED, false, null]]);
         expect(await wf.refundRows.get(id)).toEqual(before);
         await checkState(`after running refund ${id} again`);

@@ -49,19 +49,27 @@ export class OrderOutcomePublisher {
     await this.publish(order.userId, order.orderId, status);
   }
 
-  /** A paid order's coupon went back to its customer (a cancel while the coupon was valid). */
-  async couponReturned(couponId: number, userId: number, orderId: string): Promise<void> {
-    await this.coupons?.returnUsed(couponId, userId, orderId);
-  }
-
   /**
-   * A refund of a paid order completed: the accepted record (while Redis
-   * still keeps it) shows the new status and its cached view is dropped, and
-   * subscribers hear of it — also when the status stayed PARTIALLY_REFUNDED.
+   * A refund of a paid order completed (MySQL committed it): the sold-out
+   * gate gets its units back (once per refund id), the coupon's hold is free
+   * again when the refund gave the coupon back, the accepted record (while
+   * Redis still keeps it) shows the order's status with its cached view
+   * dropped, and subscribers hear of it — also when the status stayed
+   * PARTIALLY_REFUNDED. Safe to repeat: the worker does it after its commit,
+   * the reconciler again if that worker died first.
    */
-  async refunded(userId: number, orderId: string, status: OrderStatus): Promise<void> {
-    await this.store.markSettled(userId, orderId, status, null);
-    await this.publish(userId, orderId, status);
+  async refundCompleted(r: {
+    refundId: string;
+    userId: number;
+    orderId: string;
+    orderStatus: OrderStatus;
+    couponReturned: number | null;
+    lines: { productId: number; quantity: number }[];
+  }): Promise<void> {
+    await this.gate.returnUnits(refundGateKey(r.refundId), r.lines);
+    if (r.couponReturned !== null) await this.coupons?.returnUsed(r.couponReturned, r.userId, r.orderId);
+    await this.store.markSettled(r.userId, r.orderId, r.orderStatus, null);
+    await this.publish(r.userId, r.orderId, r.orderStatus);
   }
 
   /** Tells subscribers (orders.onStatus) that the order's status changed; they read the order anew. */
@@ -69,3 +77,6 @@ export class OrderOutcomePublisher {
     if (this.events) await this.events.redis.publish(this.events.keys.orderEvents(userId), JSON.stringify({ orderId, status }));
   }
 }
+
+/** The sold-out gate's once-only key for a refund's units. */
+export const refundGateKey = (refundId: string) => `refund:${refundId}`;

@@ -14,9 +14,9 @@ import {
 import type { CustomerLock } from '../locks/customer-lock';
 import type { ApplyOrderWorkflow, ApplyOutcome } from '../workflows/apply-order/apply-order.workflow';
 import type { CancelOrderWorkflow } from '../workflows/cancel-order/cancel-order.workflow';
-import { publishRefund } from './refunds.processor';
+import { publishRefund, type RefundsProcessorDeps } from './refunds.processor';
 
-export interface OrdersProcessorDeps {
+export interface OrdersProcessorDeps extends Pick<RefundsProcessorDeps, 'refundRows'> {
   apply: ApplyOrderWorkflow;
   cancel: CancelOrderWorkflow;
   store: AcceptedOrderStore;

@@ -1,5 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { RefundStatus } from '@bazaar/contracts';
+import type { RefundsRepository } from '@bazaar/db';
 import type { Logger, Metrics } from '@bazaar/platform';
 import { QueueName, refundJobData, type OrderOutcomePublisher, type RefundJobData, type RefundJobResult } from '@bazaar/queue';
 import type { CustomerLock } from '../locks/customer-lock';
@@ -7,6 +8,8 @@ import type { RefundOutcome, RefundWorkflow } from '../workflows/refund/refund.w
 
 export interface RefundsProcessorDeps {
   refunds: RefundWorkflow;
+  /** Marks a completed refund's Redis effects done (the outbox the reconciler sweeps). */
+  refundRows: Pick<RefundsRepository, 'markEffectsDone'>;
   outcomes: OrderOutcomePublisher;
   lock: CustomerLock;
   metrics: Metrics;
@@ -42,9 +45,11 @@ export function refundsProcessor(deps: RefundsProcessorDeps) {
 }
 
 /** What Redis, the metrics and the log learn of a settled refund (also used by cancel jobs that refund a paid order). */
-export async function publishRefund(deps: Pick<RefundsProcessorDeps, 'outcomes' | 'metrics'>, o: RefundOutcome, log: Logger): Promise<void> {
-  if (o.couponReturned !== null) await deps.outcomes.couponReturned(o.couponReturned, o.userId, o.orderId);
-  if (o.status === RefundStatus.COMPLETED) await deps.outcomes.refunded(o.userId, o.orderId, o.orderStatus);
+export async function publishRefund(deps: Pick<RefundsProcessorDeps, 'outcomes' | 'metrics' | 'refundRows'>, o: RefundOutcome, log: Logger): Promise<void> {
+  if (o.status === RefundStatus.COMPLETED && o.effectsOwed) {
+    await deps.outcomes.refundCompleted(o);
+    await deps.refundRows.markEffectsDone(o.refundId);
+  }
   if (!o.changed) {
     log.info({ refundId: o.refundId, status: o.status }, 'refund was already settled; nothing changed');
     return;

@@ -28,7 +28,7 @@ export function createOrderWorkflows(d: OrderWorkflowDeps) {
   const tx = new OrderTransaction(d.ds, d.metrics);
   const card = new CardPaymentWorkflow(d.ds, tx, { settlement, points, orders }, d.gateway, d.log, clock, d.metrics);
   const refundRows = new RefundsRepository(d.ds);
-  const refunds = new RefundWorkflow(d.ds, { refunds: refundRows, settlement, points }, d.gateway, d.gate, d.log, clock, d.metrics);
+  const refunds = new RefundWorkflow(d.ds, { refunds: refundRows, settlement, points }, d.gateway, d.log, clock, d.metrics);
   return {
     tx,
     card,

@@ -5,6 +5,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * amounts are fixed by the worker that applies it (money.md §4) and kept per
  * line. `refund_pending_quantity` holds the units of refunds still PENDING, so
  * two requests can never together ask for more than is left.
+ * `effects_done_at`: when Redis learnt of a completed refund (the sold-out
+ * gate's units, the coupon's hold, the order's cached view); until then the
+ * reconciler finishes it (an outbox).
  */
 export class Refunds1764100000000 implements MigrationInterface {
   name = 'Refunds1764100000000';
@@ -36,10 +39,12 @@ export class Refunds1764100000000 implements MigrationInterface {
       failure_code VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL,
       created_at DATETIME(3) NOT NULL,
       completed_at DATETIME(3) NULL,
+      effects_done_at DATETIME(3) NULL,
       PRIMARY KEY (id),
       UNIQUE KEY uq_refunds_key (requested_by, idempotency_key),
       KEY idx_refunds_order (order_id, id),
       KEY idx_refunds_status (status, created_at),
+      KEY idx_refunds_effects (status, effects_done_at, completed_at),
       CONSTRAINT fk_refunds_order FOREIGN KEY (order_id) REFERENCES orders (id),
       CONSTRAINT fk_refunds_requester FOREIGN KEY (requested_by) REFERENCES users (id),
       CONSTRAINT chk_refunds_cash CHECK (cash_returned IS NULL OR cash_returned <= cash)

@@ -82,12 +82,14 @@ export interface RefundRow {
   failureCode: string | null;
   createdAt: Date;
   completedAt: Date | null;
+  /** When Redis learnt of the completed refund (null: still owed). */
+  effectsDoneAt: Date | null;
   items: RefundItemRow[];
 }
 
 const REFUND_COLUMNS = `r.id, r.order_id, r.user_id, r.kind, r.status, o.payment_method, o.status AS order_status, o.coupon_id, r.requested_by, r.requester_role, r.request_hash, r.request_id,
   r.cash, r.points, r.clawback, r.clawback_from_lot, r.clawback_expired, r.clawback_from_cash, r.clawback_waived, r.cash_returned, r.priced_at, r.coupon_returned,
-  r.gateway_transaction_key, r.failure_reason, r.failure_code, r.created_at, r.completed_at`;
+  r.gateway_transaction_key, r.failure_reason, r.failure_code, r.created_at, r.completed_at, r.effects_done_at`;
 
 const ITEM_COLUMNS = `ri.refund_id, ri.order_item_id, ri.quantity, ri.refunded_before, ri.cash, ri.points, ri.clawback,
   i.product_id, i.store_id, i.product_name, s.seller_id`;
@@ -121,6 +123,7 @@ function toRefund(r: Raw, items: RefundItemRow[]): RefundRow {
     failureCode: (r.failure_code ?? null) as string | null,
     createdAt: r.created_at as Date,
     completedAt: (r.completed_at ?? null) as Date | null,
+    effectsDoneAt: (r.effects_done_at ?? null) as Date | null,
     items,
   };
 }
@@ -431,6 +434,22 @@ export class RefundsRepository {
       rows.map((r) => r.id),
     );
     return rows.map((r) => toRefund(r, items.filter((i) => i.refund_id === r.id).map(toItem)));
+  }
+
+  /** Redis has learnt of the completed refund (its gate units, coupon hold and cached view): the outbox entry is done. */
+  async markEffectsDone(refundId: string): Promise<void> {
+    await execute(this.ds, 'UPDATE refunds SET effects_done_at = CURRENT_TIMESTAMP(3) WHERE id = ? AND effects_done_at IS NULL', [refundId]);
+  }
+
+  /** COMPLETED refunds whose Redis effects are still owed, completed before `before` (the worker died after its commit). */
+  async effectsOwedSince(before: Date, limit: number): Promise<RefundRow[]> {
+    const ids = await selectRows<Raw>(
+      this.ds,
+      `SELECT id FROM refunds WHERE status = 'COMPLETED' AND effects_done_at IS NULL AND completed_at < ? ORDER BY completed_at LIMIT ?`,
+      [before, limit],
+    );
+    const rows = await Promise.all(ids.map((r) => this.get(String(r.id))));
+    return rows.filter((r): r is RefundRow => r !== null);
   }
 
   /** PENDING refunds requested before `before`, oldest first (the reconciler makes sure each has a job). */

@@ -3,7 +3,6 @@ import { type OrderStatus, PaymentMethod, RefundFailureReason, RefundStatus } fr
 import { inRetryingTransaction, type RefundRow } from '@bazaar/db';
 import type { RefundPlan } from '@bazaar/domain';
 import type { Logger, Metrics } from '@bazaar/platform';
-import type { SoldOutGate } from '@bazaar/queue';
 import { isCancelRefusal, type PaymentGatewayClient } from '../../gateway/payment-gateway.client';
 import { systemClock, type Clock } from '../apply-order/apply-order.workflow';
 import { lockRefund, type LockedRefund } from './steps/1-lock.step';
@@ -66,10 +65,11 @@ export interface RefundOutcome {
   plan: RefundPlan | null;
   pointsRestored: number;
   pointsReissued: number;
+  /** The refunded units, for the sold-out gate. */
+  lines: { productId: number; quantity: number }[];
+  /** Whether Redis still has to learn of the completed refund (gate, coupon hold, cached view): the processor does it, then marks it done. */
+  effectsOwed: boolean;
 }
-
-/** A settled refund found again within this long of its completion tells the gate again (see alreadySettled). */
-const RETELL_GATE_MS = 86_400_000;
 
 /** At most this many older refunds of the same order are applied ahead of the job's own. */
 const MAX_AHEAD = 1_000;
@@ -91,14 +91,15 @@ const MAX_AHEAD = 1_000;
  *   every effect is unique per refund.
  *
  * The caller holds the customer's lock (the processor, or a cancel job).
- * After the commit the sold-out gate gets the units back, once per refund.
+ * After the commit Redis learns of it (the sold-out gate's units, the
+ * coupon's hold, the order's view): the processor does that and marks it
+ * done on the refund row; the reconciler finishes it if the worker died first.
  */
 export class RefundWorkflow {
   constructor(
     private readonly ds: DataSource,
     private readonly repos: RefundRepos,
     private readonly gateway: PaymentGatewayClient,
-    private readonly gate: SoldOutGate,
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
     private readonly metrics?: Metrics,
@@ -141,7 +142,7 @@ export class RefundWorkflow {
       return { skip: false as const, card: false as const, outcome: await this.applySteps(q, label, locked, plan, null, now) };
     });
     if (first.skip) return this.alreadySettled(refundId);
-    if (!first.card) return this.afterCommit(first.outcome);
+    if (!first.card) return first.outcome;
 
     if (!first.payment) throw new Error(`card refund ${refundId}: its order has no payment row`);
     let answer: CardCancelResult;
@@ -158,7 +159,7 @@ export class RefundWorkflow {
       // The final transaction's own clock: lot liveness and the completion time as of now, after the gateway call.
       return this.applySteps(q, label, locked, first.plan, answer, this.clock());
     });
-    return outcome ? this.afterCommit(outcome) : this.alreadySettled(refundId);
+    return outcome ?? this.alreadySettled(refundId);
   }
 
   /** The final transaction's steps, in order, inside `q`. */
@@ -169,7 +170,7 @@ export class RefundWorkflow {
     plan: RefundPlan,
     card: CardCancelResult | null,
     now: Date,
-  ): Promise<RefundOutcome & { items: RefundRow['items'] }> {
+  ): Promise<RefundOutcome> {
     const ctx = await runRefundSteps({ q, repos: this.repos, locked, plan, card, now }, label);
     if (ctx.clawbackGap > 0) {
       this.log.error({ refundId: ctx.refund.id, gap: ctx.clawbackGap }, 'reward lot held less than the refund was priced on; the gap is waived');
@@ -185,7 +186,8 @@ export class RefundWorkflow {
       plan,
       pointsRestored: ctx.pointsRestored,
       pointsReissued: ctx.pointsReissued,
-      items: ctx.refund.items,
+      lines: restockLines(ctx.refund.items),
+      effectsOwed: true,
     };
   }
 
@@ -200,22 +202,10 @@ export class RefundWorkflow {
     return { ...this.settledOutcome(row!), changed: true };
   }
 
-  /** The sold-out gate gets the refunded units back (once per refund id, however often this runs). */
-  private async afterCommit(outcome: RefundOutcome & { items: RefundRow['items'] }): Promise<RefundOutcome> {
-    const { items, ...rest } = outcome;
-    await this.gate.returnUnits(refundGateKey(rest.refundId), restockLines(items));
-    return rest;
-  }
-
-  /**
-   * A refund a run found settled: the gate is told again (a no-op if it was: the gate remembers each refund id
-   * for 30 days, so only a refund completed within the last day is told again), nothing else changes.
-   */
+  /** A refund a run found settled: nothing changes; Redis is told again if its effects are still owed. */
   private async alreadySettled(refundId: string): Promise<RefundOutcome> {
     const row = await this.repos.refunds.get(refundId);
     if (!row) throw new Error(`refund ${refundId} does not exist`);
-    const recent = row.completedAt !== null && Date.now() - row.completedAt.getTime() < RETELL_GATE_MS;
-    if (row.status === RefundStatus.COMPLETED && recent) await this.gate.returnUnits(refundGateKey(row.id), restockLines(row.items));
     return this.settledOutcome(row);
   }
 
@@ -231,6 +221,8 @@ export class RefundWorkflow {
       plan: null,
       pointsRestored: 0,
       pointsReissued: 0,
+      lines: restockLines(row.items),
+      effectsOwed: row.status === RefundStatus.COMPLETED && row.effectsDoneAt === null,
     };
   }
 
@@ -256,8 +248,6 @@ export class RefundWorkflow {
   }
 }
 
-/** The gate's once-only key for a refund's units. */
-export const refundGateKey = (refundId: string) => `refund:${refundId}`;
 
 /** `q` with its query() counted: every statement is reported, so the bench can state the statements per refund. */
 function countStatements(q: QueryRunner, report: () => void): QueryRunner {
