@@ -10,7 +10,7 @@ import type { ProcessLog } from './types';
 /** A phase during which processes that are not the bench's took this much of a core measured the neighbours too. */
 const NOISY_OTHER_CPU = 20;
 /** The order the worker's steps run in (bazaar_refund_statements_total{step}). */
-const STEP_ORDER = ['tx', 'lock', 'price', 'points', 'clawback', 'wallet', 'restock', 'units_status', 'coupon', 'complete', 'fail'];
+const STEP_ORDER = ['tx', 'lock', 'price', 'points', 'clawback', 'wallet', 'restock', 'units_status', 'coupon', 'complete', 'fail', 'effects'];
 const COM_KEYS = ['Questions', 'Com_commit', 'Com_begin', 'Com_set_option', 'Com_select', 'Com_update', 'Com_insert', 'Com_insert_select', 'Com_rollback'];
 
 const cpuOf = (u: PhaseUsage, match: (name: string) => boolean) => u.processes.filter((p) => match(p.name)).reduce((s, p) => s + p.cpuPct, 0);
@@ -146,7 +146,7 @@ export function analyzeRefunds(r: RefundsResult): string[] {
       `**${p.name}: ${p.perSec} refunds/s = ${pct(p.ratio)} of the raw transaction's ${ceil.perSec}/s** (${ceil.connections} connections, measured just before). Bound by ${bound.text} ` +
         `A refund costs ${c.total} CPU-ms (workers ${c.workers}, MariaDB ${c.MariaDB}, Redis ${c.Redis}${p.method === 'CARD' ? `, fake gateway ${c['fake gateway']}` : ''}) against ${cc.total} for the raw transaction (MariaDB ${cc.MariaDB}, its mysql2 client ${cc.bench}); ` +
         `at that cost the ${cores} cores would carry ≈ ${Math.round((cores * 1000) / Math.max(0.01, c.total))}/s with nothing else running. ` +
-        `The workers count ${st.total} statements a refund (the raw transaction ${cs.total}: the difference is the look at the refund before its transaction${p.method === 'CARD' ? ', and the CARD freeze transaction with its payment reads and write' : ''}); MariaDB saw ${q} Questions a refund (the workers' \`tx\` counts SET TRANSACTION, START and COMMIT of each of the ${txPerRefund(p)} transactions)` +
+        `The workers count ${st.total} statements a refund (the raw transaction ${cs.total}: the difference is the look at the refund before its transaction${p.method === 'CARD' ? ', the CARD freeze transaction with its payment reads and write' : ''}, and the outbox mark after the commit that Redis has learnt of it); MariaDB saw ${q} Questions a refund (the workers' \`tx\` counts SET TRANSACTION, START and COMMIT of each of the ${txPerRefund(p)} transactions)` +
         (bg >= 0.5 ? `, plus ≈ ${bg} a refund from other tenants (${p.backgroundQuestionsPerSec} Questions/s just before)` : '') +
         ` — and ${perRefund(p.com, p.refunds, 'Com_commit')} commits (raw: ${perRefund(ceil.com, ceil.refunds, 'Com_commit')}). ` +
         (rd
@@ -262,7 +262,7 @@ function overall(r: RefundsResult): string | null {
       ? `Every phase kept the CPU full — the machine ${Math.min(...busy)}–${Math.max(...busy)}% busy${kinds.some((k) => k === 'worker' || k === 'both') ? ', or one worker process at ≥ 85% of its core' : ''} — so what bounds refunds/s is CPU, and each ratio is what a refund costs beyond the raw transaction. `
       : `Not every phase kept the CPU full (machine ${Math.min(...busy)}–${Math.max(...busy)}% busy): where it was not, the jobs wait (see below). `,
     `A BALANCE refund costs ${cb.total} CPU-ms with one worker (the worker process ${cb.workers}, MariaDB ${cb.MariaDB}, Redis ${cb.Redis}) against ${kb.total} for the raw transaction (MariaDB ${kb.MariaDB}, its mysql2 client ${kb.bench}): `,
-    `the worker adds ${round(sb.total - (raw.total + raw.isolation), 1)} statements and one commit to the raw transaction's ${round(raw.total + raw.isolation, 1)} (the look at the refund before its transaction) and ≈ ${b1.redis ? Math.round(b1.redis.commandsPerRefund) : '?'} Redis commands, those BullMQ's Lua scripts run inside Redis included (the job's scripts, the customer lock, the sold-out gate, the order's cached view and event), and runs them through BullMQ, TypeORM and the promise wrapper of mysql2. `,
+    `the worker adds ${round(sb.total - (raw.total + raw.isolation), 1)} statements and one commit to the raw transaction's ${round(raw.total + raw.isolation, 1)} (the look at the refund before its transaction, the outbox mark after it) and ≈ ${b1.redis ? Math.round(b1.redis.commandsPerRefund) : '?'} Redis commands, those BullMQ's Lua scripts run inside Redis included (the job's scripts, the customer lock, the sold-out gate, the order's cached view and event), and runs them through BullMQ, TypeORM and the promise wrapper of mysql2. `,
     prof && top
       ? `worker-1's thread was ${prof.busyPct}% busy over that phase, ${round(writes, 0)}% of it in socket writes (${top.name === 'writeBuffer' || top.name === 'writeUtf8String' ? `\`${top.name}\`: ${GLOSS[top.name]}` : `top frame \`${top.name}\``}) — sending the statements and commands one at a time, more than building them, is the worker's cost. `
       : '',

@@ -136,7 +136,7 @@ export function createMetrics(service: string, opts: MetricsOptions = {}) {
     }),
     refundStatements: new Counter({
       name: 'bazaar_refund_statements_total',
-      help: 'SQL statements sent by refund workers, by step (lock, price, points, clawback, wallet, restock, units_status, coupon, complete, fail, tx)',
+      help: 'SQL statements sent by refund workers, by step (lock, price, points, clawback, wallet, restock, units_status, coupon, complete, fail, effects, tx)',
       labelNames: ['step'] as const,
       registers: [registry],
     }),

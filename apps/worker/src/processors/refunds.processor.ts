@@ -49,6 +49,7 @@ export async function publishRefund(deps: Pick<RefundsProcessorDeps, 'outcomes' 
   if (o.status === RefundStatus.COMPLETED && o.effectsOwed) {
     await deps.outcomes.refundCompleted(o);
     await deps.refundRows.markEffectsDone(o.refundId);
+    deps.metrics.refundStatements.inc({ step: 'effects' });
   }
   if (!o.changed) {
     log.info({ refundId: o.refundId, status: o.status }, 'refund was already settled; nothing changed');
