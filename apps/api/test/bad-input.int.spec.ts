@@ -211,8 +211,15 @@ describe('bad input on every procedure, over HTTP', () => {
     const p = (await ok('products.get', { productId })) as { stock: number };
     expect(p.stock).toBe(stock);
   }
+  /** No refund requested by, or for, the fixtures' users (other suites share the run's database). */
   async function expectNoRefunds(): Promise<void> {
-    const [row] = await selectRows<{ n: number | string }>(api.deps.ds, 'SELECT COUNT(*) AS n FROM refunds');
+    const users = [f.customer.userId, f.sellerA.userId, f.sellerB.userId, f.admin.userId];
+    const marks = users.map(() => '?').join(', ');
+    const [row] = await selectRows<{ n: number | string }>(
+      api.deps.ds,
+      `SELECT COUNT(*) AS n FROM refunds WHERE user_id IN (${marks}) OR requested_by IN (${marks})`,
+      [...users, ...users],
+    );
     expect(Number(row!.n)).toBe(0);
   }
   async function expectNoOrders(): Promise<void> {
