@@ -27,7 +27,7 @@ import { createOrdersQueue } from '@bazaar/queue';
 import { bazaarClient } from '../scripts/lib/client';
 import { claimStorm, luaCeiling } from './lib/claims';
 import { mainThreadProfile, summarizeProfile } from './lib/cpuprofile';
-import { benchEnv, cleanup, createBenchDatabase, machineInfo, mysqlConnection, mysqlStatus, redisClient, statusRates, type BenchEnv } from './lib/env';
+import { benchEnv, cleanup, dropOrKeep, createBenchDatabase, machineInfo, mysqlConnection, mysqlStatus, redisClient, statusRates, type BenchEnv } from './lib/env';
 import { prepareBaseline, migrateBaseline, removeBaseline, startBaselineProcess, type BaselineTree } from './lib/money-baseline';
 import * as moneyLoad from './lib/money-load';
 import { comDelta, comSnapshot, counterDelta, drive, moneyOrderBody, scrapeCounters } from './lib/money-load';
@@ -676,13 +676,7 @@ async function main(): Promise<void> {
     await stopAll(10_000);
     await db?.end().catch(() => undefined);
     redis?.disconnect();
-    if (!shuttingDown) {
-      if (process.env.BENCH_KEEP) result.cleanup.push(`kept ${env.database} and ${env.prefixBase}* (BENCH_KEEP)`);
-      else {
-        say(`dropping ${env.database} and deleting ${env.prefixBase}* keys`);
-        result.cleanup.push(...(await cleanup(env)));
-      }
-    }
+    if (!shuttingDown) result.cleanup.push(...(await dropOrKeep(env, say)));
   }
   if (shuttingDown) return;
   result.finishedAt = new Date().toISOString();

@@ -38,6 +38,7 @@ import {
   benchEnv,
   cleanup,
   createBenchDatabase,
+  dropOrKeep,
   machineInfo,
   mysqlConnection,
   mysqlStatus,
@@ -533,13 +534,7 @@ async function main(): Promise<void> {
     await queue?.close().catch(() => undefined);
     await db?.end().catch(() => undefined);
     redis?.disconnect();
-    if (!shuttingDown) {
-      if (process.env.BENCH_KEEP) result.cleanup.push(`kept ${env.database} and ${env.prefixBase}* (BENCH_KEEP)`);
-      else {
-        say(`dropping ${env.database} and deleting ${env.prefixBase}* keys`);
-        result.cleanup.push(...(await cleanup(env)));
-      }
-    }
+    if (!shuttingDown) result.cleanup.push(...(await dropOrKeep(env, say)));
   }
   if (shuttingDown) return;
   // worker-1 wrote its profile on exit: every phase (in the 2-worker ones it has about half the refunds).

@@ -26,6 +26,7 @@ import {
   benchEnv,
   cleanup,
   createBenchDatabase,
+  dropOrKeep,
   machineInfo,
   mysqlConnection,
   mysqlStatus,
@@ -517,13 +518,9 @@ async function main(): Promise<void> {
     await stopAll(10_000);
     await db?.end().catch(() => undefined);
     redis?.disconnect();
-    if (!shuttingDown) {
-      if (process.env.BENCH_KEEP) result.cleanup.push(`kept ${env.database} and ${env.prefixBase}* (BENCH_KEEP)`);
-      else if (!cleanupDone) {
-        cleanupDone = true;
-        say(`dropping ${env.database} and deleting ${env.prefixBase}* keys`);
-        result.cleanup = await cleanup(env);
-      }
+    if (!shuttingDown && !cleanupDone) {
+      cleanupDone = true;
+      result.cleanup = await dropOrKeep(env, say);
     }
   }
   if (shuttingDown) return;

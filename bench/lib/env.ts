@@ -66,6 +66,13 @@ export function redisClient(url: string): Redis {
   return new Redis(url, { maxRetriesPerRequest: 3 });
 }
 
+/** At the end of a run: keep the database and keys (BENCH_KEEP) or drop them; what happened, for the report. */
+export async function dropOrKeep(env: BenchEnv, say: (line: string) => void): Promise<string[]> {
+  if (process.env.BENCH_KEEP) return [`kept ${env.database} and ${env.prefixBase}* (BENCH_KEEP)`];
+  say(`dropping ${env.database} and deleting ${env.prefixBase}* keys`);
+  return cleanup(env);
+}
+
 /** Drops the database and deletes every key under the run's prefixes. Each step is tried even if another fails. */
 export async function cleanup(env: BenchEnv): Promise<string[]> {
   const problems: string[] = [];
