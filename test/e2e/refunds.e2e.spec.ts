@@ -69,6 +69,10 @@ describe('refunds: partial and full, through the API and a worker', () => {
 
   const refusal = refusalData;
 
+  /** A BALANCE order with delivery, as the customer places it (settled by the worker in the background). */
+  const balanceOrder = (client: Client, tag: string, items: { productId: number; quantity: number }[], extra: { points?: number } = {}) =>
+    client.orders.place.mutate({ idempotencyKey: key(tag), items, ...extra, paymentMethod: 'BALANCE', fulfillment: DELIVERY });
+
   const key = (tag: string) => `${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
   const lineOf = (v: OrderView, productId: number) => v.items.find((i) => i.productId === productId)!.orderItemId!;
 
@@ -206,22 +210,11 @@ describe('refunds: partial and full, through the API and a worker', () => {
       { name: 'points sink', price: 100, stock: 10 },
     ]);
     const customer = await fx.customer(50_000);
-    const first = await customer.client.orders.place.mutate({
-      idempotencyKey: key('reward'),
-      items: [{ productId: products[0]!.id, quantity: 2 }],
-      paymentMethod: 'BALANCE',
-      fulfillment: DELIVERY,
-    });
+    const first = await balanceOrder(customer.client, 'reward', [{ productId: products[0]!.id, quantity: 2 }]);
     const order = await paid(customer.client, first.orderId);
     expect(order.pointsEarned).toBe(200);
     // The customer spends 150 of the 200 reward points on another order.
-    const sink = await customer.client.orders.place.mutate({
-      idempotencyKey: key('sink'),
-      items: [{ productId: products[1]!.id, quantity: 2 }],
-      points: 150,
-      paymentMethod: 'BALANCE',
-      fulfillment: DELIVERY,
-    });
+    const sink = await balanceOrder(customer.client, 'sink', [{ productId: products[1]!.id, quantity: 2 }], { points: 150 });
     expect((await paid(customer.client, sink.orderId)).status).toBe(OrderStatus.PAID);
     const walletBefore = (await customer.client.wallet.balance.query()).balance;
 
@@ -245,15 +238,10 @@ describe('refunds: partial and full, through the API and a worker', () => {
     const a = await storeWith([{ name: 'store A item', price: 3_000, stock: 10 }]);
     const b = await storeWith([{ name: 'store B item', price: 4_000, stock: 10 }]);
     const customer = await fx.customer(50_000);
-    const placed = await customer.client.orders.place.mutate({
-      idempotencyKey: key('two-store'),
-      items: [
-        { productId: a.products[0]!.id, quantity: 2 },
-        { productId: b.products[0]!.id, quantity: 1 },
-      ],
-      paymentMethod: 'BALANCE',
-      fulfillment: DELIVERY,
-    });
+    const placed = await balanceOrder(customer.client, 'two-store', [
+      { productId: a.products[0]!.id, quantity: 2 },
+      { productId: b.products[0]!.id, quantity: 1 },
+    ]);
     const order = await paid(customer.client, placed.orderId);
     const lineA = lineOf(order, a.products[0]!.id);
     const lineB = lineOf(order, b.products[0]!.id);
@@ -317,12 +305,7 @@ describe('refunds: partial and full, through the API and a worker', () => {
     const { products } = await storeWith([{ name: 'bad input item', price: 1_000, stock: 10 }]);
     const customer = await fx.customer(10_000);
     const other = await fx.customer(0);
-    const placed = await customer.client.orders.place.mutate({
-      idempotencyKey: key('bad'),
-      items: [{ productId: products[0]!.id, quantity: 2 }],
-      paymentMethod: 'BALANCE',
-      fulfillment: DELIVERY,
-    });
+    const placed = await balanceOrder(customer.client, 'bad', [{ productId: products[0]!.id, quantity: 2 }]);
     const order = await paid(customer.client, placed.orderId);
     const line = order.items[0]!.orderItemId!;
     const ask = (client: Client, items: unknown, orderId = placed.orderId) =>
@@ -377,12 +360,7 @@ describe('refunds: partial and full, through the API and a worker', () => {
     offset = 0;
     const { products } = await storeWith([{ name: 'concurrent item', price: 1_000, stock: 100 }]);
     const customer = await fx.customer(100_000);
-    const placed = await customer.client.orders.place.mutate({
-      idempotencyKey: key('dup'),
-      items: [{ productId: products[0]!.id, quantity: 10 }],
-      paymentMethod: 'BALANCE',
-      fulfillment: DELIVERY,
-    });
+    const placed = await balanceOrder(customer.client, 'dup', [{ productId: products[0]!.id, quantity: 10 }]);
     const order = await paid(customer.client, placed.orderId);
     const line = order.items[0]!.orderItemId!;
 
@@ -492,20 +470,9 @@ describe('refunds: partial and full, through the API and a worker', () => {
     // Two customers alike: each earns 200 reward points and spends 150 of them; the other 50 expire after 365 days.
     const setUp = async () => {
       const customer = await fx.customer(50_000);
-      const placed = await customer.client.orders.place.mutate({
-        idempotencyKey: key('year'),
-        items: [{ productId: products[0]!.id, quantity: 2 }],
-        paymentMethod: 'BALANCE',
-        fulfillment: DELIVERY,
-      });
+      const placed = await balanceOrder(customer.client, 'year', [{ productId: products[0]!.id, quantity: 2 }]);
       const order = await paid(customer.client, placed.orderId);
-      const sink = await customer.client.orders.place.mutate({
-        idempotencyKey: key('year-sink'),
-        items: [{ productId: products[1]!.id, quantity: 2 }],
-        points: 150,
-        paymentMethod: 'BALANCE',
-        fulfillment: DELIVERY,
-      });
+      const sink = await balanceOrder(customer.client, 'year-sink', [{ productId: products[1]!.id, quantity: 2 }], { points: 150 });
       expect((await paid(customer.client, sink.orderId)).status).toBe(OrderStatus.PAID);
       return { customer, order };
     };

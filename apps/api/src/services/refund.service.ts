@@ -13,7 +13,6 @@ import {
   type RefundView,
 } from '@bazaar/contracts';
 import {
-  cancelRefundKey,
   inRetryingTransaction,
   isDuplicateKey,
   refundRequestHash,
@@ -99,25 +98,24 @@ export class RefundService {
    * cancelled (refund the rest).
    */
   async requestCancel(customerId: number, orderId: string, requestId: string, log: Logger): Promise<Created & { job: Job<RefundJobData> | null }> {
-    const key = cancelRefundKey(orderId);
-    const hash = refundRequestHash(RefundKind.CANCEL, orderId, []);
     const refundId = newId();
-    const caller = { userId: customerId, role: Role.CUSTOMER };
-    const seen = await this.refunds.findByKey(this.ds, customerId, key);
-    if (seen) return this.cancelRefundJob({ refundId: seen.id, status: seen.status, created: false }, { orderId, userId: customerId, requestId }, log);
-    const made = await this.record(caller, { key, hash, refundId, orderId }, async (q, o) => {
-      if (o.userId !== customerId) throw notFound(orderId);
-      if (o.status !== OrderStatus.PAID) throw preconditionFailed(RefundRefusal.ORDER_NOT_REFUNDABLE, `an order in status ${o.status} cannot be cancelled`);
-      if ((await this.refunds.pendingCount(q, orderId)) > 0) {
-        throw preconditionFailed(RefundRefusal.REFUND_IN_PROGRESS, 'a refund of this order is still pending; request a refund of the rest instead');
-      }
-      await this.refunds.insertCancel(q, o, { id: refundId, requestId, createdAt: new Date() });
+    const record = () =>
+      inRetryingTransaction(this.ds, (q) => this.refunds.recordCancel(q, orderId, customerId, { id: refundId, requestId, createdAt: new Date() }), 5, 'READ COMMITTED');
+    // Two first cancels at once: the loser of the unique key reads the winner's refund (recordCancel answers it).
+    const made = await record().catch((err: unknown) => {
+      if (isDuplicateKey(err)) return record();
+      throw err;
     });
+    if ('refused' in made) {
+      if (made.refused === 'NOT_FOUND') throw notFound(orderId);
+      if (made.refused === 'NOT_PAID') throw preconditionFailed(RefundRefusal.ORDER_NOT_REFUNDABLE, `an order in status ${made.orderStatus} cannot be cancelled`);
+      throw preconditionFailed(RefundRefusal.REFUND_IN_PROGRESS, 'a refund of this order is still pending; request a refund of the rest instead');
+    }
     if (made.created) {
       this.metrics.refunds.inc({ outcome: 'requested' });
       log.info({ refundId, orderId }, 'paid order to be cancelled by a full refund');
     }
-    return this.cancelRefundJob({ refundId: made.refundId, status: made.status, created: made.created }, { orderId, userId: customerId, requestId }, log);
+    return this.cancelRefundJob(made, { orderId, userId: customerId, requestId }, log);
   }
 
   /**

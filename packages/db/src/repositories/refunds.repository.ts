@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DataSource, QueryRunner } from 'typeorm';
-import { type OrderStatus, RefundKind, type RefundStatus, Role, type PaymentMethod, type RefundFailureReason } from '@bazaar/contracts';
+import { OrderStatus, RefundKind, RefundStatus, Role, type PaymentMethod, type RefundFailureReason } from '@bazaar/contracts';
 import type { RefundPlan, RefundableLine } from '@bazaar/domain';
 import { execute, selectRows, type SqlRunner } from '../data-source';
 import { valuesList } from './sql-batch';
@@ -264,25 +264,39 @@ export class RefundsRepository {
   }
 
   /**
-   * orders.cancel's refund of a PAID order: every unit of every line, kind
-   * CANCEL, requested by the customer under the order's one cancel key. The
-   * caller holds the order row's lock and has checked it is PAID with no
-   * refund pending.
+   * orders.cancel's refund of a PAID order, recorded once, in the caller's
+   * READ COMMITTED transaction: every unit of every line, kind CANCEL,
+   * requested by the customer under the order's one cancel key. Locks the
+   * order row first, so a duplicate that committed meanwhile is seen and
+   * answered. Refused (nothing written) when the order is not the
+   * customer's, not PAID, or has a refund still pending.
    */
-  async insertCancel(q: QueryRunner, o: RefundableOrder, r: { id: string; requestId: string; createdAt: Date }): Promise<void> {
+  async recordCancel(
+    q: QueryRunner,
+    orderId: string,
+    customerId: number,
+    r: { id: string; requestId: string; createdAt: Date },
+  ): Promise<{ refundId: string; status: RefundStatus; created: boolean } | { refused: 'NOT_FOUND' | 'NOT_PAID' | 'REFUND_PENDING'; orderStatus?: OrderStatus }> {
+    const o = await this.lockRefundableOrder(q, orderId);
+    if (!o || o.userId !== customerId) return { refused: 'NOT_FOUND' };
+    const seen = await this.findByKey(q, customerId, cancelRefundKey(orderId));
+    if (seen) return { refundId: seen.id, status: seen.status, created: false };
+    if (o.status !== OrderStatus.PAID) return { refused: 'NOT_PAID', orderStatus: o.status };
+    if ((await this.pendingCount(q, orderId)) > 0) return { refused: 'REFUND_PENDING' };
     await this.insertRequest(q, {
       id: r.id,
-      orderId: o.orderId,
+      orderId,
       userId: o.userId,
       kind: RefundKind.CANCEL,
       requestedBy: o.userId,
       requesterRole: Role.CUSTOMER,
-      idempotencyKey: cancelRefundKey(o.orderId),
-      requestHash: refundRequestHash(RefundKind.CANCEL, o.orderId, []),
+      idempotencyKey: cancelRefundKey(orderId),
+      requestHash: refundRequestHash(RefundKind.CANCEL, orderId, []),
       requestId: r.requestId,
       createdAt: r.createdAt,
-      items: o.lines.map((l) => ({ orderItemId: l.orderItemId, quantity: l.quantity - l.refundedQuantity - l.pendingQuantity })).filter((l) => l.quantity > 0),
+      items: o.lines.map((l) => ({ orderItemId: l.orderItemId, quantity: l.quantity - l.refundedQuantity })).filter((l) => l.quantity > 0),
     });
+    return { refundId: r.id, status: RefundStatus.PENDING, created: true };
   }
 
   // ---- the worker ----

@@ -12,7 +12,7 @@ import {
   type GatewayPayment,
   type PaymentGatewayClient,
 } from '../../gateway/payment-gateway.client';
-import { giveBackOrder } from '../give-back';
+import { giveBackUnpaidOrder } from '../give-back';
 import { settlementRows, voidOpenCharge, type ApplyOutcome } from '../order-rows';
 import { countPoints, existingOutcome, orderContext, systemClock, type Clock } from './apply-order.workflow';
 import type { OrderTransaction, OrderTxPlan } from './order-transaction';
@@ -167,7 +167,7 @@ export class CardPaymentWorkflow {
       if (!o || o.status !== OrderStatus.PENDING) return false;
       // FAILED, its lines earning nothing (the reward was never credited: it comes with PAID).
       await this.repos.settlement.run(q, OrderSettlementRepository.markFailed(orderId, OrderStatus.PENDING, reason));
-      await giveBackOrder(q, this.repos, { ...o, orderId }, { ref: `fail-${orderId}`, now, wasPaid: false });
+      await giveBackUnpaidOrder(q, this.repos, { ...o, orderId }, { ref: `fail-${orderId}`, now });
       await this.repos.settlement.setPayment(q, orderId, paymentStatus);
       return true;
     });

@@ -1,18 +1,11 @@
 import type { DataSource } from 'typeorm';
 import { OrderStatus, PaymentMethod, PaymentStatus } from '@bazaar/contracts';
-import {
-  cancelRefundKey,
-  inRetryingTransaction,
-  type OrderSettlementRepository,
-  type PointsRepository,
-  type RefundableOrder,
-  type RefundsRepository,
-} from '@bazaar/db';
+import { inRetryingTransaction, type OrderSettlementRepository, type PointsRepository, type RefundsRepository } from '@bazaar/db';
 import { newId, type Logger } from '@bazaar/platform';
 import type { AcceptedOrder } from '@bazaar/queue';
 import type { PaymentGatewayClient } from '../../gateway/payment-gateway.client';
 import { systemClock, type Clock } from '../apply-order/apply-order.workflow';
-import { giveBackOrder } from '../give-back';
+import { giveBackUnpaidOrder } from '../give-back';
 import type { RefundOutcome, RefundWorkflow } from '../refund/refund.workflow';
 import { fullCancelKey, settlementRows, voidOpenCharge } from '../order-rows';
 
@@ -25,7 +18,7 @@ export interface CancelOutcome {
 }
 
 /** What the first transaction decided: done (perhaps with a charge to void), or a paid order (cancelled by a refund). */
-type FirstStep = { done: CancelOutcome; voidCard?: boolean } | { paid: RefundableOrder };
+type FirstStep = { done: CancelOutcome; voidCard?: boolean } | { refundId: string };
 
 export type CancelReason = 'CUSTOMER' | 'EXPIRED' | 'AUDIT';
 
@@ -70,13 +63,13 @@ export class CancelOrderWorkflow {
         // Awaiting card payment: stock back now; the charge, if any, is cancelled below (the payment row stays
         // open until the gateway confirms, so a run that dies in between does it again).
         await this.settlement.transition(q, orderId, OrderStatus.PENDING, OrderStatus.CANCELLED);
-        await giveBackOrder(q, repos, { ...o, orderId }, { ref, now, wasPaid: false });
+        await giveBackUnpaidOrder(q, repos, { ...o, orderId }, { ref, now });
         return { done: { status: OrderStatus.CANCELLED, changed: true }, voidCard: true };
       }
       if (o.status === OrderStatus.PAID && reason === 'CUSTOMER') {
-        const refundable = await this.refundRows.lockRefundableOrder(q, orderId);
-        if (refundable && (await this.refundRows.pendingCount(q, orderId)) === 0) return { paid: refundable };
-        return { done: { status: o.status, changed: false } };
+        // Its one cancel refund, recorded here (or found, if a cancel recorded it before); applied below.
+        const r = await this.refundRows.recordCancel(q, orderId, o.userId, { id: newId(), requestId, createdAt: now });
+        return 'refused' in r ? { done: { status: o.status, changed: false } } : { refundId: r.refundId };
       }
       if (o.status !== OrderStatus.PAID) {
         const payment = o.paymentMethod === PaymentMethod.CARD ? await this.settlement.payment(q, orderId) : null;
@@ -84,35 +77,20 @@ export class CancelOrderWorkflow {
         return { done: { status: o.status, changed: false }, ...(open && o.status !== OrderStatus.PARTIALLY_REFUNDED && o.status !== OrderStatus.REFUNDED ? { voidCard: true } : {}) };
       }
       return { done: { status: o.status, changed: false } };
-    });
+    }, 5, 'READ COMMITTED');
 
     if ('done' in first) {
       if (first.voidCard) await this.voidCardCharge(orderId);
       return first.done;
     }
-    return this.cancelPaid(first.paid, requestId, now);
+    return this.cancelPaid(orderId, first.refundId);
   }
 
-  /** A PAID order: its one cancel refund (recorded once under the order's cancel key), applied now under the lock the caller holds. */
-  private async cancelPaid(o: RefundableOrder, requestId: string, now: Date): Promise<CancelOutcome> {
-    const refundId = await inRetryingTransaction(
-      this.ds,
-      async (q) => {
-        const seen = await this.refundRows.findByKey(q, o.userId, cancelRefundKey(o.orderId));
-        if (seen) return seen.id;
-        const locked = await this.refundRows.lockRefundableOrder(q, o.orderId);
-        if (!locked || locked.status !== OrderStatus.PAID) return null;
-        const id = newId();
-        await this.refundRows.insertCancel(q, locked, { id, requestId, createdAt: now });
-        return id;
-      },
-      5,
-      'READ COMMITTED',
-    );
-    if (!refundId) return { status: OrderStatus.PAID, changed: false };
+  /** A PAID order: its cancel refund, applied now under the customer's lock the caller holds. */
+  private async cancelPaid(orderId: string, refundId: string): Promise<CancelOutcome> {
     const outcomes = await this.refunds.run(refundId);
     const own = outcomes[outcomes.length - 1]!;
-    this.log.info({ orderId: o.orderId, refundId, refund: own.status }, 'paid order cancelled by a full refund');
+    this.log.info({ orderId, refundId, refund: own.status }, 'paid order cancelled by a full refund');
     return { status: own.orderStatus, changed: own.changed && own.orderStatus === OrderStatus.CANCELLED, refunds: outcomes };
   }
 

@@ -5,7 +5,7 @@ import type { RefundPlan } from '@bazaar/domain';
 import type { Logger, Metrics } from '@bazaar/platform';
 import { isCancelRefusal, type PaymentGatewayClient } from '../../gateway/payment-gateway.client';
 import { systemClock, type Clock } from '../apply-order/apply-order.workflow';
-import { lockRefund, type LockedRefund } from './steps/1-lock.step';
+import { lockOldestPending, lockRefund, type LockedRefund } from './steps/1-lock.step';
 import { priceRefund } from './steps/2-price.step';
 import { cancelOnCard, type CardCancelResult } from './steps/3-card-cancel.step';
 import { pointsStep } from './steps/4-points.step';
@@ -109,41 +109,37 @@ export class RefundWorkflow {
   async run(refundId: string): Promise<RefundOutcome[]> {
     const done: RefundOutcome[] = [];
     for (let i = 0; i <= MAX_AHEAD; i++) {
-      const next = await this.tx('lock', async (q) => {
-        const [row] = (await q.query('SELECT order_id, status FROM refunds WHERE id = ?', [refundId])) as { order_id: string; status: RefundStatus }[];
-        if (!row) return null;
-        if (row.status !== RefundStatus.PENDING) return { settled: true as const };
-        return { settled: false as const, id: (await this.repos.refunds.oldestPending(q, row.order_id)) ?? refundId };
-      });
-      if (!next) throw new Error(`refund ${refundId} does not exist`);
-      if (next.settled) {
+      const outcome = await this.applyNext(refundId);
+      if (!outcome) {
         done.push(await this.alreadySettled(refundId));
         return done;
       }
-      const outcome = await this.applyOne(next.id);
       done.push(outcome);
-      if (next.id === refundId) return done;
+      if (outcome.refundId === refundId) return done;
     }
     throw new Error(`refund ${refundId}: more than ${MAX_AHEAD} older refunds of its order are pending`);
   }
 
-  /** One refund, the oldest pending of its order. */
-  private async applyOne(refundId: string): Promise<RefundOutcome> {
+  /**
+   * Applies the oldest pending refund of `targetId`'s order (the target itself, or one requested before it);
+   * null when the target is no longer PENDING. The oldest is chosen under the order row's lock.
+   */
+  private async applyNext(targetId: string): Promise<RefundOutcome | null> {
     const now = this.clock();
     const first = await this.tx('lock', async (q, label) => {
-      const locked = await lockRefund(q, this.repos, refundId);
-      if (!locked) throw new Error(`refund ${refundId} vanished`);
-      if (locked.refund.status !== RefundStatus.PENDING) return { skip: true as const };
+      const locked = await lockOldestPending(q, this.repos, targetId);
+      if (!locked) return null;
       label.step = 'price';
       const plan = await priceRefund(q, this.repos, locked, now);
       const card = locked.order.paymentMethod === PaymentMethod.CARD && plan.cashReturned > 0;
-      if (card) return { skip: false as const, card: true as const, plan, payment: await this.repos.settlement.payment(q, locked.order.orderId) };
+      if (card) return { card: true as const, refundId: locked.refund.id, plan, payment: await this.repos.settlement.payment(q, locked.order.orderId) };
       // BALANCE (or nothing for the card): everything in this one transaction.
-      return { skip: false as const, card: false as const, outcome: await this.applySteps(q, label, locked, plan, null, now) };
+      return { card: false as const, outcome: await this.applySteps(q, label, locked, plan, null, now) };
     });
-    if (first.skip) return this.alreadySettled(refundId);
+    if (!first) return null;
     if (!first.card) return first.outcome;
 
+    const { refundId } = first;
     if (!first.payment) throw new Error(`card refund ${refundId}: its order has no payment row`);
     let answer: CardCancelResult;
     try {
