@@ -3,7 +3,7 @@ import type mysql from 'mysql2/promise';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { OrderSettlementRepository, PointsRepository, RefundsRepository, isRetryableTxError } from '@bazaar/db';
 import { runRefundSteps } from '@bazaar/worker/src/workflows/refund/refund.workflow';
-import { lockRefund } from '@bazaar/worker/src/workflows/refund/steps/1-lock.step';
+import { lockOldestPending } from '@bazaar/worker/src/workflows/refund/steps/1-lock.step';
 import { priceRefund } from '@bazaar/worker/src/workflows/refund/steps/2-price.step';
 import type { RefundRepos } from '@bazaar/worker/src/workflows/refund/steps/refund-step';
 import { mysqlConnection } from './env';
@@ -75,9 +75,9 @@ async function applyRefund(q: QueryRunner, label: { step: string }, refundId: st
     await q.query('START TRANSACTION');
     try {
       label.step = 'lock';
-      const locked = await lockRefund(q, repos, refundId);
-      if (!locked) throw new Error(`refund ${refundId} vanished`);
-      if (locked.refund.status !== 'PENDING') throw new Error(`ceiling refund ${refundId} is ${locked.refund.status}`);
+      const locked = await lockOldestPending(q, repos, refundId);
+      if (!locked) throw new Error(`ceiling refund ${refundId} is not PENDING`);
+      if (locked.refund.id !== refundId) throw new Error(`ceiling refund ${refundId}: an older refund of its order is pending`);
       label.step = 'price';
       const plan = await priceRefund(q, repos, locked, now);
       await runRefundSteps({ q, repos, locked, plan, card: null, now }, label);
