@@ -1,12 +1,19 @@
 import { OrderStatus, RefundFailureReason, RefundStatus, type OrderView, type RefundView } from '@bazaar/contracts';
 import { selectRows } from '@bazaar/db';
-import { startFakeGateway, type FakeGateway } from '@bazaar/fake-gateway';
-import { DELIVERY, eventually, startTestApi, type TestApi } from '../support/api-harness';
-import { isolatedEnv } from '../support/isolated-env';
+import type { FakeGateway } from '@bazaar/fake-gateway';
+import { DELIVERY, eventually, type TestApi } from '../support/api-harness';
 import { balanceFromLedger, ledgerProblems, moneyFixtures } from '../support/money-fixtures';
-import { startProcess, type RunningProcess } from '../support/processes';
-import { cardBookProblems, freshKey, gatewayControls, storeWith, type CancelAttempt, type Client } from '../support/refund-fixtures';
-import type { TestEnv } from '../support/test-env';
+import type { RunningProcess } from '../support/processes';
+import {
+  cardBookProblems,
+  freshKey,
+  gatewayControls,
+  startRefundFleet,
+  storeWith,
+  type RefundFleet,
+  type CancelAttempt,
+  type Client,
+} from '../support/refund-fixtures';
 
 const DAY = 86_400_000;
 /** The workers' gateway client: 500 ms per HTTP attempt, one retry of its own; then BullMQ retries the job (3 attempts), then the reconciler. */
@@ -27,49 +34,33 @@ const JOB_ATTEMPTS = 3;
  */
 describe('card refunds when the gateway misbehaves', () => {
   jest.setTimeout(90_000);
-  let env: TestEnv;
+  let fleet: RefundFleet;
   let api: TestApi;
   let gw: FakeGateway;
-  const workers: RunningProcess[] = [];
   let scheduler: RunningProcess;
   const fx = moneyFixtures(() => api);
   const gateway = gatewayControls(() => gw.url);
 
   beforeAll(async () => {
-    env = await isolatedEnv('rfaults');
-    gw = await startFakeGateway({ port: 0, host: '127.0.0.1', secretKey: 'test_sk_bazaar' });
-    api = await startTestApi({ ...env, ORDER_JOB_ATTEMPTS: String(JOB_ATTEMPTS) });
-    const workerEnv = {
-      ...env,
-      LOG_LEVEL: 'warn',
-      WORKER_CONCURRENCY: '8',
-      WORKER_LOCK_MS: '5000',
-      CUSTOMER_LOCK_MS: '5000',
-      ORDER_JOB_ATTEMPTS: String(JOB_ATTEMPTS),
-      PAYMENT_GATEWAY_URL: gw.url,
-      PAYMENT_TIMEOUT_MS: String(PAYMENT_TIMEOUT_MS),
-      PAYMENT_RETRIES: '1',
-      PAYMENT_BREAKER_RESET_MS: '1000',
-    };
-    const started = await Promise.all([
-      startProcess('worker', workerEnv),
-      startProcess('worker', workerEnv),
-      startProcess('scheduler', {
-        ...env,
-        LOG_LEVEL: 'warn',
+    fleet = await startRefundFleet('rfaults', {
+      workers: 2,
+      api: { ORDER_JOB_ATTEMPTS: String(JOB_ATTEMPTS) },
+      worker: {
+        WORKER_CONCURRENCY: '8',
+        WORKER_LOCK_MS: '5000',
+        CUSTOMER_LOCK_MS: '5000',
         ORDER_JOB_ATTEMPTS: String(JOB_ATTEMPTS),
-        RECONCILE_CRON: '* * * * * *',
-        RECONCILE_AFTER_SECONDS: '2',
-      }),
-    ]);
-    scheduler = started.pop()!;
-    workers.push(...started);
+        PAYMENT_TIMEOUT_MS: String(PAYMENT_TIMEOUT_MS),
+        PAYMENT_RETRIES: '1',
+        PAYMENT_BREAKER_RESET_MS: '1000',
+      },
+      scheduler: { ORDER_JOB_ATTEMPTS: String(JOB_ATTEMPTS), RECONCILE_AFTER_SECONDS: '2' },
+    });
+    ({ api, gw, scheduler } = fleet);
   });
 
   afterAll(async () => {
-    await Promise.all([...workers, scheduler].filter(Boolean).map((p) => p.stop()));
-    await api?.close();
-    await gw?.close();
+    await fleet?.stop();
   });
 
   const paid = (client: Client, orderId: string) =>

@@ -1,12 +1,10 @@
 import { OrderStatus, RefundStatus, WalletEntryKind } from '@bazaar/contracts';
 import { selectRows } from '@bazaar/db';
-import { startFakeGateway, type FakeGateway } from '@bazaar/fake-gateway';
-import { DELIVERY, eventually, startTestApi, type TestApi } from '../support/api-harness';
-import { isolatedEnv } from '../support/isolated-env';
+import type { FakeGateway } from '@bazaar/fake-gateway';
+import { DELIVERY, eventually, type TestApi } from '../support/api-harness';
 import { balanceFromLedger, ledgerProblems, moneyFixtures } from '../support/money-fixtures';
 import { startProcess, type RunningProcess } from '../support/processes';
-import { cardBookProblems, freshKey, gatewayControls, storeWith, type Client } from '../support/refund-fixtures';
-import type { TestEnv } from '../support/test-env';
+import { cardBookProblems, freshKey, gatewayControls, startRefundFleet, storeWith, type RefundFleet, type Client } from '../support/refund-fixtures';
 
 const DAY = 86_400_000;
 const CUSTOMERS = 100;
@@ -34,41 +32,27 @@ const GRANT = 2_000;
  */
 describe('killing refund workers while 500 refunds flow', () => {
   jest.setTimeout(180_000);
-  let env: TestEnv;
+  let fleet: RefundFleet;
   let api: TestApi;
   let gw: FakeGateway;
-  const workers: RunningProcess[] = [];
+  let workers: RunningProcess[];
   let scheduler: RunningProcess;
   let workerEnv: Record<string, string>;
   const fx = moneyFixtures(() => api);
   const gateway = gatewayControls(() => gw.url);
 
   beforeAll(async () => {
-    env = await isolatedEnv('rkill');
-    gw = await startFakeGateway({ port: 0, host: '127.0.0.1', secretKey: 'test_sk_bazaar' });
-    api = await startTestApi({ ...env });
     // Short locks: a killed worker's jobs and its customer lock are taken over within seconds.
-    workerEnv = {
-      ...env,
-      LOG_LEVEL: 'warn',
-      WORKER_CONCURRENCY: '16',
-      WORKER_LOCK_MS: '3000',
-      CUSTOMER_LOCK_MS: '2000',
-      PAYMENT_GATEWAY_URL: gw.url,
-      PAYMENT_TIMEOUT_MS: '1000',
-    };
-    const started = await Promise.all([
-      ...[0, 1, 2].map(() => startProcess('worker', workerEnv)),
-      startProcess('scheduler', { ...env, LOG_LEVEL: 'warn', RECONCILE_CRON: '* * * * * *', RECONCILE_AFTER_SECONDS: '3' }),
-    ]);
-    scheduler = started.pop()!;
-    workers.push(...started);
+    fleet = await startRefundFleet('rkill', {
+      workers: 3,
+      worker: { WORKER_CONCURRENCY: '16', WORKER_LOCK_MS: '3000', CUSTOMER_LOCK_MS: '2000', PAYMENT_TIMEOUT_MS: '1000' },
+      scheduler: { RECONCILE_AFTER_SECONDS: '3' },
+    });
+    ({ api, gw, workers, scheduler, workerEnv } = fleet);
   });
 
   afterAll(async () => {
-    await Promise.all([...workers, scheduler].filter(Boolean).map((p) => p.stop()));
-    await api?.close();
-    await gw?.close();
+    await fleet?.stop();
   });
 
   const count = async (sql: string, params: unknown[] = []) => Number((await selectRows<{ n: number | string }>(api.deps.ds, sql, params))[0]?.n ?? 0);

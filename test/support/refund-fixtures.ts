@@ -1,7 +1,9 @@
 import type { DataSource } from 'typeorm';
 import { selectRows } from '@bazaar/db';
-import type { Ledger } from '@bazaar/fake-gateway';
-import type { TestApi } from './api-harness';
+import { startFakeGateway, type Ledger } from '@bazaar/fake-gateway';
+import { startTestApi, type TestApi } from './api-harness';
+import { isolatedEnv } from './isolated-env';
+import { startProcess, type RunningProcess } from './processes';
 import type { moneyFixtures } from './money-fixtures';
 
 /** One row of the fake gateway's cancelAttempts (not exported by the package on its own). */
@@ -128,3 +130,39 @@ export async function cardBookProblems(ds: DataSource, ledger: Ledger, orderIds:
   }
   return problems;
 }
+
+/**
+ * The fleet the refund fault and crash specs run against: a database and
+ * prefix of their own, the fake gateway, the api in this process, `workers`
+ * worker processes and one scheduler reconciling every second. `workers` is
+ * the live list (a spec may kill and replace them); `workerEnv` starts more.
+ */
+export async function startRefundFleet(
+  name: string,
+  opts: { workers: number; api?: Record<string, string>; worker: Record<string, string>; scheduler: Record<string, string> },
+) {
+  const env = await isolatedEnv(name);
+  const gw = await startFakeGateway({ port: 0, host: '127.0.0.1', secretKey: 'test_sk_bazaar' });
+  const api = await startTestApi({ ...env, ...opts.api });
+  const workerEnv = { ...env, LOG_LEVEL: 'warn', PAYMENT_GATEWAY_URL: gw.url, ...opts.worker };
+  const started = await Promise.all([
+    ...Array.from({ length: opts.workers }, () => startProcess('worker', workerEnv)),
+    startProcess('scheduler', { ...env, LOG_LEVEL: 'warn', RECONCILE_CRON: '* * * * * *', ...opts.scheduler }),
+  ]);
+  const scheduler = started.pop()!;
+  const workers: RunningProcess[] = started;
+  return {
+    env,
+    gw,
+    api,
+    workers,
+    scheduler,
+    workerEnv,
+    async stop(): Promise<void> {
+      await Promise.all([...workers, scheduler].map((p) => p.stop()));
+      await api.close();
+      await gw.close();
+    },
+  };
+}
+export type RefundFleet = Awaited<ReturnType<typeof startRefundFleet>>;
