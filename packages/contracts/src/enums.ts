@@ -106,3 +106,34 @@ export const PointMovementKind = {
   GRANT: 'GRANT',
 } as const;
 export type PointMovementKind = (typeof PointMovementKind)[keyof typeof PointMovementKind];
+
+/**
+ * A store's part of an order, fulfilled by that store on its own: delivery PREPARING → SHIPPED → DELIVERED,
+ * pickup PREPARING → READY_FOR_PICKUP → PICKED_UP (the transition table is packages/domain's).
+ */
+export const FulfillmentStatus = {
+  PREPARING: 'PREPARING',
+  SHIPPED: 'SHIPPED',
+  DELIVERED: 'DELIVERED',
+  READY_FOR_PICKUP: 'READY_FOR_PICKUP',
+  PICKED_UP: 'PICKED_UP',
+} as const;
+export type FulfillmentStatus = (typeof FulfillmentStatus)[keyof typeof FulfillmentStatus];
+export const FULFILLMENT_STATUSES = Object.values(FulfillmentStatus) as [FulfillmentStatus, ...FulfillmentStatus[]];
+
+/** Why fulfillment.update was refused (PRECONDITION_FAILED, data.reason). */
+export const FulfillmentRefusal = {
+  /** Not a next status of the part's current one for its fulfillment type (out of order, backwards, or the other type's). */
+  TRANSITION_NOT_ALLOWED: 'TRANSITION_NOT_ALLOWED',
+  /** The order is not PAID or PARTIALLY_REFUNDED (refunded in full, cancelled), or every unit of the store's lines is refunded or being refunded. */
+  NOTHING_TO_FULFILL: 'NOTHING_TO_FULFILL',
+} as const;
+export type FulfillmentRefusal = (typeof FulfillmentRefusal)[keyof typeof FulfillmentRefusal];
+
+/** orders.cancel of a paid order refused because a store has already shipped or handed over its part (PRECONDITION_FAILED). */
+export const CancelRefusal = { ALREADY_FULFILLED: 'ALREADY_FULFILLED' } as const;
+export type CancelRefusal = (typeof CancelRefusal)[keyof typeof CancelRefusal];
+
+/** A closed store sells nothing: its products are not on sale and its subscriptions pause. */
+export const StoreStatus = { OPEN: 'OPEN', CLOSED: 'CLOSED' } as const;
+export type StoreStatus = (typeof StoreStatus)[keyof typeof StoreStatus];

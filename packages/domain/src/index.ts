@@ -5,3 +5,6 @@ export * from './points/lots';
 export * from './orders/order-state';
 export * from './search/search-tokens';
 export * from './catalog/popularity';
+export * from './subscriptions/cycles';
+export * from './fulfillment/fulfillment-state';
+export * from './stores/opening-hours';
