@@ -11,3 +11,4 @@ export * from './popular-products.schema';
 export * from './coupons.schema';
 export * from './points.schema';
 export * from './refunds.schema';
+export * from './subscriptions.schema';

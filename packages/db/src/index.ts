@@ -17,3 +17,4 @@ export * from './repositories/points.repository';
 export * from './repositories/sql-batch';
 export * from './repositories/coupons.repository';
 export * from './repositories/refunds.repository';
+export * from './repositories/subscriptions.repository';

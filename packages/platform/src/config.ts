@@ -96,6 +96,16 @@ export const configSchema = z.object({
   ADMIN_EMAIL: z.email().optional(),
   ADMIN_PASSWORD: z.string().min(10, 'at least 10 characters').max(200).optional(),
 
+  /** When the scheduler places due subscription cycles (6-field cron). */
+  SUBSCRIPTIONS_CRON: z.string().min(9).default('*/10 * * * * *'),
+  /** The dunning schedule: seconds after a failed cycle before each retry (comma-separated), then the subscription pauses. */
+  SUBSCRIPTION_DUNNING_SECONDS: z
+    .string()
+    .regex(/^[0-9]+(,[0-9]+)*$/, 'comma-separated seconds')
+    .default('3600,86400,259200')
+    .transform((v) => v.split(',').map(Number)),
+  /** Test only (refused unless NODE_ENV=test): a Redis key whose value, in ms, is added to the scheduler's clock. */
+  SUBSCRIPTION_TEST_CLOCK_KEY: z.string().min(1).optional(),
   BULL_BOARD_USER: z.string().min(1).default('admin'),
   BULL_BOARD_PASSWORD: z.string().min(8, 'at least 8 characters').default('bazaar-admin'),
   SHUTDOWN_TIMEOUT_MS: positiveInt(120_000).default(10_000),

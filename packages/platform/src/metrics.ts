@@ -60,6 +60,12 @@ export function createMetrics(service: string, opts: MetricsOptions = {}) {
       labelNames: ['cache', 'result'] as const,
       registers: [registry],
     }),
+    subscriptionCycles: new Counter({
+      name: 'bazaar_subscription_cycles_total',
+      help: 'Subscription cycle tries by outcome (placed, paid, failed, refused, retried, skipped, paused)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     couponClaims: new Counter({
       name: 'bazaar_coupon_claims_total',
       help: 'Coupon claims by outcome (issued, sold_out, duplicate)',

@@ -6,6 +6,7 @@ import { ProductSearch1763900500000 } from './1763900500000-product-search';
 import { ProductListIndexes1763900550000 } from './1763900550000-product-list-indexes';
 import { MoneyCore1764000000000 } from './1764000000000-money-core';
 import { Refunds1764100000000 } from './1764100000000-refunds';
+import { Subscriptions1764200200000 } from './1764200200000-subscriptions';
 
 /** Every migration, in order. Never edit one that has landed: add a new one. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   ProductListIndexes1763900550000,
   MoneyCore1764000000000,
   Refunds1764100000000,
+  Subscriptions1764200200000,
 ];
