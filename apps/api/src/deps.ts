@@ -9,6 +9,7 @@ import {
   PopularProductsRepository,
   QuestionsRepository,
   RefundsRepository,
+  SubscriptionsRepository,
   UsersRepository,
   WalletRepository,
   createDataSource,
@@ -34,6 +35,7 @@ import { ProductDetailCache } from './services/product-detail.cache';
 import { ProductPricingCache } from './services/product-pricing.cache';
 import { RefundService } from './services/refund.service';
 import { SessionService } from './services/session.service';
+import { SubscriptionService } from './services/subscription.service';
 import { createCouponService, type CouponService } from './services/coupon.service';
 
 /** Everything the API's procedures use, built once per process. */
@@ -71,6 +73,8 @@ export interface Deps {
   orderEvents: OrderEventsHub;
   /** coupons.*, and for the order path: terms, reserveForOrder, releaseForOrder. */
   coupons: CouponService;
+  /** subscriptions.*, and pauseHolding({productIds} | {storeId}, reason, detail) for products.remove and stores.close. */
+  subscriptions: SubscriptionService;
   close(): Promise<void>;
 }
 
@@ -158,6 +162,7 @@ export async function createDeps(config: Config): Promise<Deps> {
     cancels: new OrderCancelService(store, orders, ordersQueue, ordersEvents, refunds, refundsEvents, config.CANCEL_WAIT_MS),
     refunds,
     coupons,
+    subscriptions: new SubscriptionService(new SubscriptionsRepository(ds), pricing),
     async close() {
       await orderEvents.close();
       await productDetails.close();

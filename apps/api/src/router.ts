@@ -7,6 +7,7 @@ import { productsRouter } from './routers/products/_router';
 import { questionsRouter } from './routers/questions/_router';
 import { refundsRouter } from './routers/refunds/_router';
 import { storesRouter } from './routers/stores/_router';
+import { subscriptionsRouter } from './routers/subscriptions/_router';
 import { walletRouter } from './routers/wallet/_router';
 import { router } from './trpc';
 
@@ -21,6 +22,7 @@ export const appRouter = router({
   questions: questionsRouter,
   coupons: couponsRouter,
   refunds: refundsRouter,
+  subscriptions: subscriptionsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import cron from 'node-cron';
-import { OrdersRepository, PointsRepository, PopularProductsRepository, RefundsRepository, ViewCountsRepository, createDataSource } from '@bazaar/db';
+import { createOrderAcceptance } from '@bazaar/api/ordering';
+import { OrdersRepository, PointsRepository, PopularProductsRepository, RefundsRepository, SubscriptionsRepository, ViewCountsRepository, createDataSource } from '@bazaar/db';
 import { createLogger, createMetrics, createRedis, loadConfigOrExit, redisKeys, startHealthServer, type Logger } from '@bazaar/platform';
 import {
   AcceptedOrderStore,
@@ -20,6 +21,8 @@ import { ReconcileGateJob } from './jobs/reconcile-gate.job';
 import { ReconcileOrdersJob } from './jobs/reconcile-orders.job';
 import { ReconcileRefundsJob } from './jobs/reconcile-refunds.job';
 import { RefreshPopularProductsJob } from './jobs/refresh-popular-products.job';
+import { PlaceSubscriptionsJob } from './jobs/place-subscriptions.job';
+import { subscriptionClock } from './jobs/subscription-clock';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -50,7 +53,18 @@ async function main(): Promise<void> {
   const expire = new ExpireCardOrdersJob(new OrdersRepository(ds), queue, config.CARD_PAYMENT_EXPIRY_SECONDS);
   const expirePoints = new ExpirePointsJob(new PointsRepository(ds), metrics);
   const popular = new RefreshPopularProductsJob(new PopularProductsRepository(ds), new PopularProductsStore(redis, keys));
+  // Subscription cycles go through the same accept path as orders.place (@bazaar/api/ordering).
+  const acceptRedis = createRedis(config.REDIS_URL, 'command');
+  const acceptance = createOrderAcceptance({ config, redis: acceptRedis, keys, ds, ordersQueue: queue, metrics });
+  const placeSubscriptions = new PlaceSubscriptionsJob(
+    new SubscriptionsRepository(ds),
+    (userId, input, requestId, l) => acceptance.place(userId, input, requestId, l),
+    metrics.subscriptionCycles,
+    config.SUBSCRIPTION_DUNNING_SECONDS,
+    subscriptionClock(config, acceptRedis, keys),
+  );
   const jobs: { name: string; schedule: string; leaseMs: number; run: (log: Logger) => Promise<unknown> }[] = [
+    { name: PlaceSubscriptionsJob.NAME, schedule: config.SUBSCRIPTIONS_CRON, leaseMs: 60_000, run: (l) => placeSubscriptions.run(l) },
     {
       name: ReconcileOrdersJob.NAME,
       schedule: config.RECONCILE_CRON,
@@ -131,6 +145,7 @@ async function main(): Promise<void> {
     await queue.close();
     await refundsQueue.close();
     await redis.quit().catch(() => undefined);
+    await acceptRedis.quit().catch(() => undefined);
     await ds.destroy();
     process.exit(0);
   };

@@ -68,6 +68,8 @@ export const productsRouter = router({
     await ctx.deps.pricing.put({ id: p.id, storeId: p.storeId, name: p.name, price: p.price, status: ProductStatus.DELETED });
     await ctx.deps.gate.init(p.id, 0);
     await ctx.deps.productDetails.invalidate(p.id);
+    // Subscriptions holding it pause (the customer sees why) rather than fail every cycle.
+    await ctx.deps.subscriptions.pauseHolding({ productIds: [p.id] }, 'PRODUCT_UNAVAILABLE', `product ${p.id} was removed from sale`);
     return { productId: p.id, status: ProductStatus.DELETED };
   }),
 
