@@ -51,13 +51,15 @@ export class SubscriptionService {
     return this.get(userId, subscriptionId);
   }
 
-  /** Goes on from the first cycle due after now (nothing missed while paused is placed), attempts reset. */
+  /** Goes on from the first cycle due after now (nothing missed while paused is placed, no tried cycle again), attempts reset. */
   async resume(userId: number, subscriptionId: number): Promise<SubscriptionView> {
     const s = await this.get(userId, subscriptionId);
     if (s.status !== 'PAUSED') throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `subscription ${subscriptionId} is ${s.status}, not PAUSED` });
     const now = this.clock();
     const start = new Date(s.startAt);
-    const next = Math.max(nextCycleAfter(start, s.every, now), s.nextCycle);
+    // A cycle already tried (its dunning spent, or placed before a pause) is not tried again.
+    const tried = s.cycles.some((c) => c.cycle === s.nextCycle);
+    const next = Math.max(nextCycleAfter(start, s.every, now), s.nextCycle + (tried ? 1 : 0));
     await this.repo.resume(userId, subscriptionId, next, cycleDueAt(start, s.every, next), now);
     return this.get(userId, subscriptionId);
   }
