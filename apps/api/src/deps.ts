@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import {
   CartRepository,
   CatalogRepository,
+  FulfillmentRepository,
   OrdersRepository,
   PointsRepository,
   PopularProductsRepository,
@@ -34,6 +35,8 @@ import { PopularProductsService } from './services/popular-products.service';
 import { ProductDetailCache } from './services/product-detail.cache';
 import { ProductPricingCache } from './services/product-pricing.cache';
 import { RefundService } from './services/refund.service';
+import { FulfillmentService } from './services/fulfillment.service';
+import { StoreProfileCache } from './services/store-profile.cache';
 import { SessionService } from './services/session.service';
 import { SubscriptionService } from './services/subscription.service';
 import { createCouponService, type CouponService } from './services/coupon.service';
@@ -71,6 +74,10 @@ export interface Deps {
   /** refunds.*, and orders.cancel of a paid order. */
   refunds: RefundService;
   orderEvents: OrderEventsHub;
+  /** A store's settings, inbox, pickups and fulfillment moves (stores.update/close/orders/pickups, fulfillment.update). */
+  fulfillment: FulfillmentService;
+  storeProfiles: StoreProfileCache;
+  parts: FulfillmentRepository;
   /** coupons.*, and for the order path: terms, reserveForOrder, releaseForOrder. */
   coupons: CouponService;
   /** subscriptions.*, and pauseHolding({productIds} | {storeId}, reason, detail) for products.remove and stores.close. */
@@ -120,6 +127,12 @@ export async function createDeps(config: Config): Promise<Deps> {
   await productDetails.listen((productId) => pricing.forget(productId));
   const coupons = createCouponService(ds, redis, keys, catalog, metrics);
   const refunds = new RefundService(ds, new RefundsRepository(ds), store, refundsQueue, metrics);
+  const storeProfiles = new StoreProfileCache(redis, keys, catalog, metrics);
+  const parts = new FulfillmentRepository(ds);
+  const subscriptions = new SubscriptionService(new SubscriptionsRepository(ds), pricing);
+  const fulfillment = new FulfillmentService(catalog, parts, storeProfiles, store, redis, keys, (storeId) =>
+    subscriptions.pauseHolding({ storeId }, 'STORE_CLOSED', `store ${storeId} closed`),
+  );
   return {
     config,
     metrics,
@@ -156,13 +169,17 @@ export async function createDeps(config: Config): Promise<Deps> {
       (userId) => carts.lines(userId),
       coupons,
       config.REWARD_BPS,
+      storeProfiles,
     ),
-    orderQueries: new OrderQueryService(store, orders, metrics),
+    orderQueries: new OrderQueryService(store, orders, metrics, parts),
     orderEvents,
     cancels: new OrderCancelService(store, orders, ordersQueue, ordersEvents, refunds, refundsEvents, config.CANCEL_WAIT_MS),
     refunds,
     coupons,
-    subscriptions: new SubscriptionService(new SubscriptionsRepository(ds), pricing),
+    subscriptions,
+    fulfillment,
+    storeProfiles,
+    parts,
     async close() {
       await orderEvents.close();
       await productDetails.close();

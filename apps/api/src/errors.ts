@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
-import type { ClaimRefusal, FailureReason, RefundRefusal } from '@bazaar/contracts';
+import type { CancelRefusal, ClaimRefusal, FailureReason, FulfillmentRefusal, RefundRefusal } from '@bazaar/contracts';
 
-type Reason = FailureReason | ClaimRefusal | RefundRefusal;
+type Reason = FailureReason | ClaimRefusal | RefundRefusal | FulfillmentRefusal | CancelRefusal;
 
 /** A business rule refused up front: PRECONDITION_FAILED with data.reason (contract). */
 export class ReasonedError extends Error {

@@ -1,6 +1,7 @@
 import { authRouter } from './routers/auth/_router';
 import { cartRouter } from './routers/cart/_router';
 import { couponsRouter } from './routers/coupons/_router';
+import { fulfillmentRouter } from './routers/fulfillment/_router';
 import { ordersRouter } from './routers/orders/_router';
 import { pointsRouter } from './routers/points/_router';
 import { productsRouter } from './routers/products/_router';
@@ -22,6 +23,7 @@ export const appRouter = router({
   questions: questionsRouter,
   coupons: couponsRouter,
   refunds: refundsRouter,
+  fulfillment: fulfillmentRouter,
   subscriptions: subscriptionsRouter,
 });
 

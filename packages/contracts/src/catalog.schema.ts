@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LIMITS, id } from './common';
-import type { ProductStatus } from './enums';
+import type { ProductStatus, StoreStatus } from './enums';
 
 export const storeCreateInput = z.strictObject({ name: z.string().trim().min(1).max(100) });
 export const storeGetInput = z.strictObject({ storeId: id });
@@ -41,6 +41,12 @@ export interface StoreView {
   sellerId: number;
   name: string;
   createdAt: string;
+  /** OPEN, or CLOSED (nothing on sale, subscriptions paused). */
+  status: StoreStatus;
+  /** Weekly hours in the store's time zone (pickups must fall inside them). */
+  openingHours: Partial<Record<'MON' | 'TUE' | 'WED' | 'THU' | 'FRI' | 'SAT' | 'SUN', { open: string; close: string }[]>>;
+  timeZone: string;
+  pickupLeadMinutes: number;
 }
 
 /** A product as clients see it. The live figures (stock, viewCount) come last. */

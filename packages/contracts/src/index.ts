@@ -11,4 +11,5 @@ export * from './popular-products.schema';
 export * from './coupons.schema';
 export * from './points.schema';
 export * from './refunds.schema';
+export * from './fulfillment.schema';
 export * from './subscriptions.schema';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LIMITS, id, idempotencyKey, listInput, ulid } from './common';
+import type { StorePartView } from './fulfillment.schema';
 import { FulfillmentType, PAYMENT_METHODS, PaymentMethod, type FailureReason, type OrderStatus } from './enums';
 
 export const orderLineInput = z.strictObject({
@@ -123,6 +124,8 @@ export interface OrderView {
   /** The coupon the order uses, if any. */
   couponId: number | null;
   refunded: OrderRefundedTotals;
+  /** Each store's part of a paid order and its fulfillment status (empty until the order is PAID). */
+  stores: StorePartView[];
   acceptedAt: string;
   settledAt: string | null;
 }

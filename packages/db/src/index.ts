@@ -17,4 +17,5 @@ export * from './repositories/points.repository';
 export * from './repositories/sql-batch';
 export * from './repositories/coupons.repository';
 export * from './repositories/refunds.repository';
+export * from './repositories/fulfillment.repository';
 export * from './repositories/subscriptions.repository';

@@ -26,6 +26,8 @@ export function redisKeys(prefix: string) {
     pendingOrders: (shard: number) => `${shardTag(shard)}:pending`,
     userPendingOrders: (userId: number) => `${shardTag(orderShardOf(userId))}:user-pending:${userId}`,
     productSnapshot: (productId: number) => `${prefix}:product:${productId}`,
+    /** What the accept path needs of a store (status, hours, zone, pickup lead time): written on every store change. */
+    storeProfile: (storeId: number) => `${prefix}:store:${storeId}`,
     /** products.get's shared cache: the view, its version (bumped on every change) and the one-rebuilder lock, in one slot. */
     productDetail: (productId: number) => `{${prefix}:p${productId}}:detail:v2`,
     productDetailVersion: (productId: number) => `{${prefix}:p${productId}}:ver`,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { TRPCError } from '@trpc/server';
 import { FailureReason, LIMITS, OrderStatus, PaymentMethod, type OrderPlaceInput, type OrderPlaceResult } from '@bazaar/contracts';
-import { priceOrder, type CouponTerms, type PricedOrder } from '@bazaar/domain';
+import { DEFAULT_OPENING_HOURS, pickupRefusal, priceOrder, type CouponTerms, type PricedOrder } from '@bazaar/domain';
 import { newId, type Logger, type Metrics } from '@bazaar/platform';
 import {
   enqueueOrder,
@@ -16,6 +16,7 @@ import {
 } from '@bazaar/queue';
 import { ReasonedError, badField, preconditionFailed } from '../errors';
 import type { ProductPricingCache } from './product-pricing.cache';
+import type { StoreProfileCache } from './store-profile.cache';
 
 /** A business refusal of the request (bad field, or a rule such as the sold-out gate), as opposed to a failure. */
 const isRefusal = (err: unknown): boolean => err instanceof TRPCError && (err.code === 'BAD_REQUEST' || err.code === 'PRECONDITION_FAILED');
@@ -95,6 +96,7 @@ export class OrderAcceptanceService {
     private readonly cartLines: CartLinesReader,
     private readonly coupons: CouponReservations,
     private readonly rewardBps: number,
+    private readonly stores?: StoreProfileCache,
   ) {}
 
   async place(userId: number, input: OrderPlaceInput, requestId: string, log: Logger): Promise<OrderPlaceResult> {
@@ -129,6 +131,7 @@ export class OrderAcceptanceService {
       }
       return { productId: p.id, storeId: p.storeId, name: p.name, unitPrice: p.price, quantity: item.quantity };
     });
+    await this.checkStores(lines, input, fromCart);
 
     const coupon = input.couponId === undefined ? null : await this.couponTerms(input.couponId);
     const points = input.points ?? 0;
@@ -181,6 +184,31 @@ export class OrderAcceptanceService {
     this.metrics.orders.inc({ outcome: 'accepted', reason: '' });
     log.info({ orderId: order.orderId, lines: lines.length, fromCart }, 'order accepted');
     return { orderId: order.orderId, status: OrderStatus.PENDING };
+  }
+
+  /**
+   * Every store of the order must be open (a closed store's products are not on sale), and a pickup must suit
+   * each store's pickup rules: its lead time, and its opening hours on its own clock (packages/domain).
+   */
+  private async checkStores(lines: readonly AcceptedLine[], input: OrderPlaceInput, fromCart: boolean): Promise<void> {
+    if (!this.stores) return;
+    const profiles = await this.stores.getMany(lines.map((l) => l.storeId));
+    lines.forEach((l, i) => {
+      if (profiles.get(l.storeId)?.status === 'CLOSED') {
+        throw fromCart
+          ? badField(['fromCart'], `product ${l.productId} in your cart is from a closed store; remove it from the cart`)
+          : badField(['items', i, 'productId'], `no product ${l.productId} on sale: its store is closed`);
+      }
+    });
+    if (input.fulfillment.type !== 'PICKUP') return;
+    const pickupAt = new Date(input.fulfillment.pickupAt);
+    const now = new Date();
+    for (const storeId of new Set(lines.map((l) => l.storeId))) {
+      const p = profiles.get(storeId);
+      if (!p) continue;
+      const why = pickupRefusal({ hours: p.openingHours ?? DEFAULT_OPENING_HOURS, timeZone: p.timeZone, pickupLeadMinutes: p.pickupLeadMinutes }, pickupAt, now);
+      if (why) throw badField(['fulfillment', 'pickupAt'], `store ${storeId}: ${why}`);
+    }
   }
 
   /** The coupon's terms, frozen into the order; an unknown coupon is a bad field, as an unknown product is. */

@@ -1,6 +1,7 @@
 import type { OrderLineView, OrderView, Page } from '@bazaar/contracts';
 import { OrderStatus } from '@bazaar/contracts';
-import type { OrdersRepository, SettledOrderRow } from '@bazaar/db';
+import type { FulfillmentRepository, OrdersRepository, SettledOrderRow, StorePartRow } from '@bazaar/db';
+import { toPartView } from './fulfillment.service';
 import type { AcceptedOrderStore, AcceptedRecord } from '@bazaar/queue';
 import type { Metrics } from '@bazaar/platform';
 import { DEFAULT_REWARD_BPS, cum, priceOrder, type PricedOrder } from '@bazaar/domain';
@@ -46,12 +47,13 @@ function fromAccepted(rec: AcceptedRecord): OrderView {
     pointsEarned: p.earned,
     couponId: o.coupon?.couponId ?? null,
     refunded: NOTHING_REFUNDED_ORDER,
+    stores: [],
     acceptedAt: o.acceptedAt,
     settledAt: null,
   };
 }
 
-function fromSettled(o: SettledOrderRow): OrderView {
+function fromSettled(o: SettledOrderRow, parts: StorePartRow[]): OrderView {
   // What a line's refunded units gave back: refunds apply one after another, so the sum of their
   // cumulative-floor shares telescopes to cum(X, refundedQuantity) (money.md §4).
   const lineRefunded = (i: SettledOrderRow['items'][number]) => ({
@@ -94,6 +96,7 @@ function fromSettled(o: SettledOrderRow): OrderView {
     pointsEarned: o.pointsEarned,
     couponId: o.couponId,
     refunded,
+    stores: parts.map(toPartView),
     acceptedAt: o.acceptedAt.toISOString(),
     settledAt: o.settledAt ? o.settledAt.toISOString() : null,
   };
@@ -109,6 +112,7 @@ export class OrderQueryService {
     private readonly store: AcceptedOrderStore,
     private readonly orders: OrdersRepository,
     private readonly metrics: Metrics,
+    private readonly parts: FulfillmentRepository,
   ) {}
 
   /**
@@ -126,7 +130,7 @@ export class OrderQueryService {
     }
     const settled = await this.orders.findSettled(orderId);
     if (!settled || settled.userId !== userId) return null;
-    const view = fromSettled(settled);
+    const view = fromSettled(settled, await this.parts.partsOfOrder(orderId));
     // Cached only if nothing settled since the record was read (the view is as of that revision).
     if (rec && rec.status === view.status) await this.store.cacheView(userId, orderId, rec, JSON.stringify(view));
     return view;
@@ -135,7 +139,8 @@ export class OrderQueryService {
   /** Newest first across waiting and settled orders; the cursor is the last order id of the page. */
   async list(userId: number, cursor: string | undefined, limit: number): Promise<Page<OrderView>> {
     const [pendingIds, settled] = await Promise.all([this.store.pendingOfUser(userId, 200), this.orders.listSettled(userId, cursor, limit + 1)]);
-    const byId = new Map<string, OrderView>(settled.map((o) => [o.id, fromSettled(o)]));
+    const parts = await this.parts.partsOfOrders(settled.map((o) => o.id));
+    const byId = new Map<string, OrderView>(settled.map((o) => [o.id, fromSettled(o, parts.get(o.id) ?? [])]));
     const waiting = pendingIds.filter((id) => !byId.has(id) && (cursor === undefined || id < cursor));
     const records = await Promise.all(waiting.map((id) => this.store.get(userId, id)));
     for (const rec of records) if (rec && rec.status === OrderStatus.PENDING) byId.set(rec.order.orderId, fromAccepted(rec));

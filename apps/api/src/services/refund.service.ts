@@ -5,6 +5,7 @@ import {
   OrderStatus,
   RefundKind,
   RefundRefusal,
+  CancelRefusal,
   RefundStatus,
   Role,
   type RefundLineView,
@@ -109,6 +110,9 @@ export class RefundService {
     if ('refused' in made) {
       if (made.refused === 'NOT_FOUND') throw notFound(orderId);
       if (made.refused === 'NOT_PAID') throw preconditionFailed(RefundRefusal.ORDER_NOT_REFUNDABLE, `an order in status ${made.orderStatus} cannot be cancelled`);
+      if (made.refused === 'ALREADY_FULFILLED') {
+        throw preconditionFailed(CancelRefusal.ALREADY_FULFILLED, 'a store has already shipped or readied its part of this order; request a refund of the lines instead');
+      }
       throw preconditionFailed(RefundRefusal.REFUND_IN_PROGRESS, 'a refund of this order is still pending; request a refund of the rest instead');
     }
     if (made.created) {

@@ -6,6 +6,7 @@ import { ProductSearch1763900500000 } from './1763900500000-product-search';
 import { ProductListIndexes1763900550000 } from './1763900550000-product-list-indexes';
 import { MoneyCore1764000000000 } from './1764000000000-money-core';
 import { Refunds1764100000000 } from './1764100000000-refunds';
+import { Fulfillment1764200100000 } from './1764200100000-fulfillment';
 import { Subscriptions1764200200000 } from './1764200200000-subscriptions';
 
 /** Every migration, in order. Never edit one that has landed: add a new one. */
@@ -18,5 +19,6 @@ export const MIGRATIONS = [
   ProductListIndexes1763900550000,
   MoneyCore1764000000000,
   Refunds1764100000000,
+  Fulfillment1764200100000,
   Subscriptions1764200200000,
 ];

@@ -13,6 +13,15 @@ export interface ProductPricing {
   status: ProductStatus;
 }
 
+/** A store as the accept path sees it: open or closed, and its pickup rules (null hours = the defaults). */
+export interface StoreProfile {
+  id: number;
+  status: 'OPEN' | 'CLOSED';
+  openingHours: Record<string, { open: string; close: string }[]> | null;
+  timeZone: string;
+  pickupLeadMinutes: number;
+}
+
 export class CatalogRepository {
   constructor(private readonly ds: DataSource) {}
 
@@ -25,6 +34,47 @@ export class CatalogRepository {
   /** Primary read: used for ownership checks right after a write. */
   findStore(id: number): Promise<StoreEntity | null> {
     return this.ds.getRepository(StoreEntity).findOneBy({ id });
+  }
+
+  /** Changes a store's name, hours, zone or pickup lead time (primary); the store as it is now. */
+  async updateStore(
+    storeId: number,
+    change: { name?: string; openingHours?: Record<string, { open: string; close: string }[]>; timeZone?: string; pickupLeadMinutes?: number },
+  ): Promise<StoreEntity | null> {
+    const columns: [string, unknown][] = [];
+    if (change.name !== undefined) columns.push(['name', change.name]);
+    if (change.openingHours !== undefined) columns.push(['opening_hours', JSON.stringify(change.openingHours)]);
+    if (change.timeZone !== undefined) columns.push(['time_zone', change.timeZone]);
+    if (change.pickupLeadMinutes !== undefined) columns.push(['pickup_lead_minutes', change.pickupLeadMinutes]);
+    const sets = columns.map(([c]) => `${c} = ?`);
+    const params = columns.map(([, v]) => v);
+    if (sets.length > 0) await execute(this.ds, `UPDATE stores SET ${sets.join(', ')} WHERE id = ?`, [...params, storeId]);
+    return this.findStore(storeId);
+  }
+
+  /** Closes a store for good (nothing of it is on sale any more); false when it was closed already. */
+  async closeStore(storeId: number): Promise<boolean> {
+    const r = await execute(this.ds, "UPDATE stores SET status = 'CLOSED', closed_at = CURRENT_TIMESTAMP(3) WHERE id = ? AND status = 'OPEN'", [storeId]);
+    return r.affectedRows === 1;
+  }
+
+  /** What the accept path needs of stores (status, hours, zone, lead time), by id, from a replica. */
+  async storeProfiles(ids: number[]): Promise<StoreProfile[]> {
+    if (ids.length === 0) return [];
+    return onReplica(this.ds, async (q) => {
+      const rows = await selectRows<{ id: number | string; status: 'OPEN' | 'CLOSED'; opening_hours: unknown; time_zone: string; pickup_lead_minutes: number | string }>(
+        q,
+        `SELECT id, status, opening_hours, time_zone, pickup_lead_minutes FROM stores WHERE id IN (${ids.map(() => '?').join(',')})`,
+        ids,
+      );
+      return rows.map((r) => ({
+        id: Number(r.id),
+        status: r.status,
+        openingHours: (typeof r.opening_hours === 'string' ? JSON.parse(r.opening_hours) : (r.opening_hours ?? null)) as StoreProfile['openingHours'],
+        timeZone: r.time_zone,
+        pickupLeadMinutes: Number(r.pickup_lead_minutes),
+      }));
+    });
   }
 
   storesOfSeller(sellerId: number): Promise<StoreEntity[]> {

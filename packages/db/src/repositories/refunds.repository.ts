@@ -4,6 +4,7 @@ import { OrderStatus, RefundKind, RefundStatus, Role, type PaymentMethod, type R
 import type { RefundPlan, RefundableLine } from '@bazaar/domain';
 import { execute, selectRows, type SqlRunner } from '../data-source';
 import { valuesList } from './sql-batch';
+import { FulfillmentRepository } from './fulfillment.repository';
 
 type Raw = Record<string, unknown>;
 const num = (v: unknown) => Number(v);
@@ -276,13 +277,15 @@ export class RefundsRepository {
     orderId: string,
     customerId: number,
     r: { id: string; requestId: string; createdAt: Date },
-  ): Promise<{ refundId: string; status: RefundStatus; created: boolean } | { refused: 'NOT_FOUND' | 'NOT_PAID' | 'REFUND_PENDING'; orderStatus?: OrderStatus }> {
+  ): Promise<{ refundId: string; status: RefundStatus; created: boolean } | { refused: 'NOT_FOUND' | 'NOT_PAID' | 'REFUND_PENDING' | 'ALREADY_FULFILLED'; orderStatus?: OrderStatus }> {
     const o = await this.lockRefundableOrder(q, orderId);
     if (!o || o.userId !== customerId) return { refused: 'NOT_FOUND' };
     const seen = await this.findByKey(q, customerId, cancelRefundKey(orderId));
     if (seen) return { refundId: seen.id, status: seen.status, created: false };
     if (o.status !== OrderStatus.PAID) return { refused: 'NOT_PAID', orderStatus: o.status };
     if ((await this.pendingCount(q, orderId)) > 0) return { refused: 'REFUND_PENDING' };
+    // Under the order's lock, as a fulfillment move takes it: a store that shipped (or readied a pickup) first wins.
+    if (await FulfillmentRepository.anyPartMoved(q, orderId)) return { refused: 'ALREADY_FULFILLED' };
     await this.insertRequest(q, {
       id: r.id,
       orderId,

@@ -3,10 +3,14 @@ import { orderGetInput, orderListInput, orderPlaceInput, type OrderView } from '
 import { badField } from '../../errors';
 import { customerProcedure, router } from '../../trpc';
 
-/** An order view's event id: its status, and the units refunded so far when any were (PAID, PARTIALLY_REFUNDED-3, …). */
+/**
+ * An order view's event id: its status, the units refunded so far when any were, and each store's fulfillment
+ * status once paid (PAID, PARTIALLY_REFUNDED-3, PAID.7-SHIPPED.9-PREPARING, …).
+ */
 function viewEventId(view: OrderView): string {
   const refunded = view.items.reduce((n, i) => n + i.refundedQuantity, 0);
-  return refunded > 0 ? `${view.status}-${refunded}` : view.status;
+  const base = refunded > 0 ? `${view.status}-${refunded}` : view.status;
+  return view.stores.length > 0 ? `${base}.${view.stores.map((s) => `${s.storeId}-${s.status}`).join('.')}` : base;
 }
 
 export const ordersRouter = router({
@@ -23,7 +27,7 @@ export const ordersRouter = router({
   /**
    * The order as it changes: the current view first, then a new view on every
    * status change (PENDING → PAID or FAILED, later CANCELLED, refunds), over
-   * SSE. Each event's id lets a reconnecting client resume.
+   * SSE, and on every move of a store's part (fulfillment.update). Each event's id lets a reconnecting client resume.
    */
   onStatus: customerProcedure.input(orderGetInput).subscription(async function* ({ ctx, input, signal }) {
     const events = await ctx.deps.orderEvents.listen(ctx.user.userId, signal);

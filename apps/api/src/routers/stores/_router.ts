@@ -1,9 +1,9 @@
 import { TRPCError } from '@trpc/server';
-import { storeCreateInput, storeGetInput, type StoreView } from '@bazaar/contracts';
-import type { StoreEntity } from '@bazaar/db';
+import { storeCloseInput, storeCreateInput, storeGetInput, storeOrdersInput, storePickupsInput, storeUpdateInput } from '@bazaar/contracts';
+import { toStoreView } from '../../services/fulfillment.service';
 import { publicProcedure, router, sellerProcedure } from '../../trpc';
 
-export const toStoreView = (s: StoreEntity): StoreView => ({ id: s.id, sellerId: s.sellerId, name: s.name, createdAt: s.createdAt.toISOString() });
+export { toStoreView };
 
 export const storesRouter = router({
   create: sellerProcedure
@@ -17,4 +17,16 @@ export const storesRouter = router({
   }),
 
   mine: sellerProcedure.query(async ({ ctx }) => (await ctx.deps.catalog.storesOfSeller(ctx.user.userId)).map(toStoreView)),
+
+  /** Name, weekly opening hours, time zone and pickup lead time (the store's seller). */
+  update: sellerProcedure.input(storeUpdateInput).mutation(({ ctx, input }) => ctx.deps.fulfillment.updateStore(ctx.user, input)),
+
+  /** Closes the store for good: nothing of it is on sale any more, its subscriptions pause. */
+  close: sellerProcedure.input(storeCloseInput).mutation(({ ctx, input }) => ctx.deps.fulfillment.closeStore(ctx.user, input.storeId, ctx.log)),
+
+  /** The seller's inbox: each order's part that belongs to this store, newest first. */
+  orders: sellerProcedure.input(storeOrdersInput).query(({ ctx, input }) => ctx.deps.fulfillment.inbox(ctx.user, input)),
+
+  /** The store's pickups of a day (today in its zone by default), in pickup time order. */
+  pickups: sellerProcedure.input(storePickupsInput).query(({ ctx, input }) => ctx.deps.fulfillment.pickups(ctx.user, input)),
 });

@@ -12,6 +12,7 @@ import { walletDebitStep } from './steps/4-wallet-debit.step';
 import { stockStep } from './steps/5-stock.step';
 import { rewardLotStep } from './steps/6-reward-lot.step';
 import { cartLinesStep } from './steps/7-cart-lines.step';
+import { storePartsStep } from './steps/9-store-parts.step';
 import type { OrderTxContext } from './steps/order-step';
 
 export type { ApplyOutcome } from '../order-rows';
@@ -23,13 +24,13 @@ export const systemClock: Clock = () => new Date();
 /**
  * BALANCE: one transaction, in three round trips (order-transaction.ts):
  * open (order row + lines, the point spend's locked read), effects (coupon
- * use, point spend, wallet debit, stock, reward lot, cart lines), COMMIT —
+ * use, point spend, wallet debit, stock, reward lot, cart lines, store parts), COMMIT —
  * or a refusal recorded FAILED in the same transaction.
  */
 export const BALANCE_ORDER: OrderTxPlan = {
   kind: 'balance',
   opening: [orderRowStep],
-  effects: [couponUseStep, pointSpendStep, walletDebitStep, stockStep, rewardLotStep, cartLinesStep],
+  effects: [couponUseStep, pointSpendStep, walletDebitStep, stockStep, rewardLotStep, cartLinesStep, storePartsStep],
 };
 
 /** An order its own pricing refuses (its coupon does not apply): the order row and lines, FAILED, nothing else. */

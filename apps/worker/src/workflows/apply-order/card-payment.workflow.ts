@@ -23,6 +23,7 @@ import { stockStep } from './steps/5-stock.step';
 import { rewardLotStep } from './steps/6-reward-lot.step';
 import { cartLinesStep } from './steps/7-cart-lines.step';
 import { paymentRowStep } from './steps/8-payment-row.step';
+import { storePartsStep } from './steps/9-store-parts.step';
 
 /** The payment could not be settled either way yet: the job retries later; the order stays reserved. */
 export class PaymentUndecidedError extends Error {}
@@ -39,7 +40,7 @@ export const CARD_RESERVE: OrderTxPlan = {
 };
 
 /** After the charge: PENDING → PAID with the payment DONE (the guard), then the reward lot and the cart lines. */
-const CARD_COMMIT_STEPS = [rewardLotStep, cartLinesStep];
+const CARD_COMMIT_STEPS = [rewardLotStep, cartLinesStep, storePartsStep];
 
 /**
  * CARD orders are a saga, each step idempotent so a job that runs again
