@@ -64,7 +64,8 @@ async function main(): Promise<void> {
     subscriptionClock(config, acceptRedis, keys),
   );
   const jobs: { name: string; schedule: string; leaseMs: number; run: (log: Logger) => Promise<unknown> }[] = [
-    { name: PlaceSubscriptionsJob.NAME, schedule: config.SUBSCRIPTIONS_CRON, leaseMs: 60_000, run: (l) => placeSubscriptions.run(l) },
+    // A short lease: a killed runner holds the others up only briefly (two runs at once place each cycle once anyway).
+    { name: PlaceSubscriptionsJob.NAME, schedule: config.SUBSCRIPTIONS_CRON, leaseMs: 5_000, run: (l) => placeSubscriptions.run(l) },
     {
       name: ReconcileOrdersJob.NAME,
       schedule: config.RECONCILE_CRON,
