@@ -1,4 +1,4 @@
-import { FulfillmentRefusal, OrderStatus} from '@bazaar/contracts';
+import { FulfillmentRefusal, OrderStatus } from '@bazaar/contracts';
 import { createLogger, loadConfig } from '@bazaar/platform';
 import { startWorkerApp, type WorkerApp } from '@bazaar/worker';
 import { DELIVERY, eventually, startTestApi, type TestApi } from '../support/api-harness';
