@@ -11,5 +11,6 @@ export * from './popular-products.schema';
 export * from './coupons.schema';
 export * from './points.schema';
 export * from './refunds.schema';
+export * from './chat.schema';
 export * from './fulfillment.schema';
 export * from './subscriptions.schema';

@@ -6,6 +6,7 @@ import { ProductSearch1763900500000 } from './1763900500000-product-search';
 import { ProductListIndexes1763900550000 } from './1763900550000-product-list-indexes';
 import { MoneyCore1764000000000 } from './1764000000000-money-core';
 import { Refunds1764100000000 } from './1764100000000-refunds';
+import { Chat1764200000000 } from './1764200000000-chat';
 import { Fulfillment1764200100000 } from './1764200100000-fulfillment';
 import { Subscriptions1764200200000 } from './1764200200000-subscriptions';
 
@@ -19,6 +20,7 @@ export const MIGRATIONS = [
   ProductListIndexes1763900550000,
   MoneyCore1764000000000,
   Refunds1764100000000,
+  Chat1764200000000,
   Fulfillment1764200100000,
   Subscriptions1764200200000,
 ];
