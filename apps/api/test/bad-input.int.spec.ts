@@ -56,6 +56,17 @@ const PROCEDURES: Record<string, Kind> = {
   'refunds.request': 'mutation',
   'refunds.get': 'query',
   'refunds.list': 'query',
+  'stores.update': 'mutation',
+  'stores.close': 'mutation',
+  'stores.orders': 'query',
+  'stores.pickups': 'query',
+  'fulfillment.update': 'mutation',
+  'subscriptions.create': 'mutation',
+  'subscriptions.list': 'query',
+  'subscriptions.get': 'query',
+  'subscriptions.pause': 'mutation',
+  'subscriptions.resume': 'mutation',
+  'subscriptions.cancel': 'mutation',
 };
 
 /** Subscriptions run over SSE; their refusals are tested end to end (test/e2e/order-slice.e2e.spec.ts). */
@@ -1511,6 +1522,80 @@ describe('bad input on every procedure, over HTTP', () => {
     });
   });
 
+  describe('stores.update, stores.close, stores.orders, stores.pickups and fulfillment.update', () => {
+    const upd = caseFor<{ storeId: number; pickupLeadMinutes?: number }>();
+    table('stores.update', () => f.sellerA.token, () => ({ storeId: f.sellerA.storeId, pickupLeadMinutes: 30 }), [
+      ...junk<{ storeId: number; pickupLeadMinutes?: number }>(),
+      upd('nothing to change', (v) => ({ storeId: v.storeId }), 'storeId'),
+      upd('storeId a string', (v) => ({ ...v, storeId: '1' }), 'storeId'),
+      upd('lead time negative', (v) => ({ ...v, pickupLeadMinutes: -1 }), 'pickupLeadMinutes'),
+      upd('lead time over a week', (v) => ({ ...v, pickupLeadMinutes: 7 * 24 * 60 + 1 }), 'pickupLeadMinutes'),
+      upd('lead time fractional', (v) => ({ ...v, pickupLeadMinutes: 1.5 }), 'pickupLeadMinutes'),
+      upd('a time zone that is not one', (v) => ({ ...v, timeZone: 'Not/AZone' }), 'timeZone'),
+      upd('a time zone too long', (v) => ({ ...v, timeZone: 'z'.repeat(65) }), 'timeZone'),
+      upd('hours: an unknown day', (v) => ({ ...v, openingHours: { FUNDAY: [] } }), 'openingHours.FUNDAY'),
+      upd('hours: a time not HH:MM', (v) => ({ ...v, openingHours: { MON: [{ open: '9', close: '18:00' }] } }), 'openingHours.MON.0.open'),
+      upd('hours: closing before opening', (v) => ({ ...v, openingHours: { MON: [{ open: '18:00', close: '09:00' }] } }), 'openingHours.MON.0.close'),
+      upd('hours: overlapping', (v) => ({ ...v, openingHours: { TUE: [{ open: '09:00', close: '13:00' }, { open: '12:00', close: '18:00' }] } }), 'openingHours.TUE.1.open'),
+      upd('hours: five intervals', (v) => ({ ...v, openingHours: { WED: Array.from({ length: 5 }, (_, i) => ({ open: `0${i}:00`, close: `0${i}:30` })) } }), 'openingHours.WED'),
+      upd('hours: opening at 24:00', (v) => ({ ...v, openingHours: { THU: [{ open: '24:00', close: '24:00' }] } }), 'openingHours.THU.0.open'),
+    ]);
+    const st = caseFor<{ storeId: number }>();
+    table('stores.close', () => f.sellerA.token, () => ({ storeId: 987_654_321 }), [
+      ...junk<{ storeId: number }>(),
+      st('storeId missing', () => ({}), 'storeId'),
+      st('storeId zero', () => ({ storeId: 0 }), 'storeId'),
+    ]);
+    const inbox = caseFor<{ storeId: number }>();
+    table('stores.orders', () => f.sellerA.token, () => ({ storeId: f.sellerA.storeId }), [
+      ...junk<{ storeId: number }>(),
+      inbox('storeId missing', () => ({}), 'storeId'),
+      inbox('an unknown status', (v) => ({ ...v, status: 'LOST' }), 'status'),
+      inbox('an order status instead', (v) => ({ ...v, status: 'PAID' }), 'status'),
+      inbox('limit 0', (v) => ({ ...v, limit: 0 }), 'limit'),
+      inbox('limit 101', (v) => ({ ...v, limit: 101 }), 'limit'),
+      inbox('a cursor not from the API', (v) => ({ ...v, cursor: 'abc' }), 'cursor'),
+      inbox('a cursor huge', (v) => ({ ...v, cursor: 'A'.repeat(500) }), 'cursor'),
+    ]);
+    const day = caseFor<{ storeId: number }>();
+    table('stores.pickups', () => f.sellerA.token, () => ({ storeId: f.sellerA.storeId }), [
+      ...junk<{ storeId: number }>(),
+      day('date not a date', (v) => ({ ...v, date: 'today' }), 'date'),
+      day('date with a time', (v) => ({ ...v, date: '2026-12-02T10:00:00Z' }), 'date'),
+      day('date impossible', (v) => ({ ...v, date: '2026-02-30' }), 'date'),
+    ]);
+    const mv = caseFor<{ orderId: string; storeId: number; status: string; trackingNumber?: string }>();
+    table('fulfillment.update', () => f.sellerA.token, () => ({ orderId: UNKNOWN_ULID, storeId: f.sellerA.storeId, status: 'SHIPPED', trackingNumber: 'CJ-0000' }), [
+      ...junk<{ orderId: string; storeId: number; status: string; trackingNumber?: string }>(),
+      mv('orderId missing', ({ orderId: _o, ...v }) => v, 'orderId'),
+      mv('orderId not a ULID', (v) => ({ ...v, orderId: 'order-1' }), 'orderId'),
+      mv('storeId missing', ({ storeId: _s, ...v }) => v, 'storeId'),
+      mv('status unknown', (v) => ({ ...v, status: 'LOST' }), 'status'),
+      mv('status an order status', (v) => ({ ...v, status: 'REFUNDED' }), 'status'),
+      mv('status lower case', (v) => ({ ...v, status: 'shipped' }), 'status'),
+      mv('tracking number with spaces', (v) => ({ ...v, trackingNumber: 'CJ 0000' }), 'trackingNumber'),
+      mv('tracking number too short', (v) => ({ ...v, trackingNumber: 'CJ' }), 'trackingNumber'),
+      mv('tracking number huge', (v) => ({ ...v, trackingNumber: 'C'.repeat(5000) }), 'trackingNumber'),
+      mv('SHIPPED without a tracking number', ({ trackingNumber: _t, ...v }) => v, 'trackingNumber'),
+      mv('a tracking number on DELIVERED', (v) => ({ ...v, status: 'DELIVERED' }), 'trackingNumber'),
+    ]);
+
+    it("another seller's store → FORBIDDEN; an unknown store → NOT_FOUND; nothing changes", async () => {
+      const before = await api.deps.catalog.findStore(f.sellerA.storeId);
+      for (const [path, input] of [
+        ['stores.update', { storeId: f.sellerA.storeId, pickupLeadMinutes: 999 }],
+        ['stores.close', { storeId: f.sellerA.storeId }],
+        ['stores.orders', { storeId: f.sellerA.storeId }],
+        ['stores.pickups', { storeId: f.sellerA.storeId }],
+        ['fulfillment.update', { orderId: UNKNOWN_ULID, storeId: f.sellerA.storeId, status: 'SHIPPED', trackingNumber: 'CJ-0000' }],
+      ] as const) {
+        expectError(await send(path, input, { token: f.sellerB.token }), 'FORBIDDEN');
+        expectError(await send(path, { ...input, storeId: 987_654_321 }, { token: f.sellerA.token }), 'NOT_FOUND');
+      }
+      expect(await api.deps.catalog.findStore(f.sellerA.storeId)).toEqual(before);
+    });
+  });
+
   describe('authentication and roles', () => {
     /** Every protected procedure, with a valid input and the role it is for ('any': every signed-in role, checked per order). */
     type Role = 'customer' | 'seller' | 'admin' | 'any';
@@ -1568,6 +1653,27 @@ describe('bad input on every procedure, over HTTP', () => {
       ['refunds.request', 'any', () => ({ orderId: UNKNOWN_ULID, idempotencyKey: 'auth-test-refund', items: [{ orderItemId: 1, quantity: 1 }] })],
       ['refunds.get', 'any', () => ({ refundId: UNKNOWN_ULID })],
       ['refunds.list', 'any', () => ({ orderId: UNKNOWN_ULID })],
+      ['stores.update', 'seller', () => ({ storeId: f.sellerA.storeId, pickupLeadMinutes: 30 })],
+      ['stores.close', 'seller', () => ({ storeId: 987_654_321 })],
+      ['stores.orders', 'seller', () => ({ storeId: f.sellerA.storeId })],
+      ['stores.pickups', 'seller', () => ({ storeId: f.sellerA.storeId })],
+      ['fulfillment.update', 'seller', () => ({ orderId: UNKNOWN_ULID, storeId: f.sellerA.storeId, status: 'SHIPPED', trackingNumber: 'CJ-0000' })],
+      [
+        'subscriptions.create',
+        'customer',
+        () => ({
+          items: [{ productId: f.sellerA.productId, quantity: 1 }],
+          paymentMethod: 'BALANCE',
+          fulfillment: DELIVERY,
+          every: { count: 1, unit: 'WEEK' },
+          startAt: inDays(1),
+        }),
+      ],
+      ['subscriptions.list', 'customer', () => ({ limit: 10 })],
+      ['subscriptions.get', 'customer', () => ({ subscriptionId: 987_654_321 })],
+      ['subscriptions.pause', 'customer', () => ({ subscriptionId: 987_654_321 })],
+      ['subscriptions.resume', 'customer', () => ({ subscriptionId: 987_654_321 })],
+      ['subscriptions.cancel', 'customer', () => ({ subscriptionId: 987_654_321 })],
     ];
     /** The public ones: the rest of the router. */
     const PUBLIC = ['auth.signup', 'auth.login', 'stores.get', 'products.get', 'products.list', 'products.popular', 'questions.list', 'coupons.list'];
