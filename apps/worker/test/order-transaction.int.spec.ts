@@ -76,13 +76,13 @@ describe('the order transaction, step by step (MariaDB)', () => {
     });
   }
 
-  it('a plain balance order: 3 round trips, 8 statements + 1 a line', async () => {
+  it('a plain balance order: 3 round trips, 9 statements + 1 a line (the store parts: one multi-row insert)', async () => {
     const storeId = await newStore();
     const [a, b] = [await newProduct(storeId, 1_000, 10), await newProduct(storeId, 2_000, 10)];
     const userId = await newCustomer(10_000);
     const order = acceptedOrderFor(userId, [line(a, 1), line(b, 2)], { fulfillment: DELIVERY });
     const c = await counted(async () => expect((await wf.apply.run({ ...order, rewardBps: 0 })).status).toBe(OrderStatus.PAID));
-    expect(c).toEqual({ roundTrips: 3, statements: { tx: 4, order_row: 2, wallet_debit: 2, stock: 2 } });
+    expect(c).toEqual({ roundTrips: 3, statements: { tx: 4, order_row: 2, wallet_debit: 2, stock: 2, store_parts: 1 } });
   });
 
   it('a balance order with a coupon, points from two lots and a reward: still 3 round trips', async () => {
@@ -99,7 +99,7 @@ describe('the order transaction, step by step (MariaDB)', () => {
     };
     const c = await counted(async () => expect(await wf.apply.run(order)).toMatchObject({ status: OrderStatus.PAID, reason: null }));
     // point_spend: the locked read of the lots, then the spend, 2 lot decrements, the mapping rows, the movements.
-    expect(c).toEqual({ roundTrips: 3, statements: { tx: 4, order_row: 2, point_spend: 6, coupon_use: 1, wallet_debit: 2, stock: 1, reward_lot: 2 } });
+    expect(c).toEqual({ roundTrips: 3, statements: { tx: 4, order_row: 2, point_spend: 6, coupon_use: 1, wallet_debit: 2, stock: 1, reward_lot: 2, store_parts: 1 } });
     const view = await wf.orders.findSettled(order.orderId);
     expect(view).toMatchObject({ discountTotal: 1_000, pointsUsed: 700, cashPaid: 8_300, pointsEarned: 83, couponId });
   });
@@ -119,7 +119,7 @@ describe('the order transaction, step by step (MariaDB)', () => {
       expect(await wf.apply.run(broke)).toMatchObject({ status: OrderStatus.FAILED, reason: FailureReason.INSUFFICIENT_BALANCE }),
     );
     // The effects round trip carried every write (the reward lot too); the savepoint rolled them all back.
-    expect(c2).toEqual({ roundTrips: 3, statements: { tx: 5, order_row: 2, wallet_debit: 2, stock: 1, reward_lot: 2, refusal: 1 } });
+    expect(c2).toEqual({ roundTrips: 3, statements: { tx: 5, order_row: 2, wallet_debit: 2, stock: 1, reward_lot: 2, store_parts: 1, refusal: 1 } });
   });
 
   it('a card reservation: 3 round trips, the payment row in the opening one', async () => {
