@@ -19,3 +19,4 @@ export * from './repositories/coupons.repository';
 export * from './repositories/refunds.repository';
 export * from './repositories/fulfillment.repository';
 export * from './repositories/subscriptions.repository';
+export * from './repositories/chat.repository';
