@@ -45,6 +45,8 @@ export function redisKeys(prefix: string) {
     viewsBatch: `{${prefix}:views}:batch`,
     viewsBatchData: `{${prefix}:views}:batch-data`,
     viewsFlushed: `{${prefix}:views}:flushed`,
+    /** chat.onMessage: a thread's sharded pub/sub channel (hash tag: one slot per thread). */
+    chatThread: (threadId: number) => `{${prefix}:chat:${threadId}}:messages`,
     /** products.popular: the ranking snapshot (one JSON value, replaced whole) and the api's one-rebuilder lock when it is missing. */
     popularProducts: `${prefix}:popular-products`,
     popularProductsLock: `${prefix}:popular-products:rebuild`,
