@@ -1,5 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import { FulfillmentType, type FulfillmentStatus, type Fulfillment, type OrderStatus } from '@bazaar/contracts';
+import { FulfillmentType, type FulfillmentStatus, type Fulfillment, type InboxLineView, type OrderStatus } from '@bazaar/contracts';
 import { inRetryingTransaction, selectRows } from '../data-source';
 import { valuesList, type Statement } from './sql-batch';
 
@@ -26,19 +26,8 @@ export interface InboxRow extends StorePartRow {
   lines: InboxLine[];
 }
 
-export interface InboxLine {
-  orderItemId: number;
-  productId: number;
-  productName: string;
-  unitPrice: number;
-  quantity: number;
-  subtotal: number;
-  discount: number;
-  points: number;
-  cash: number;
-  refundedQuantity: number;
-  refundPendingQuantity: number;
-}
+/** A line of the store's part, as the inbox shows it (the contract's shape). */
+export type InboxLine = InboxLineView;
 
 /** What a fulfillment move sees, locked: the order's status, the part, and the units of the store's lines still to hand over. */
 export interface LockedPart {

@@ -3,8 +3,6 @@ import { storeCloseInput, storeCreateInput, storeGetInput, storeOrdersInput, sto
 import { toStoreView } from '../../services/fulfillment.service';
 import { publicProcedure, router, sellerProcedure } from '../../trpc';
 
-export { toStoreView };
-
 export const storesRouter = router({
   create: sellerProcedure
     .input(storeCreateInput)
