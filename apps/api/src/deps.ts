@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import {
   CartRepository,
   CatalogRepository,
+  ChatRepository,
   FulfillmentRepository,
   OrdersRepository,
   PointsRepository,
@@ -26,6 +27,8 @@ import {
   type OrdersQueueData,
   type RefundJobData,
 } from '@bazaar/queue';
+import { ChatEventsHub } from './services/chat-events.hub';
+import { ChatService } from './services/chat.service';
 import { OrderAcceptanceService } from './services/order-acceptance.service';
 import { OrderCancelService } from './services/order-cancel.service';
 import { OrderEventsHub } from './services/order-events.hub';
@@ -82,6 +85,8 @@ export interface Deps {
   coupons: CouponService;
   /** subscriptions.*, and pauseHolding({productIds} | {storeId}, reason, detail) for products.remove and stores.close. */
   subscriptions: SubscriptionService;
+  /** chat.*: threads, messages, the send rate limit and the per-thread fan-out. */
+  chat: ChatService;
   close(): Promise<void>;
 }
 
@@ -121,7 +126,15 @@ export async function createDeps(config: Config): Promise<Deps> {
   const pricing = new ProductPricingCache(redis, keys, catalog, metrics);
   const gate = new SoldOutGate(redis, keys);
   const orderEvents = new OrderEventsHub(createRedis(config.REDIS_URL, 'worker'), keys);
-  const productDetails = new ProductDetailCache(redis, keys, catalog, gate, new ProductViewsStore(redis, keys), metrics, createRedis(config.REDIS_URL, 'worker'));
+  const productDetails = new ProductDetailCache(
+    redis,
+    keys,
+    catalog,
+    gate,
+    new ProductViewsStore(redis, keys),
+    metrics,
+    createRedis(config.REDIS_URL, 'worker'),
+  );
   // The accept path's pricing copies go too: an order through another process is priced at the new price
   // as soon as the change is published, not when the 2 s local TTL ends.
   await productDetails.listen((productId) => pricing.forget(productId));
@@ -133,6 +146,11 @@ export async function createDeps(config: Config): Promise<Deps> {
   const fulfillment = new FulfillmentService(catalog, parts, storeProfiles, store, redis, keys, (storeId) =>
     subscriptions.pauseHolding({ storeId }, 'STORE_CLOSED', `store ${storeId} closed`),
   );
+  const chatEvents = new ChatEventsHub(createRedis(config.REDIS_URL, 'worker'), redis, keys);
+  const chat = new ChatService(new ChatRepository(ds), chatEvents, redis, keys, metrics, {
+    sendLimit: config.CHAT_SEND_LIMIT,
+    windowSeconds: config.CHAT_SEND_WINDOW_SECONDS,
+  });
   return {
     config,
     metrics,
@@ -180,8 +198,10 @@ export async function createDeps(config: Config): Promise<Deps> {
     fulfillment,
     storeProfiles,
     parts,
+    chat,
     async close() {
       await orderEvents.close();
+      await chatEvents.close();
       await productDetails.close();
       for (const e of started) {
         await e.events.close();

@@ -17,6 +17,21 @@ export function preconditionFailed(reason: Reason | null, message: string): TRPC
   return new TRPCError({ code: 'PRECONDITION_FAILED', message, cause: new ReasonedError(reason, message) });
 }
 
+/** A limit was hit: TOO_MANY_REQUESTS with data.retryAfterSeconds (contract). */
+export class RetryAfterError extends Error {
+  constructor(
+    readonly retryAfterSeconds: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function tooManyRequests(retryAfterSeconds: number, message: string): TRPCError {
+  const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  return new TRPCError({ code: 'TOO_MANY_REQUESTS', message, cause: new RetryAfterError(seconds, message) });
+}
+
 export interface FieldIssue {
   path: string;
   message: string;

@@ -1,5 +1,6 @@
 import { authRouter } from './routers/auth/_router';
 import { cartRouter } from './routers/cart/_router';
+import { chatRouter } from './routers/chat/_router';
 import { couponsRouter } from './routers/coupons/_router';
 import { fulfillmentRouter } from './routers/fulfillment/_router';
 import { ordersRouter } from './routers/orders/_router';
@@ -25,6 +26,7 @@ export const appRouter = router({
   refunds: refundsRouter,
   fulfillment: fulfillmentRouter,
   subscriptions: subscriptionsRouter,
+  chat: chatRouter,
 });
 
 export type AppRouter = typeof appRouter;

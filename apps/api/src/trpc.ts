@@ -1,7 +1,7 @@
 import { TRPCError, initTRPC } from '@trpc/server';
 import { Role } from '@bazaar/contracts';
 import type { Ctx } from './context';
-import { FieldError, ReasonedError, schemaIssues } from './errors';
+import { FieldError, ReasonedError, RetryAfterError, schemaIssues } from './errors';
 
 /**
  * Read top to bottom: context → init with the error formatter → procedure builders.
@@ -22,6 +22,7 @@ const t = initTRPC.context<Ctx>().create({
             ? [{ path: '(root)', message: 'not valid JSON' }]
             : schemaIssues(error.cause);
     const reason = error.cause instanceof ReasonedError ? error.cause.reason : undefined;
+    const retryAfterSeconds = error.cause instanceof RetryAfterError ? error.cause.retryAfterSeconds : undefined;
     let message = shape.message;
     if (error.code === 'INTERNAL_SERVER_ERROR') message = 'Internal server error';
     else if (issues && error.cause && !(error.cause instanceof FieldError)) {
@@ -36,6 +37,7 @@ const t = initTRPC.context<Ctx>().create({
         path: shape.data.path,
         ...(issues ? { issues } : {}),
         ...(reason !== undefined ? { reason } : {}),
+        ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
       },
     };
   },

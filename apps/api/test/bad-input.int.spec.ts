@@ -67,10 +67,15 @@ const PROCEDURES: Record<string, Kind> = {
   'subscriptions.pause': 'mutation',
   'subscriptions.resume': 'mutation',
   'subscriptions.cancel': 'mutation',
+  'chat.open': 'mutation',
+  'chat.send': 'mutation',
+  'chat.history': 'query',
+  'chat.threads': 'query',
+  'chat.markRead': 'mutation',
 };
 
-/** Subscriptions run over SSE; their refusals are tested end to end (test/e2e/order-slice.e2e.spec.ts). */
-const SUBSCRIPTIONS = ['orders.onStatus'];
+/** Subscriptions run over SSE; their refusals are tested end to end (test/e2e/order-slice.e2e.spec.ts, test/e2e/chat.e2e.spec.ts). */
+const SUBSCRIPTIONS = ['orders.onStatus', 'chat.onMessage'];
 
 const HTTP = {
   BAD_REQUEST: 400,
@@ -149,6 +154,9 @@ interface Rows {
   coupons: number;
   claims: number;
   lots: number;
+  threads: number;
+  messages: number;
+  reads: number;
 }
 interface Fixtures {
   customer: { token: string; email: string; userId: number };
@@ -169,6 +177,8 @@ interface Fixtures {
   coupons: { claimed: CouponView; unclaimed: CouponView };
   /** The fixtures' rows after setup: every refused call leaves them so. */
   rows: Rows;
+  /** The customer's chat thread with sellerA's store, holding one message of the customer's. */
+  chat: { threadId: number; messageId: number };
 }
 const STOCK_A = 10;
 const STOCK_B = 5;
@@ -259,10 +269,20 @@ describe('bad input on every procedure, over HTTP', () => {
       api.deps.ds,
       `SELECT (SELECT COUNT(*) FROM coupons WHERE created_by IN (${inUsers})) AS coupons,
               (SELECT COUNT(*) FROM coupon_claims WHERE user_id IN (${inUsers})) AS claims,
-              (SELECT COUNT(*) FROM point_lots WHERE user_id IN (${inUsers})) AS lots`,
-      [...users, ...users, ...users],
+              (SELECT COUNT(*) FROM point_lots WHERE user_id IN (${inUsers})) AS lots,
+              (SELECT COUNT(*) FROM chat_threads WHERE customer_id IN (${inUsers})) AS threads,
+              (SELECT COUNT(*) FROM chat_messages WHERE sender_id IN (${inUsers})) AS messages,
+              (SELECT COUNT(*) FROM chat_reads WHERE user_id IN (${inUsers})) AS \`reads\``,
+      [...users, ...users, ...users, ...users, ...users, ...users],
     );
-    return { coupons: Number(row!.coupons), claims: Number(row!.claims), lots: Number(row!.lots) };
+    return {
+      coupons: Number(row!.coupons),
+      claims: Number(row!.claims),
+      lots: Number(row!.lots),
+      threads: Number(row!.threads),
+      messages: Number(row!.messages),
+      reads: Number(row!.reads),
+    };
   }
   /** No coupon created or claimed, no points granted: the rows as setup left them, the customer's coupons and points as they were. */
   async function expectCouponsAndPointsUnchanged(): Promise<void> {
@@ -309,8 +329,11 @@ describe('bad input on every procedure, over HTTP', () => {
     f.question = await customer.client.questions.ask.mutate({ productId: a.product.id, body: 'Does it come in blue?' });
     f.productA = (await ok('products.get', { productId: a.product.id })) as ProductView;
     f.productB = (await ok('products.get', { productId: b.product.id })) as ProductView;
+    const { threadId } = (await ok('chat.open', { storeId: a.store.id }, f.customer.token)) as { threadId: number };
+    const first = (await ok('chat.send', { threadId, body: 'Is it in stock?', clientMessageId: 'bad-input-setup-1' }, f.customer.token)) as { id: number };
+    f.chat = { threadId, messageId: first.id };
     f.rows = await countRows();
-    expect(f.rows).toEqual({ coupons: 2, claims: 1, lots: 0 });
+    expect(f.rows).toEqual({ coupons: 2, claims: 1, lots: 0, threads: 1, messages: 1, reads: 0 });
   });
 
   it('PROCEDURES lists every procedure of the app router, with its kind', () => {
@@ -1469,7 +1492,11 @@ describe('bad input on every procedure, over HTTP', () => {
         c('items missing', ({ items: _i, ...v }) => v, 'items'),
         c('items empty', (v) => ({ ...v, items: [] }), 'items'),
         c('items not an array', (v) => ({ ...v, items: v.items[0] }), 'items'),
-        c(`items more than ${LIMITS.maxLinesPerOrder} lines`, (v) => ({ ...v, items: Array.from({ length: LIMITS.maxLinesPerOrder + 1 }, (_, i) => ({ orderItemId: i + 1, quantity: 1 })) }), 'items'),
+        c(
+          `items more than ${LIMITS.maxLinesPerOrder} lines`,
+          (v) => ({ ...v, items: Array.from({ length: LIMITS.maxLinesPerOrder + 1 }, (_, i) => ({ orderItemId: i + 1, quantity: 1 })) }),
+          'items',
+        ),
         c('a line named twice', (v) => ({ ...v, items: [v.items[0], v.items[0]] }), 'items.1.orderItemId'),
         c('orderItemId missing', (v) => ({ ...v, items: [{ quantity: 1 }] }), 'items.0.orderItemId'),
         c('orderItemId zero', (v) => line(v, { orderItemId: 0 }), 'items.0.orderItemId'),
@@ -1498,21 +1525,31 @@ describe('bad input on every procedure, over HTTP', () => {
 
   describe('refunds.get and refunds.list', () => {
     const ids = caseFor<{ refundId: string }>();
-    table('refunds.get', () => f.customer.token, () => ({ refundId: UNKNOWN_ULID }), [
-      ...junk<{ refundId: string }>(),
-      ids('refundId missing', () => ({}), 'refundId'),
-      ids('refundId short', () => ({ refundId: 'abc' }), 'refundId'),
-      ids('refundId a number', () => ({ refundId: 1 }), 'refundId'),
-      ids('an orderId instead', () => ({ orderId: UNKNOWN_ULID }), 'refundId'),
-    ]);
+    table(
+      'refunds.get',
+      () => f.customer.token,
+      () => ({ refundId: UNKNOWN_ULID }),
+      [
+        ...junk<{ refundId: string }>(),
+        ids('refundId missing', () => ({}), 'refundId'),
+        ids('refundId short', () => ({ refundId: 'abc' }), 'refundId'),
+        ids('refundId a number', () => ({ refundId: 1 }), 'refundId'),
+        ids('an orderId instead', () => ({ orderId: UNKNOWN_ULID }), 'refundId'),
+      ],
+    );
     const orders = caseFor<{ orderId: string }>();
-    table('refunds.list', () => f.customer.token, () => ({ orderId: UNKNOWN_ULID }), [
-      ...junk<{ orderId: string }>(),
-      orders('orderId missing', () => ({}), 'orderId'),
-      orders('orderId lower case', () => ({ orderId: UNKNOWN_ULID.toLowerCase() }), 'orderId'),
-      orders('orderId huge', () => ({ orderId: 'A'.repeat(5000) }), 'orderId'),
-      orders('a cursor (refunds.list has no pages)', (v) => ({ ...v, cursor: 'x' }), 'cursor'),
-    ]);
+    table(
+      'refunds.list',
+      () => f.customer.token,
+      () => ({ orderId: UNKNOWN_ULID }),
+      [
+        ...junk<{ orderId: string }>(),
+        orders('orderId missing', () => ({}), 'orderId'),
+        orders('orderId lower case', () => ({ orderId: UNKNOWN_ULID.toLowerCase() }), 'orderId'),
+        orders('orderId huge', () => ({ orderId: 'A'.repeat(5000) }), 'orderId'),
+        orders('a cursor (refunds.list has no pages)', (v) => ({ ...v, cursor: 'x' }), 'cursor'),
+      ],
+    );
 
     it('an unknown refund or order → NOT_FOUND for every role', async () => {
       for (const token of [f.customer.token, f.sellerA.token, f.admin.token]) {
@@ -1524,61 +1561,98 @@ describe('bad input on every procedure, over HTTP', () => {
 
   describe('stores.update, stores.close, stores.orders, stores.pickups and fulfillment.update', () => {
     const upd = caseFor<{ storeId: number; pickupLeadMinutes?: number }>();
-    table('stores.update', () => f.sellerA.token, () => ({ storeId: f.sellerA.storeId, pickupLeadMinutes: 30 }), [
-      ...junk<{ storeId: number; pickupLeadMinutes?: number }>(),
-      upd('nothing to change', (v) => ({ storeId: v.storeId }), 'storeId'),
-      upd('storeId a string', (v) => ({ ...v, storeId: '1' }), 'storeId'),
-      upd('lead time negative', (v) => ({ ...v, pickupLeadMinutes: -1 }), 'pickupLeadMinutes'),
-      upd('lead time over a week', (v) => ({ ...v, pickupLeadMinutes: 7 * 24 * 60 + 1 }), 'pickupLeadMinutes'),
-      upd('lead time fractional', (v) => ({ ...v, pickupLeadMinutes: 1.5 }), 'pickupLeadMinutes'),
-      upd('a time zone that is not one', (v) => ({ ...v, timeZone: 'Not/AZone' }), 'timeZone'),
-      upd('a time zone too long', (v) => ({ ...v, timeZone: 'z'.repeat(65) }), 'timeZone'),
-      upd('hours: an unknown day', (v) => ({ ...v, openingHours: { FUNDAY: [] } }), 'openingHours.FUNDAY'),
-      upd('hours: a time not HH:MM', (v) => ({ ...v, openingHours: { MON: [{ open: '9', close: '18:00' }] } }), 'openingHours.MON.0.open'),
-      upd('hours: closing before opening', (v) => ({ ...v, openingHours: { MON: [{ open: '18:00', close: '09:00' }] } }), 'openingHours.MON.0.close'),
-      upd('hours: overlapping', (v) => ({ ...v, openingHours: { TUE: [{ open: '09:00', close: '13:00' }, { open: '12:00', close: '18:00' }] } }), 'openingHours.TUE.1.open'),
-      upd('hours: five intervals', (v) => ({ ...v, openingHours: { WED: Array.from({ length: 5 }, (_, i) => ({ open: `0${i}:00`, close: `0${i}:30` })) } }), 'openingHours.WED'),
-      upd('hours: opening at 24:00', (v) => ({ ...v, openingHours: { THU: [{ open: '24:00', close: '24:00' }] } }), 'openingHours.THU.0.open'),
-    ]);
+    table(
+      'stores.update',
+      () => f.sellerA.token,
+      () => ({ storeId: f.sellerA.storeId, pickupLeadMinutes: 30 }),
+      [
+        ...junk<{ storeId: number; pickupLeadMinutes?: number }>(),
+        upd('nothing to change', (v) => ({ storeId: v.storeId }), 'storeId'),
+        upd('storeId a string', (v) => ({ ...v, storeId: '1' }), 'storeId'),
+        upd('lead time negative', (v) => ({ ...v, pickupLeadMinutes: -1 }), 'pickupLeadMinutes'),
+        upd('lead time over a week', (v) => ({ ...v, pickupLeadMinutes: 7 * 24 * 60 + 1 }), 'pickupLeadMinutes'),
+        upd('lead time fractional', (v) => ({ ...v, pickupLeadMinutes: 1.5 }), 'pickupLeadMinutes'),
+        upd('a time zone that is not one', (v) => ({ ...v, timeZone: 'Not/AZone' }), 'timeZone'),
+        upd('a time zone too long', (v) => ({ ...v, timeZone: 'z'.repeat(65) }), 'timeZone'),
+        upd('hours: an unknown day', (v) => ({ ...v, openingHours: { FUNDAY: [] } }), 'openingHours.FUNDAY'),
+        upd('hours: a time not HH:MM', (v) => ({ ...v, openingHours: { MON: [{ open: '9', close: '18:00' }] } }), 'openingHours.MON.0.open'),
+        upd('hours: closing before opening', (v) => ({ ...v, openingHours: { MON: [{ open: '18:00', close: '09:00' }] } }), 'openingHours.MON.0.close'),
+        upd(
+          'hours: overlapping',
+          (v) => ({
+            ...v,
+            openingHours: {
+              TUE: [
+                { open: '09:00', close: '13:00' },
+                { open: '12:00', close: '18:00' },
+              ],
+            },
+          }),
+          'openingHours.TUE.1.open',
+        ),
+        upd(
+          'hours: five intervals',
+          (v) => ({ ...v, openingHours: { WED: Array.from({ length: 5 }, (_, i) => ({ open: `0${i}:00`, close: `0${i}:30` })) } }),
+          'openingHours.WED',
+        ),
+        upd('hours: opening at 24:00', (v) => ({ ...v, openingHours: { THU: [{ open: '24:00', close: '24:00' }] } }), 'openingHours.THU.0.open'),
+      ],
+    );
     const st = caseFor<{ storeId: number }>();
-    table('stores.close', () => f.sellerA.token, () => ({ storeId: 987_654_321 }), [
-      ...junk<{ storeId: number }>(),
-      st('storeId missing', () => ({}), 'storeId'),
-      st('storeId zero', () => ({ storeId: 0 }), 'storeId'),
-    ]);
+    table(
+      'stores.close',
+      () => f.sellerA.token,
+      () => ({ storeId: 987_654_321 }),
+      [...junk<{ storeId: number }>(), st('storeId missing', () => ({}), 'storeId'), st('storeId zero', () => ({ storeId: 0 }), 'storeId')],
+    );
     const inbox = caseFor<{ storeId: number }>();
-    table('stores.orders', () => f.sellerA.token, () => ({ storeId: f.sellerA.storeId }), [
-      ...junk<{ storeId: number }>(),
-      inbox('storeId missing', () => ({}), 'storeId'),
-      inbox('an unknown status', (v) => ({ ...v, status: 'LOST' }), 'status'),
-      inbox('an order status instead', (v) => ({ ...v, status: 'PAID' }), 'status'),
-      inbox('limit 0', (v) => ({ ...v, limit: 0 }), 'limit'),
-      inbox('limit 101', (v) => ({ ...v, limit: 101 }), 'limit'),
-      inbox('a cursor not from the API', (v) => ({ ...v, cursor: 'abc' }), 'cursor'),
-      inbox('a cursor huge', (v) => ({ ...v, cursor: 'A'.repeat(500) }), 'cursor'),
-    ]);
+    table(
+      'stores.orders',
+      () => f.sellerA.token,
+      () => ({ storeId: f.sellerA.storeId }),
+      [
+        ...junk<{ storeId: number }>(),
+        inbox('storeId missing', () => ({}), 'storeId'),
+        inbox('an unknown status', (v) => ({ ...v, status: 'LOST' }), 'status'),
+        inbox('an order status instead', (v) => ({ ...v, status: 'PAID' }), 'status'),
+        inbox('limit 0', (v) => ({ ...v, limit: 0 }), 'limit'),
+        inbox('limit 101', (v) => ({ ...v, limit: 101 }), 'limit'),
+        inbox('a cursor not from the API', (v) => ({ ...v, cursor: 'abc' }), 'cursor'),
+        inbox('a cursor huge', (v) => ({ ...v, cursor: 'A'.repeat(500) }), 'cursor'),
+      ],
+    );
     const day = caseFor<{ storeId: number }>();
-    table('stores.pickups', () => f.sellerA.token, () => ({ storeId: f.sellerA.storeId }), [
-      ...junk<{ storeId: number }>(),
-      day('date not a date', (v) => ({ ...v, date: 'today' }), 'date'),
-      day('date with a time', (v) => ({ ...v, date: '2026-12-02T10:00:00Z' }), 'date'),
-      day('date impossible', (v) => ({ ...v, date: '2026-02-30' }), 'date'),
-    ]);
+    table(
+      'stores.pickups',
+      () => f.sellerA.token,
+      () => ({ storeId: f.sellerA.storeId }),
+      [
+        ...junk<{ storeId: number }>(),
+        day('date not a date', (v) => ({ ...v, date: 'today' }), 'date'),
+        day('date with a time', (v) => ({ ...v, date: '2026-12-02T10:00:00Z' }), 'date'),
+        day('date impossible', (v) => ({ ...v, date: '2026-02-30' }), 'date'),
+      ],
+    );
     const mv = caseFor<{ orderId: string; storeId: number; status: string; trackingNumber?: string }>();
-    table('fulfillment.update', () => f.sellerA.token, () => ({ orderId: UNKNOWN_ULID, storeId: f.sellerA.storeId, status: 'SHIPPED', trackingNumber: 'CJ-0000' }), [
-      ...junk<{ orderId: string; storeId: number; status: string; trackingNumber?: string }>(),
-      mv('orderId missing', ({ orderId: _o, ...v }) => v, 'orderId'),
-      mv('orderId not a ULID', (v) => ({ ...v, orderId: 'order-1' }), 'orderId'),
-      mv('storeId missing', ({ storeId: _s, ...v }) => v, 'storeId'),
-      mv('status unknown', (v) => ({ ...v, status: 'LOST' }), 'status'),
-      mv('status an order status', (v) => ({ ...v, status: 'REFUNDED' }), 'status'),
-      mv('status lower case', (v) => ({ ...v, status: 'shipped' }), 'status'),
-      mv('tracking number with spaces', (v) => ({ ...v, trackingNumber: 'CJ 0000' }), 'trackingNumber'),
-      mv('tracking number too short', (v) => ({ ...v, trackingNumber: 'CJ' }), 'trackingNumber'),
-      mv('tracking number huge', (v) => ({ ...v, trackingNumber: 'C'.repeat(5000) }), 'trackingNumber'),
-      mv('SHIPPED without a tracking number', ({ trackingNumber: _t, ...v }) => v, 'trackingNumber'),
-      mv('a tracking number on DELIVERED', (v) => ({ ...v, status: 'DELIVERED' }), 'trackingNumber'),
-    ]);
+    table(
+      'fulfillment.update',
+      () => f.sellerA.token,
+      () => ({ orderId: UNKNOWN_ULID, storeId: f.sellerA.storeId, status: 'SHIPPED', trackingNumber: 'CJ-0000' }),
+      [
+        ...junk<{ orderId: string; storeId: number; status: string; trackingNumber?: string }>(),
+        mv('orderId missing', ({ orderId: _o, ...v }) => v, 'orderId'),
+        mv('orderId not a ULID', (v) => ({ ...v, orderId: 'order-1' }), 'orderId'),
+        mv('storeId missing', ({ storeId: _s, ...v }) => v, 'storeId'),
+        mv('status unknown', (v) => ({ ...v, status: 'LOST' }), 'status'),
+        mv('status an order status', (v) => ({ ...v, status: 'REFUNDED' }), 'status'),
+        mv('status lower case', (v) => ({ ...v, status: 'shipped' }), 'status'),
+        mv('tracking number with spaces', (v) => ({ ...v, trackingNumber: 'CJ 0000' }), 'trackingNumber'),
+        mv('tracking number too short', (v) => ({ ...v, trackingNumber: 'CJ' }), 'trackingNumber'),
+        mv('tracking number huge', (v) => ({ ...v, trackingNumber: 'C'.repeat(5000) }), 'trackingNumber'),
+        mv('SHIPPED without a tracking number', ({ trackingNumber: _t, ...v }) => v, 'trackingNumber'),
+        mv('a tracking number on DELIVERED', (v) => ({ ...v, status: 'DELIVERED' }), 'trackingNumber'),
+      ],
+    );
 
     it("another seller's store → FORBIDDEN; an unknown store → NOT_FOUND; nothing changes", async () => {
       const before = await api.deps.catalog.findStore(f.sellerA.storeId);
@@ -1593,6 +1667,119 @@ describe('bad input on every procedure, over HTTP', () => {
         expectError(await send(path, { ...input, storeId: 987_654_321 }, { token: f.sellerA.token }), 'NOT_FOUND');
       }
       expect(await api.deps.catalog.findStore(f.sellerA.storeId)).toEqual(before);
+    });
+  });
+
+  describe('chat.*', () => {
+    const expectChatUnchanged = async () => {
+      expect(await countRows()).toEqual(f.rows);
+      const h = (await ok('chat.history', { threadId: f.chat.threadId }, f.customer.token)) as { items: { id: number }[] };
+      expect(h.items.map((m) => m.id)).toEqual([f.chat.messageId]);
+    };
+    table(
+      'chat.open',
+      () => f.customer.token,
+      () => ({ storeId: f.sellerB.storeId }),
+      [...junk<{ storeId: number }>(), ...idCases<{ storeId: number }>('storeId')],
+      expectChatUnchanged,
+    );
+    type Send = { threadId: number; body: string; clientMessageId: string };
+    const snd = caseFor<Send>();
+    table(
+      'chat.send',
+      () => f.customer.token,
+      () => ({ threadId: f.chat.threadId, body: 'hello', clientMessageId: 'bad-input-never-sent' }),
+      [
+        ...junk<Send>(),
+        ...idCases<Send>('threadId'),
+        snd('body missing', ({ body: _b, ...v }) => v, 'body'),
+        snd('body empty', (v) => ({ ...v, body: '' }), 'body'),
+        snd('body only spaces', (v) => ({ ...v, body: ' \n\t ' }), 'body'),
+        snd('body 2,001 characters', (v) => ({ ...v, body: 'b'.repeat(2001) }), 'body'),
+        snd('body huge (500 kB)', (v) => ({ ...v, body: 'b'.repeat(500_000) }), 'body'),
+        snd('body a number', (v) => ({ ...v, body: 42 }), 'body'),
+        snd('body an object', (v) => ({ ...v, body: { text: 'hi' } }), 'body'),
+        snd('clientMessageId missing', ({ clientMessageId: _c, ...v }) => v, 'clientMessageId'),
+        snd('clientMessageId too short', (v) => ({ ...v, clientMessageId: 'abc' }), 'clientMessageId'),
+        snd('clientMessageId 65 characters', (v) => ({ ...v, clientMessageId: 'c'.repeat(65) }), 'clientMessageId'),
+        snd('clientMessageId with spaces', (v) => ({ ...v, clientMessageId: 'has spaces in it' }), 'clientMessageId'),
+        snd('clientMessageId a number', (v) => ({ ...v, clientMessageId: 12345678 }), 'clientMessageId'),
+      ],
+      expectChatUnchanged,
+    );
+    type History = { threadId: number; cursor?: string; limit?: number };
+    const his = caseFor<History>();
+    table(
+      'chat.history',
+      () => f.customer.token,
+      () => ({ threadId: f.chat.threadId }),
+      [
+        ...junk<History>(),
+        ...idCases<History>('threadId'),
+        his('cursor not a message id', (v) => ({ ...v, cursor: 'abc' }), 'cursor'),
+        his('cursor negative', (v) => ({ ...v, cursor: '-1' }), 'cursor'),
+        his('cursor a number', (v) => ({ ...v, cursor: 5 }), 'cursor'),
+        his('cursor huge', (v) => ({ ...v, cursor: '9'.repeat(500) }), 'cursor'),
+        his('limit 0', (v) => ({ ...v, limit: 0 }), 'limit'),
+        his('limit 101', (v) => ({ ...v, limit: 101 }), 'limit'),
+      ],
+    );
+    type Threads = { cursor?: string; limit?: number };
+    const thr = caseFor<Threads>();
+    table(
+      'chat.threads',
+      () => f.customer.token,
+      () => ({ limit: 10 }),
+      [
+        ...junk<Threads>(),
+        thr('cursor not one the API returned', (v) => ({ ...v, cursor: 'abc' }), 'cursor'),
+        thr('cursor with SQL in it', (v) => ({ ...v, cursor: "1:1' OR 1=1 --" }), 'cursor'),
+        thr('limit 101', (v) => ({ ...v, limit: 101 }), 'limit'),
+      ],
+    );
+    type Read = { threadId: number; messageId: number };
+    const rd = caseFor<Read>();
+    table(
+      'chat.markRead',
+      () => f.customer.token,
+      () => ({ threadId: f.chat.threadId, messageId: f.chat.messageId }),
+      [
+        ...junk<Read>(),
+        ...idCases<Read>('threadId'),
+        ...idCases<Read>('messageId'),
+        rd('a message of no thread', (v) => ({ ...v, messageId: UNKNOWN_ID }), 'messageId'),
+      ],
+      expectChatUnchanged,
+    );
+
+    it("another customer, another seller and an admin → NOT_FOUND on the thread; the store's seller reads it; nothing changes", async () => {
+      const { threadId, messageId } = f.chat;
+      const calls: [string, unknown][] = [
+        ['chat.send', { threadId, body: 'not yours', clientMessageId: 'bad-input-intruder' }],
+        ['chat.history', { threadId }],
+        ['chat.markRead', { threadId, messageId }],
+      ];
+      const other = await newAccount(api, 'CUSTOMER');
+      for (const token of [other.token, f.sellerB.token, f.admin.token]) {
+        for (const [path, input] of calls) expectError(await send(path, input, { token }), 'NOT_FOUND');
+        expect(await ok('chat.threads', { limit: 10 }, token)).toEqual({ items: [], nextCursor: null });
+      }
+      // An unknown thread answers the same as someone else's: nothing tells them apart.
+      const unknown = expectError(await send('chat.history', { threadId: UNKNOWN_ID }, { token: other.token }), 'NOT_FOUND');
+      const foreign = expectError(await send('chat.history', { threadId }, { token: other.token }), 'NOT_FOUND');
+      expect(foreign.message.replace(String(threadId), 'N')).toBe(unknown.message.replace(String(UNKNOWN_ID), 'N'));
+      expectError(await send('chat.open', { storeId: UNKNOWN_ID }, { token: f.customer.token }), 'NOT_FOUND');
+      const seen = (await ok('chat.history', { threadId }, f.sellerA.token)) as { items: { id: number }[] };
+      expect(seen.items.map((m) => m.id)).toEqual([messageId]);
+      await expectChatUnchanged();
+    });
+
+    it('a clientMessageId reused with another body → CONFLICT; the same body → the same message', async () => {
+      const { threadId, messageId } = f.chat;
+      expectError(await send('chat.send', { threadId, body: 'something else', clientMessageId: 'bad-input-setup-1' }, { token: f.customer.token }), 'CONFLICT');
+      const again = (await ok('chat.send', { threadId, body: 'Is it in stock?', clientMessageId: 'bad-input-setup-1' }, f.customer.token)) as { id: number };
+      expect(again.id).toBe(messageId);
+      await expectChatUnchanged();
     });
   });
 
@@ -1674,6 +1861,11 @@ describe('bad input on every procedure, over HTTP', () => {
       ['subscriptions.pause', 'customer', () => ({ subscriptionId: 987_654_321 })],
       ['subscriptions.resume', 'customer', () => ({ subscriptionId: 987_654_321 })],
       ['subscriptions.cancel', 'customer', () => ({ subscriptionId: 987_654_321 })],
+      ['chat.open', 'customer', () => ({ storeId: f.sellerB.storeId })],
+      ['chat.send', 'any', () => ({ threadId: f.chat.threadId, body: 'never sent', clientMessageId: 'auth-test-message' })],
+      ['chat.history', 'any', () => ({ threadId: f.chat.threadId })],
+      ['chat.threads', 'any', () => ({ limit: 10 })],
+      ['chat.markRead', 'any', () => ({ threadId: f.chat.threadId, messageId: f.chat.messageId })],
     ];
     /** The public ones: the rest of the router. */
     const PUBLIC = ['auth.signup', 'auth.login', 'stores.get', 'products.get', 'products.list', 'products.popular', 'questions.list', 'coupons.list'];

@@ -106,6 +106,9 @@ export const configSchema = z.object({
     .transform((v) => v.split(',').map(Number)),
   /** Test only (refused unless NODE_ENV=test): a Redis key whose value, in ms, is added to the scheduler's clock. */
   SUBSCRIPTION_TEST_CLOCK_KEY: z.string().min(1).optional(),
+  /** chat.send: at most this many sends per user in each window of CHAT_SEND_WINDOW_SECONDS (across api processes). */
+  CHAT_SEND_LIMIT: positiveInt(100_000).default(30),
+  CHAT_SEND_WINDOW_SECONDS: positiveInt(3600).default(10),
   BULL_BOARD_USER: z.string().min(1).default('admin'),
   BULL_BOARD_PASSWORD: z.string().min(8, 'at least 8 characters').default('bazaar-admin'),
   SHUTDOWN_TIMEOUT_MS: positiveInt(120_000).default(10_000),

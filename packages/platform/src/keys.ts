@@ -47,6 +47,8 @@ export function redisKeys(prefix: string) {
     viewsFlushed: `{${prefix}:views}:flushed`,
     /** chat.onMessage: a thread's sharded pub/sub channel (hash tag: one slot per thread). */
     chatThread: (threadId: number) => `{${prefix}:chat:${threadId}}:messages`,
+    /** chat.send's per-user fixed window counter (one key, one script). */
+    chatSendRate: (userId: number) => `${prefix}:chat-rate:${userId}`,
     /** products.popular: the ranking snapshot (one JSON value, replaced whole) and the api's one-rebuilder lock when it is missing. */
     popularProducts: `${prefix}:popular-products`,
     popularProductsLock: `${prefix}:popular-products:rebuild`,

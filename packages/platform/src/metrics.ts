@@ -66,6 +66,12 @@ export function createMetrics(service: string, opts: MetricsOptions = {}) {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    chatMessages: new Counter({
+      name: 'bazaar_chat_messages_total',
+      help: 'chat.send by outcome (sent, duplicate, conflict, rate_limited)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     couponClaims: new Counter({
       name: 'bazaar_coupon_claims_total',
       help: 'Coupon claims by outcome (issued, sold_out, duplicate)',
