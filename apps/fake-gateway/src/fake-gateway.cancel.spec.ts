@@ -292,6 +292,8 @@ describe('POST /__test/cancel-faults', () => {
         cancels: [],
         attempts: [],
         cancelAttempts: [],
+        billingKeys: [],
+        billingAttempts: [],
       });
       // The payment is forgotten and so is its switch: 404, not the 500 the switch had left.
       expect((await cancel(p.paymentKey, { cancelAmount: 100 }, undefined, own)).body.code).toBe('NOT_FOUND_PAYMENT');

@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { type FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { createLogger, type Logger } from '@bazaar/platform';
-import { BEHAVIORS, CANCEL_FAULTS, FakeGatewayState, errors, type Answer, type Outcome } from './gateway-state';
+import { BEHAVIORS, BILLING_FAULTS, CANCEL_FAULTS, FakeGatewayState, errors, type Answer, type Outcome } from './gateway-state';
 
 /**
  * A test double of the card payment gateway, shaped on Toss Payments' core API:
@@ -12,6 +12,23 @@ import { BEHAVIORS, CANCEL_FAULTS, FakeGatewayState, errors, type Answer, type O
  *   POST /v1/payments/:paymentKey/cancel   {cancelReason, cancelAmount?, refundableAmount?} + Idempotency-Key → Payment
  *   GET  /v1/payments/:paymentKey          → Payment
  *   GET  /v1/payments/orders/:orderId      → Payment
+ *
+ * and the billing (automatic payment) API:
+ *
+ *   POST   /v1/billing/authorizations/issue  {authKey, customerKey} → Billing {mId, customerKey, authenticatedAt,
+ *                                            method, billingKey, card{issuerCode, acquirerCode, number, cardType, ownerType}}
+ *   POST   /v1/billing/:billingKey           {customerKey, amount, orderId, orderName, customerEmail?, customerName?,
+ *                                            taxFreeAmount?} + Idempotency-Key → Payment (type BILLING, status DONE)
+ *   DELETE /v1/billing/:billingKey           → 200, no body
+ *
+ * The fake has no card-registration window: an authKey of the test shape `test_auth_<1 to 100 of
+ * [A-Za-z0-9_-]>` stands for a card the customer registered (the same authKey, the same card; see
+ * TEST_AUTH_KEY). Issuing it again with the same customerKey answers the same billing key; with another,
+ * or any other authKey, 400 INVALID_BILL_KEY_REQUEST. A charge is refused for an unknown key (400
+ * INVALID_BILL_KEY_REQUEST), a deleted one (400 ALREADY_REMOVED_BILLING_KEY), a customerKey other than the
+ * key's (400 NOT_MATCHES_CUSTOMER_KEY) and an orderId already charged (400 DUPLICATED_ORDER_ID: an orderId
+ * is charged once, whatever the key); with an Idempotency-Key its first final answer is replayed, as for a
+ * cancel, so a retry of a charge whose answer was lost gets the same Payment and charges nothing.
  *
  * authenticated like Toss with `Authorization: Basic base64(secretKey + ':')`,
  * errors as `{code, message}`. A cancel without cancelAmount cancels the whole
@@ -40,8 +57,13 @@ import { BEHAVIORS, CANCEL_FAULTS, FakeGatewayState, errors, type Answer, type O
  *        answer, so a retry with the same Idempotency-Key gets it at once; a replay
  *        never uses up a 'slow', 'lost' or 'decline'. Setting a switch replaces the
  *        key's previous one.
+ *   POST /__test/billing-faults   {billingKey, behavior, times?, delayMs?} → {billingKey, fault}
+ *        the same switches for the next `times` charges of a billing key: 'decline' (400
+ *        REJECT_CARD_PAYMENT, nothing charged: `times: N` declines the next N charges), 'fail5xx',
+ *        'slow', 'lost', 'clear', checked where the cancel ones are.
  *   GET  /__test/ledger                    every payment, charge, applied cancel (cancels), confirm
- *                                          attempt (attempts) and cancel attempt (cancelAttempts)
+ *                                          attempt (attempts), cancel attempt (cancelAttempts), billing
+ *                                          key issued (billingKeys) and billing charge attempt (billingAttempts)
  *   GET  /__test/ledger/orders/:orderId    the same, for one order
  *   GET  /__test/requests                  how many API requests arrived, by route
  *   POST /__test/reset                     forget everything, fault switches too
@@ -81,6 +103,31 @@ const cancelFaultBody = z.object({
   delayMs: z.number().int().min(0).max(120_000).optional(),
 });
 const idempotencyKey = z.string().min(1).max(300);
+/** Toss: customerKey of 2 to 300 letters, digits and - _ = . @ */
+const customerKey = z.string().regex(/^[A-Za-z0-9\-_=.@]{2,300}$/, 'customerKey: 2 to 300 letters, digits or - _ = . @');
+const issueBody = z.object({ authKey: z.string().min(1).max(300), customerKey });
+const billingChargeBody = z.object({
+  customerKey,
+  amount,
+  orderId,
+  orderName: z.string().min(1).max(100),
+  customerEmail: z.string().max(100).optional(),
+  customerName: z.string().max(100).optional(),
+  taxFreeAmount: z.number().int().min(0).optional(),
+});
+const billingFaultBody = z.object({
+  billingKey: z.string().min(1).max(200),
+  behavior: z.enum(BILLING_FAULTS),
+  times: z.number().int().min(1).max(1000).optional(),
+  delayMs: z.number().int().min(0).max(120_000).optional(),
+});
+
+/** The Idempotency-Key header: null when absent, false when malformed. */
+function headerKey(header: string | string[] | undefined): string | null | false {
+  if (header === undefined) return null;
+  const parsed = idempotencyKey.safeParse(header);
+  return parsed.success ? parsed.data : false;
+}
 
 const invalid = (e: z.ZodError) => errors.invalidRequest(e.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
 const send = (reply: FastifyReply, a: Answer) => reply.code(a.status).send(a.body);
@@ -135,15 +182,28 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
     api.post<{ Params: { paymentKey: string } }>('/v1/payments/:paymentKey/cancel', async (request, reply) => {
       const body = cancelBody.safeParse(request.body);
       if (!body.success) return send(reply, invalid(body.error));
-      const header = request.headers['idempotency-key'];
-      let key: string | null = null;
-      if (header !== undefined) {
-        const parsed = idempotencyKey.safeParse(header);
-        if (!parsed.success) return send(reply, errors.invalidRequest('Idempotency-Key: 1 to 300 characters'));
-        key = parsed.data;
-      }
+      const key = headerKey(request.headers['idempotency-key']);
+      if (key === false) return send(reply, errors.invalidRequest('Idempotency-Key: 1 to 300 characters'));
       return deliver(request.raw.socket, reply, state.cancel(request.params.paymentKey, body.data, key));
     });
+
+    api.post('/v1/billing/authorizations/issue', async (request, reply) => {
+      const body = issueBody.safeParse(request.body);
+      if (!body.success) return send(reply, invalid(body.error));
+      return send(reply, state.issueBilling(body.data));
+    });
+
+    api.post<{ Params: { billingKey: string } }>('/v1/billing/:billingKey', async (request, reply) => {
+      const body = billingChargeBody.safeParse(request.body);
+      if (!body.success) return send(reply, invalid(body.error));
+      const key = headerKey(request.headers['idempotency-key']);
+      if (key === false) return send(reply, errors.invalidRequest('Idempotency-Key: 1 to 300 characters'));
+      return deliver(request.raw.socket, reply, state.chargeBilling(request.params.billingKey, body.data, key));
+    });
+
+    api.delete<{ Params: { billingKey: string } }>('/v1/billing/:billingKey', async (request, reply) =>
+      send(reply, state.deleteBilling(request.params.billingKey)),
+    );
 
     api.get<{ Params: { orderId: string } }>('/v1/payments/orders/:orderId', async (request, reply) => send(reply, state.getByOrderId(request.params.orderId)));
     api.get<{ Params: { paymentKey: string } }>('/v1/payments/:paymentKey', async (request, reply) => send(reply, state.get(request.params.paymentKey)));
@@ -160,6 +220,11 @@ export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGa
         const body = cancelFaultBody.safeParse(request.body);
         if (!body.success) return send(reply, invalid(body.error));
         return { paymentKey: body.data.paymentKey, fault: state.setCancelFault(body.data) };
+      });
+      test.post('/billing-faults', async (request, reply) => {
+        const body = billingFaultBody.safeParse(request.body);
+        if (!body.success) return send(reply, invalid(body.error));
+        return { billingKey: body.data.billingKey, fault: state.setBillingFault(body.data) };
       });
       test.get('/ledger', async () => state.ledger());
       test.get<{ Params: { orderId: string } }>('/ledger/orders/:orderId', async (request) => state.ledger(request.params.orderId));

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /**
  * The fake gateway's books, in memory. Every method is synchronous: Node runs
@@ -43,6 +43,95 @@ export interface CancelFaultSwitch {
   delayMs: number;
 }
 
+/**
+ * Billing-charge fault switches, per billingKey (set with POST /__test/billing-faults): the same
+ * behaviors, checked at the same points, as the cancel switches. Each applies to the next `times`
+ * charges of that key, then it is gone: 'decline' answers 400 REJECT_CARD_PAYMENT and charges
+ * nothing (a final answer: stored for its Idempotency-Key and replayed); 'fail5xx' answers 500 and
+ * charges nothing (checked before the replay, never stored); 'slow' charges and answers after
+ * `delayMs`; 'lost' charges and drops the connection. A replay never uses up a 'decline', 'slow'
+ * or 'lost'. 'clear' removes the switch.
+ */
+export const BILLING_FAULTS = CANCEL_FAULTS;
+export type BillingFault = CancelFault;
+
+export interface BillingFaultOptions {
+  billingKey: string;
+  behavior: BillingFault;
+  /** How many charges it applies to (default 1). */
+  times?: number | undefined;
+  /** slow: how long the answer waits after the charge (default 1000 ms). */
+  delayMs?: number | undefined;
+}
+
+export interface BillingFaultSwitch {
+  billingKey: string;
+  behavior: Exclude<BillingFault, 'clear'>;
+  timesLeft: number;
+  delayMs: number;
+}
+
+/**
+ * The authKeys the fake accepts (it has no card-registration window): `test_auth_` and 1 to 100 letters,
+ * digits, `-` or `_`. The card it stands for is derived from it, so the same authKey always means the
+ * same card.
+ */
+export const TEST_AUTH_KEY = /^test_auth_[A-Za-z0-9_-]{1,100}$/;
+
+/** The card behind a billing key, as Toss describes it in the Billing object (masked number). */
+export interface BillingCard {
+  issuerCode: string;
+  acquirerCode: string;
+  number: string;
+  cardType: '신용' | '체크';
+  ownerType: '개인' | '법인';
+}
+
+/** The subset of Toss's Billing object the fake produces (answer of POST /v1/billing/authorizations/issue). */
+export interface Billing {
+  mId: string;
+  customerKey: string;
+  authenticatedAt: string;
+  method: '카드';
+  billingKey: string;
+  card: BillingCard;
+}
+
+/** An issued billing key in the books (deletedAt: when DELETE /v1/billing/{billingKey} removed it). */
+export interface BillingKeyRecord {
+  billingKey: string;
+  customerKey: string;
+  authKey: string;
+  issuedAt: string;
+  deletedAt: string | null;
+}
+
+/**
+ * Every well-formed billing charge request the fake received and what it answered (status null: the
+ * connection was dropped; replayed: the answer stored for its Idempotency-Key, nothing charged).
+ */
+export interface BillingAttempt {
+  billingKey: string;
+  customerKey: string;
+  orderId: string;
+  amount: number;
+  idempotencyKey: string | null;
+  status: number | null;
+  code: string | null;
+  replayed: boolean;
+  at: string;
+}
+
+export interface BillingChargeRequest {
+  customerKey: string;
+  amount: number;
+  orderId: string;
+  orderName: string;
+  customerEmail?: string | undefined;
+  customerName?: string | undefined;
+  taxFreeAmount?: number | undefined;
+}
+
 /** Toss's Payment statuses (the fake only produces DONE, PARTIAL_CANCELED and CANCELED). */
 export type PaymentStatus = 'READY' | 'IN_PROGRESS' | 'WAITING_FOR_DEPOSIT' | 'DONE' | 'CANCELED' | 'PARTIAL_CANCELED' | 'ABORTED' | 'EXPIRED';
 
@@ -63,7 +152,10 @@ export interface Payment {
   version: string;
   paymentKey: string;
   orderId: string;
-  type: 'NORMAL';
+  /** Present on a billing (automatic) payment. */
+  orderName?: string;
+  /** NORMAL: confirmed from a paymentKey; BILLING: charged by billing key. */
+  type: 'NORMAL' | 'BILLING';
   currency: 'KRW';
   country: 'KR';
   method: '카드';
@@ -99,6 +191,8 @@ export interface ChargeRecord {
   orderId: string;
   amount: number;
   at: string;
+  /** Only on a charge by billing key. */
+  billingKey?: string;
 }
 /** A cancel that was applied (money given back): one per entry in the Payment's cancels[]. */
 export interface CancelRecord {
@@ -140,6 +234,10 @@ export interface Ledger {
   /** Confirm attempts. */
   attempts: ConfirmAttempt[];
   cancelAttempts: CancelAttempt[];
+  /** Every billing key issued, deleted ones too. */
+  billingKeys: BillingKeyRecord[];
+  /** Billing charge attempts. */
+  billingAttempts: BillingAttempt[];
 }
 
 export interface MintOptions {
@@ -171,6 +269,10 @@ export const errors = {
   alreadyCanceled: () => err(400, 'ALREADY_CANCELED_PAYMENT', '이미 취소된 결제 입니다.'),
   notCancelablePayment: () => err(400, 'NOT_CANCELABLE_PAYMENT', '취소 할 수 없는 결제 입니다.'),
   notMatchesRefundableAmount: () => err(400, 'NOT_MATCHES_REFUNDABLE_AMOUNT', '잔액 결과가 일치하지 않습니다.'),
+  /** An authKey or billing key the gateway does not know (or an authKey already used for another customerKey). */
+  invalidBillKey: () => err(400, 'INVALID_BILL_KEY_REQUEST', '빌링 인증이 완료되지 않았거나 유효하지 않은 요청입니다.'),
+  notMatchesCustomerKey: () => err(400, 'NOT_MATCHES_CUSTOMER_KEY', '빌링 인증 고객키와 결제 요청 고객키가 일치하지 않습니다.'),
+  alreadyRemovedBillingKey: () => err(400, 'ALREADY_REMOVED_BILLING_KEY', '이미 삭제된 빌링키입니다.'),
 };
 
 export interface CancelRequest {
@@ -199,6 +301,13 @@ export class FakeGatewayState {
   private attempts: ConfirmAttempt[] = [];
   private cancelAttempts: CancelAttempt[] = [];
   private cancelFaults = new Map<string, CancelFaultSwitch>();
+  /** Issued billing keys, by billingKey; and which key each authKey was exchanged for. */
+  private billings = new Map<string, { billing: Billing; record: BillingKeyRecord }>();
+  private billingByAuthKey = new Map<string, string>();
+  /** Answers already given to a billing charge, by billingKey and Idempotency-Key. */
+  private billingAnswers = new Map<string, Answer>();
+  private billingAttempts: BillingAttempt[] = [];
+  private billingFaults = new Map<string, BillingFaultSwitch>();
 
   constructor(private readonly mId = 'bazaar_fake') {}
 
@@ -247,14 +356,15 @@ export class FakeGatewayState {
     return { kind: 'answer', answer };
   }
 
-  private charge(req: { paymentKey: string; orderId: string; amount: number }): Payment {
+  private charge(req: { paymentKey: string; orderId: string; amount: number }, billing?: { billingKey: string; orderName: string }): Payment {
     const now = kstIso();
     const payment: Payment = {
       mId: this.mId,
       version: '2022-11-16',
       paymentKey: req.paymentKey,
       orderId: req.orderId,
-      type: 'NORMAL',
+      ...(billing ? { orderName: billing.orderName } : {}),
+      type: billing ? 'BILLING' : 'NORMAL',
       currency: 'KRW',
       country: 'KR',
       method: '카드',
@@ -270,8 +380,150 @@ export class FakeGatewayState {
     };
     this.payments.set(req.paymentKey, payment);
     this.byOrderId.set(req.orderId, req.paymentKey);
-    this.charges.push({ ...req, at: new Date().toISOString() });
+    this.charges.push({ ...req, at: new Date().toISOString(), ...(billing ? { billingKey: billing.billingKey } : {}) });
     return payment;
+  }
+
+  /**
+   * Exchanges an authKey (of the test shape {@link TEST_AUTH_KEY}) for a billing key bound to the
+   * customerKey. The same authKey with the same customerKey again answers the same billing key (a retry
+   * after a lost answer issues nothing new); with another customerKey, or an authKey not of the test shape,
+   * 400 INVALID_BILL_KEY_REQUEST.
+   */
+  issueBilling(req: { authKey: string; customerKey: string }): Answer {
+    if (!TEST_AUTH_KEY.test(req.authKey)) return errors.invalidBillKey();
+    const issued = this.billingByAuthKey.get(req.authKey);
+    if (issued !== undefined) {
+      const known = this.billings.get(issued)!;
+      if (known.billing.customerKey !== req.customerKey || known.record.deletedAt !== null) return errors.invalidBillKey();
+      return { status: 200, body: structuredClone(known.billing) };
+    }
+    const digest = createHash('sha256').update(req.authKey).digest();
+    const company = ['11', '41', '51', '61'][digest[0]! % 4]!;
+    const billing: Billing = {
+      mId: this.mId,
+      customerKey: req.customerKey,
+      authenticatedAt: kstIso(),
+      method: '카드',
+      billingKey: `bk_${randomBytes(24).toString('base64url')}`,
+      card: {
+        issuerCode: company,
+        acquirerCode: company,
+        number: `433012******${String(digest.readUInt16BE(1) % 1000).padStart(3, '0')}*`,
+        cardType: '신용',
+        ownerType: '개인',
+      },
+    };
+    this.billings.set(billing.billingKey, {
+      billing,
+      record: { billingKey: billing.billingKey, customerKey: req.customerKey, authKey: req.authKey, issuedAt: new Date().toISOString(), deletedAt: null },
+    });
+    this.billingByAuthKey.set(req.authKey, billing.billingKey);
+    return { status: 200, body: structuredClone(billing) };
+  }
+
+  /** Sets (or, with 'clear', removes) the charge fault switch of a billing key; the switch as it now stands, null when cleared. */
+  setBillingFault(opts: BillingFaultOptions): BillingFaultSwitch | null {
+    if (opts.behavior === 'clear') {
+      this.billingFaults.delete(opts.billingKey);
+      return null;
+    }
+    const fault: BillingFaultSwitch = { billingKey: opts.billingKey, behavior: opts.behavior, timesLeft: opts.times ?? 1, delayMs: opts.delayMs ?? 1000 };
+    this.billingFaults.set(opts.billingKey, fault);
+    return { ...fault };
+  }
+
+  /**
+   * Charges a billing key: a Payment of type BILLING (status DONE, its own paymentKey: it is looked up,
+   * cancelled and refunded like any other). With an Idempotency-Key the first final answer (anything but a
+   * 5xx) is stored and every later request with that key gets it again, charging nothing. A new request for
+   * an orderId already charged is refused with 400 DUPLICATED_ORDER_ID: one orderId is charged at most once,
+   * whatever the key. Refused too: an unknown key (INVALID_BILL_KEY_REQUEST), a deleted one
+   * (ALREADY_REMOVED_BILLING_KEY), a customerKey other than the one it was issued to
+   * (NOT_MATCHES_CUSTOMER_KEY). Fault switches ({@link BILLING_FAULTS}) as for cancels: 'fail5xx' before
+   * the replay, the others after it and after the refusals.
+   */
+  chargeBilling(billingKey: string, req: BillingChargeRequest, idempotencyKey: string | null): Outcome {
+    const record = (status: number | null, code: string | null, replayed: boolean) =>
+      this.billingAttempts.push({
+        billingKey,
+        customerKey: req.customerKey,
+        orderId: req.orderId,
+        amount: req.amount,
+        idempotencyKey,
+        status,
+        code,
+        replayed,
+        at: new Date().toISOString(),
+      });
+    const answered = (answer: Answer, replayed: boolean) => {
+      record(answer.status, answer.status === 200 ? null : (answer.body as TossError).code, replayed);
+      return answer;
+    };
+
+    if (this.takeBillingFault(billingKey, 'fail5xx')) return { kind: 'answer', answer: answered(errors.internal(), false) };
+    const storeKey = idempotencyKey === null ? null : `${billingKey}\n${idempotencyKey}`;
+    if (storeKey !== null) {
+      const replay = this.billingAnswers.get(storeKey);
+      if (replay) return { kind: 'answer', answer: answered(structuredClone(replay), true) };
+    }
+    const store = (answer: Answer) => {
+      if (storeKey !== null && answer.status < 500) this.billingAnswers.set(storeKey, structuredClone(answer));
+      return answer;
+    };
+
+    const refusal = this.billingRefusal(billingKey, req);
+    if (refusal) return { kind: 'answer', answer: answered(store(refusal), false) };
+    const fault = this.takeBillingFault(billingKey, 'decline', 'slow', 'lost');
+    const answer = store(
+      fault?.behavior === 'decline'
+        ? errors.rejectCard()
+        : {
+            status: 200,
+            body: structuredClone(
+              this.charge(
+                { paymentKey: `tgen_${randomBytes(15).toString('base64url')}`, orderId: req.orderId, amount: req.amount },
+                { billingKey, orderName: req.orderName },
+              ),
+            ),
+          },
+    );
+    if (fault?.behavior === 'lost') {
+      record(null, null, false);
+      return { kind: 'lost' };
+    }
+    answered(answer, false);
+    return fault?.behavior === 'slow' ? { kind: 'slow', delayMs: fault.delayMs, answer } : { kind: 'answer', answer };
+  }
+
+  private billingRefusal(billingKey: string, req: BillingChargeRequest): Answer | null {
+    const known = this.billings.get(billingKey);
+    if (!known) return errors.invalidBillKey();
+    if (known.record.deletedAt !== null) return errors.alreadyRemovedBillingKey();
+    if (known.billing.customerKey !== req.customerKey) return errors.notMatchesCustomerKey();
+    if (this.byOrderId.has(req.orderId)) return errors.duplicatedOrderId();
+    return null;
+  }
+
+  private takeBillingFault(billingKey: string, ...behaviors: BillingFaultSwitch['behavior'][]): BillingFaultSwitch | null {
+    const fault = this.billingFaults.get(billingKey);
+    if (!fault || !behaviors.includes(fault.behavior)) return null;
+    fault.timesLeft -= 1;
+    if (fault.timesLeft <= 0) this.billingFaults.delete(billingKey);
+    return fault;
+  }
+
+  /**
+   * Deletes a billing key: it charges nothing more (ALREADY_REMOVED_BILLING_KEY). 200 with no body; a key
+   * already deleted → 400 ALREADY_REMOVED_BILLING_KEY; an unknown one → 400 INVALID_BILL_KEY_REQUEST.
+   * Payments made with it are untouched (still cancellable).
+   */
+  deleteBilling(billingKey: string): Answer {
+    const known = this.billings.get(billingKey);
+    if (!known) return errors.invalidBillKey();
+    if (known.record.deletedAt !== null) return errors.alreadyRemovedBillingKey();
+    known.record.deletedAt = new Date().toISOString();
+    return { status: 200, body: undefined };
   }
 
   /** Sets (or, with 'clear', removes) the cancel fault switch of a paymentKey; the switch as it now stands, null when cleared. */
@@ -372,8 +624,11 @@ export class FakeGatewayState {
       cancels: this.cancels,
       attempts: this.attempts,
       cancelAttempts: this.cancelAttempts,
+      billingKeys: [...this.billings.values()].map((b) => b.record),
+      billingAttempts: this.billingAttempts,
     };
     if (orderId === undefined) return structuredClone(all);
+    const billingKeys = new Set(all.billingAttempts.filter((a) => a.orderId === orderId).map((a) => a.billingKey));
     const keys = new Set(all.payments.filter((p) => p.orderId === orderId).map((p) => p.paymentKey));
     return structuredClone({
       payments: all.payments.filter((p) => keys.has(p.paymentKey)),
@@ -381,6 +636,8 @@ export class FakeGatewayState {
       cancels: all.cancels.filter((c) => keys.has(c.paymentKey)),
       attempts: all.attempts.filter((a) => a.orderId === orderId),
       cancelAttempts: all.cancelAttempts.filter((a) => keys.has(a.paymentKey)),
+      billingKeys: all.billingKeys.filter((b) => billingKeys.has(b.billingKey)),
+      billingAttempts: all.billingAttempts.filter((a) => a.orderId === orderId),
     });
   }
 
@@ -394,5 +651,10 @@ export class FakeGatewayState {
     this.attempts = [];
     this.cancelAttempts = [];
     this.cancelFaults.clear();
+    this.billings.clear();
+    this.billingByAuthKey.clear();
+    this.billingAnswers.clear();
+    this.billingAttempts = [];
+    this.billingFaults.clear();
   }
 }

@@ -1,7 +1,13 @@
 export { startFakeGateway, type FakeGateway, type FakeGatewayOptions } from './fake-gateway';
 export {
   BEHAVIORS,
+  BILLING_FAULTS,
+  TEST_AUTH_KEY,
   type Behavior,
+  type Billing,
+  type BillingAttempt,
+  type BillingCard,
+  type BillingKeyRecord,
   type CancelRecord,
   type ChargeRecord,
   type ConfirmAttempt,

@@ -336,7 +336,15 @@ describe('test controls', () => {
       expect((await get<Ledger>('/__test/ledger')).charges).toHaveLength(1);
 
       await fetch(`${own.url}/__test/reset`, { method: 'POST' });
-      expect(await get('/__test/ledger')).toEqual({ payments: [], charges: [], cancels: [], attempts: [], cancelAttempts: [] });
+      expect(await get('/__test/ledger')).toEqual({
+        payments: [],
+        charges: [],
+        cancels: [],
+        attempts: [],
+        cancelAttempts: [],
+        billingKeys: [],
+        billingAttempts: [],
+      });
       expect(await get('/__test/requests')).toEqual({ total: 0, byRoute: {} });
     } finally {
       await own.close();
