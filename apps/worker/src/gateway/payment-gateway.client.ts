@@ -3,24 +3,29 @@ import CircuitBreaker from 'opossum';
 import { z } from 'zod';
 
 /**
- * The worker's client for the card payment gateway (Toss Payments' API:
- * confirm, cancel, look-up by order). Every HTTP attempt runs through a
- * circuit breaker, and every answer is parsed before anyone sees it.
+ * The client for the card payment gateway (Toss Payments' API: confirm,
+ * cancel, look-up by order, and billing: issue a billing key, charge it,
+ * delete it). Every HTTP attempt runs through a circuit breaker, and every
+ * answer is parsed before anyone sees it. The worker charges and cancels
+ * with it; the api issues and deletes billing keys with it (the
+ * `@bazaar/worker/gateway` entry).
  *
  * What each failure becomes, and whether it is retried:
  *
- * | what happened                                   | confirm                   | cancel / findByOrderId     |
+ * | what happened                                   | confirm, issueBillingKey  | chargeBillingKey, cancel,  |
+ * |                                                 |                           | findByOrderId, delete      |
  * |-------------------------------------------------|---------------------------|----------------------------|
  * | 5xx, 429, PROVIDER_ERROR, connection refused    | retried, then Unavailable | retried, then Unavailable  |
  * | no answer in timeoutMs                          | GatewayTimeoutError, once | retried, then Timeout      |
  * | connection dropped after the request was sent   | GatewayTimeoutError, once | retried, then Timeout      |
  * | breaker open                                    | GatewayUnavailableError at once, nothing sent          |
- * | 4xx card refusal (REJECT_CARD_PAYMENT, …)       | PaymentDeclinedError      | —                          |
+ * | 4xx card refusal (REJECT_CARD_PAYMENT, …)       | PaymentDeclinedError (confirm and billing charge)      |
  * | 400 ALREADY_PROCESSED_PAYMENT                   | PaymentAlreadyProcessedError                            |
  * | 4xx cancel refusal (NOT_CANCELABLE_PAYMENT,     | —                         | GatewayRequestError with   |
  * |   NOT_CANCELABLE_AMOUNT, ALREADY_CANCELED_      |                           | the code, isCancelRefusal: |
  * |   PAYMENT, NOT_MATCHES_REFUNDABLE_AMOUNT)       |                           | nothing was cancelled      |
- * | other 4xx                                       | GatewayRequestError (findByOrderId: 404 → null)         |
+ * | other 4xx                                       | GatewayRequestError (findByOrderId: 404 → null;         |
+ * |                                                 |   deleteBillingKey: ALREADY_REMOVED_BILLING_KEY → done) |
  *
  * Apart from the transient answers of the first row (429, PROVIDER_ERROR,
  * IDEMPOTENT_REQUEST_PROCESSING), no 4xx is retried. "Retried" means up to
@@ -31,6 +36,11 @@ import { z } from 'zod';
  * look the payment up (findByOrderId) before deciding. A confirm that got a
  * 5xx is sent again — Toss refuses a second charge of the same paymentKey
  * with ALREADY_PROCESSED_PAYMENT, which also means "look it up".
+ * A billing charge carries an Idempotency-Key too (one per order), so it is
+ * retried like a cancel: a charge whose answer was lost is sent again with
+ * the same key and gets the first answer, charging nothing more.
+ * Issuing a billing key retries only 5xx and connection refusals (a lost
+ * answer throws GatewayTimeoutError: issue again with the same authKey).
  * cancel is safe to repeat because the Idempotency-Key makes the gateway
  * replay its first answer: a cancel whose answer timed out or was dropped is
  * sent again with the same key, and if the first one went through the retry
@@ -179,6 +189,81 @@ export function lastCancel(payment: GatewayPayment): GatewayPaymentCancel | null
   return last;
 }
 
+const billingSchema = z.object({
+  customerKey: z.string().min(1),
+  billingKey: z.string().min(1),
+  method: z.string().nullish(),
+  authenticatedAt: z.string().nullish(),
+  card: z
+    .object({
+      issuerCode: z.string().nullish(),
+      acquirerCode: z.string().nullish(),
+      number: z.string().nullish(),
+      cardType: z.string().nullish(),
+      ownerType: z.string().nullish(),
+    })
+    .nullish(),
+});
+
+/** The card behind a billing key, as the gateway describes it (number masked). */
+export interface GatewayBillingCard {
+  issuerCode: string | null;
+  acquirerCode: string | null;
+  number: string | null;
+  cardType: string | null;
+  ownerType: string | null;
+}
+
+/** A billing key the gateway issued (Toss's Billing object, the fields we use). */
+export interface GatewayBilling {
+  customerKey: string;
+  billingKey: string;
+  method: string | null;
+  authenticatedAt: string | null;
+  card: GatewayBillingCard | null;
+}
+
+const toPayment = (json: unknown): GatewayPayment | null => {
+  const parsed = paymentSchema.safeParse(json);
+  if (!parsed.success) return null;
+  const p = parsed.data;
+  return {
+    paymentKey: p.paymentKey,
+    orderId: p.orderId,
+    status: p.status,
+    method: p.method ?? null,
+    totalAmount: p.totalAmount,
+    balanceAmount: p.balanceAmount,
+    approvedAt: p.approvedAt ?? null,
+    cancels: p.cancels ?? [],
+  };
+};
+
+const toBilling = (json: unknown): GatewayBilling | null => {
+  const parsed = billingSchema.safeParse(json);
+  if (!parsed.success) return null;
+  const b = parsed.data;
+  const c = b.card;
+  return {
+    customerKey: b.customerKey,
+    billingKey: b.billingKey,
+    method: b.method ?? null,
+    authenticatedAt: b.authenticatedAt ?? null,
+    card: c
+      ? {
+          issuerCode: c.issuerCode ?? null,
+          acquirerCode: c.acquirerCode ?? null,
+          number: c.number ?? null,
+          cardType: c.cardType ?? null,
+          ownerType: c.ownerType ?? null,
+        }
+      : null,
+  };
+};
+
+/** A Payment answer (confirm, cancel, look-up, billing charge). */
+const PAYMENT = { parse: toPayment, expect: 'a Payment' } as const;
+
 const errorBodySchema = z.object({ code: z.string(), message: z.string().optional() });
 
 /**
@@ -263,14 +348,44 @@ export interface CancelRequest {
   refundableAmount?: number;
 }
 
-interface HttpCall {
-  method: 'GET' | 'POST';
-  path: string;
-  body?: unknown;
-  headers?: Record<string, string>;
+export interface BillingIssueRequest {
+  /** What the card-registration window handed the customer's browser. */
+  authKey: string;
+  /** The shop's opaque id of the customer; the key is bound to it. */
+  customerKey: string;
 }
 
-type Op = 'confirm' | 'cancel' | 'find';
+export interface BillingChargeRequest {
+  /** The customerKey the billing key was issued to (the gateway refuses another: NOT_MATCHES_CUSTOMER_KEY). */
+  customerKey: string;
+  /** Won. */
+  amount: number;
+  /** Our order id: the gateway charges an orderId at most once. */
+  orderId: string;
+  /** What the customer's card statement shows, 1 to 100 characters. */
+  orderName: string;
+}
+
+interface HttpCall<T> {
+  method: 'GET' | 'POST' | 'DELETE';
+  path: string;
+  /** The path as errors and logs name it (a billing key in a path stays out of messages). */
+  label?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** The 2xx body as T, or null when it is not one. */
+  parse: (json: unknown, text: string) => T | null;
+  /** What the 2xx body should have been, for the error when it is not. */
+  expect: string;
+}
+
+type Op = 'confirm' | 'cancel' | 'find' | 'issue' | 'charge' | 'delete';
+
+/** What a billing charge's Idempotency-Key is: one per order, so every retry of the order's charge is the same request. */
+export const billingChargeKey = (orderId: string) => `billing-${orderId}`;
+
+/** A billing key in a path, as messages show it: its first 6 characters. */
+const maskKey = (key: string) => `${key.slice(0, 6)}…`;
 
 export class PaymentGatewayClient {
   private readonly baseUrl: string;
@@ -279,7 +394,7 @@ export class PaymentGatewayClient {
   private readonly retries: number;
   private readonly backoffMs: number;
   private readonly maxBackoffMs: number;
-  private readonly breaker: CircuitBreaker<[HttpCall], GatewayPayment>;
+  private readonly breaker: CircuitBreaker<[HttpCall<unknown>], unknown>;
 
   constructor(opts: PaymentGatewayClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
@@ -289,7 +404,7 @@ export class PaymentGatewayClient {
     this.backoffMs = opts.backoffMs ?? 200;
     this.maxBackoffMs = opts.maxBackoffMs ?? 2000;
     const b = opts.breaker ?? {};
-    this.breaker = new CircuitBreaker((call: HttpCall) => this.attempt(call), {
+    this.breaker = new CircuitBreaker((call: HttpCall<unknown>) => this.attempt(call), {
       name: 'payment-gateway',
       // Each attempt carries its own AbortSignal.timeout; the breaker must not race it.
       timeout: false,
@@ -315,6 +430,7 @@ export class PaymentGatewayClient {
       method: 'POST',
       path: '/v1/payments/confirm',
       body: { paymentKey: req.paymentKey, orderId: req.orderId, amount: req.amount },
+      ...PAYMENT,
     });
   }
 
@@ -336,6 +452,7 @@ export class PaymentGatewayClient {
       path: `/v1/payments/${encodeURIComponent(paymentKey)}/cancel`,
       body,
       headers: { 'Idempotency-Key': idempotencyKey },
+      ...PAYMENT,
     });
   }
 
@@ -346,9 +463,64 @@ export class PaymentGatewayClient {
    */
   async findByOrderId(orderId: string): Promise<GatewayPayment | null> {
     try {
-      return await this.run('find', { method: 'GET', path: `/v1/payments/orders/${encodeURIComponent(orderId)}` });
+      return await this.run('find', { method: 'GET', path: `/v1/payments/orders/${encodeURIComponent(orderId)}`, ...PAYMENT });
     } catch (err) {
       if (err instanceof GatewayRequestError && err.code === 'NOT_FOUND_PAYMENT') return null;
+      throw err;
+    }
+  }
+
+  /**
+   * Exchanges the authKey of a card registration for a billing key bound to customerKey. Throws
+   * GatewayRequestError for a refusal (an authKey the gateway does not accept: INVALID_BILL_KEY_REQUEST and
+   * the like), GatewayTimeoutError when the answer was lost (issue again with the same authKey),
+   * GatewayUnavailableError when the gateway cannot serve it.
+   */
+  async issueBillingKey(req: BillingIssueRequest): Promise<GatewayBilling> {
+    return this.run('issue', {
+      method: 'POST',
+      path: '/v1/billing/authorizations/issue',
+      body: { authKey: req.authKey, customerKey: req.customerKey },
+      parse: toBilling,
+      expect: 'a Billing object',
+    });
+  }
+
+  /**
+   * Charges a billing key (Toss's automatic payment): the Payment, as for a confirm. The Idempotency-Key is
+   * the order's ({@link billingChargeKey}), so a retry of a charge whose answer was lost or late gets the
+   * first answer and charges nothing more; a charge of an orderId already charged under another key is
+   * refused (GatewayRequestError DUPLICATED_ORDER_ID: look it up). Throws PaymentDeclinedError for a card
+   * refusal, GatewayRequestError for any other refusal (NOT_MATCHES_CUSTOMER_KEY, ALREADY_REMOVED_BILLING_KEY,
+   * …), GatewayTimeoutError / GatewayUnavailableError when the outcome is unknown after the retries.
+   */
+  async chargeBillingKey(billingKey: string, req: BillingChargeRequest): Promise<GatewayPayment> {
+    return this.run('charge', {
+      method: 'POST',
+      path: `/v1/billing/${encodeURIComponent(billingKey)}`,
+      label: `/v1/billing/${maskKey(billingKey)}`,
+      body: { customerKey: req.customerKey, amount: req.amount, orderId: req.orderId, orderName: req.orderName },
+      headers: { 'Idempotency-Key': billingChargeKey(req.orderId) },
+      ...PAYMENT,
+    });
+  }
+
+  /**
+   * Deletes a billing key at the gateway: it charges nothing more. A key already deleted
+   * (ALREADY_REMOVED_BILLING_KEY) counts as deleted, so this is safe to repeat; a timeout or 5xx is retried.
+   */
+  async deleteBillingKey(billingKey: string): Promise<void> {
+    try {
+      await this.run('delete', {
+        method: 'DELETE',
+        path: `/v1/billing/${encodeURIComponent(billingKey)}`,
+        label: `/v1/billing/${maskKey(billingKey)}`,
+        // Toss answers 200; what its body holds is not ours to read.
+        parse: () => true,
+        expect: 'a 2xx',
+      });
+    } catch (err) {
+      if (err instanceof GatewayRequestError && err.code === 'ALREADY_REMOVED_BILLING_KEY') return;
       throw err;
     }
   }
@@ -364,10 +536,10 @@ export class PaymentGatewayClient {
     this.breaker.shutdown();
   }
 
-  private async run(op: Op, call: HttpCall): Promise<GatewayPayment> {
+  private async run<T>(op: Op, call: HttpCall<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.breaker.fire(call);
+        return (await this.breaker.fire(call)) as T;
       } catch (raw) {
         const err = asGatewayError(raw);
         if (attempt >= this.retries || !retryable(op, err)) throw err;
@@ -377,9 +549,9 @@ export class PaymentGatewayClient {
     }
   }
 
-  /** One HTTP exchange: the Payment, or a typed error. */
-  private async attempt(call: HttpCall): Promise<GatewayPayment> {
-    const where = `${call.method} ${call.path}`;
+  /** One HTTP exchange: the parsed answer, or a typed error. */
+  private async attempt<T>(call: HttpCall<T>): Promise<T> {
+    const where = `${call.method} ${call.label ?? call.path}`;
     let status: number;
     let text: string;
     try {
@@ -402,24 +574,11 @@ export class PaymentGatewayClient {
 
     const json = parseJson(text);
     if (status >= 200 && status < 300) {
-      const payment = paymentSchema.safeParse(json);
-      if (!payment.success) {
-        throw new GatewayUnavailableError(`${where}: the gateway answered ${status} with something that is not a Payment`, 'invalid_response', {
-          status,
-          cause: payment.error,
-        });
+      const answer = call.parse(json, text);
+      if (answer === null) {
+        throw new GatewayUnavailableError(`${where}: the gateway answered ${status} with something that is not ${call.expect}`, 'invalid_response', { status });
       }
-      const p = payment.data;
-      return {
-        paymentKey: p.paymentKey,
-        orderId: p.orderId,
-        status: p.status,
-        method: p.method ?? null,
-        totalAmount: p.totalAmount,
-        balanceAmount: p.balanceAmount,
-        approvedAt: p.approvedAt ?? null,
-        cancels: p.cancels ?? [],
-      };
+      return answer;
     }
 
     const parsed = errorBodySchema.safeParse(json);
@@ -459,8 +618,9 @@ function isGatewayTrouble(err: unknown): boolean {
 
 function retryable(op: Op, err: GatewayError): boolean {
   if (err instanceof GatewayUnavailableError) return err.reason === 'server_error' || err.reason === 'network';
-  // The request may have been carried out: only operations that are safe to repeat go again.
-  if (err instanceof GatewayTimeoutError) return op !== 'confirm';
+  // The request may have been carried out: only operations that are safe to repeat go again (a charge and a
+  // cancel carry an Idempotency-Key, a look-up and a delete change nothing twice).
+  if (err instanceof GatewayTimeoutError) return op !== 'confirm' && op !== 'issue';
   return false;
 }
 
