@@ -6,9 +6,9 @@
  *   listeners  1,000 SSE subscribers of chat.onMessage: the customer and the seller of every thread, on each of
  *              the two api processes (4 per thread). A subscriber counts as listening once it has the thread's
  *              first message from the backlog (onMessage listens before it reads).
- *   ceiling    just before the phases: the send transaction alone (the SQL ChatRepository.send runs: lock the
- *              thread, check the clientMessageId, insert, advance the thread, read the row back) over plain
- *              mysql2 connections, as many as the senders, no api, no Redis: the most sends/s MySQL takes here.
+ *   ceiling    just before the phases: the send transaction alone (ChatRepository.send, the api's own code: lock
+ *              the thread, insert, advance the thread) over a pool of as many connections as there are senders,
+ *              no api, no Redis: the most sends/s MySQL takes here.
  *   closed     SENDERS concurrent senders, each sending the next message as soon as its last is answered
  *              (alternating customer and seller, and the two processes), for PHASE_SECONDS.
  *   open       a fixed offered rate (OPEN_RATE messages/s, not waiting for answers), for PHASE_SECONDS:
@@ -25,6 +25,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type mysql from 'mysql2/promise';
+import { ChatRepository, createDataSource } from '@bazaar/db';
 import { benchEnv, cleanup, createBenchDatabase, dropOrKeep, machineInfo, mysqlConnection, redisClient, type BenchEnv, type MachineInfo } from './lib/env';
 import { ROOT, startProcess, stopAll, type BenchProcess } from './lib/processes';
 import { Sampler, findPid, type PhaseUsage } from './lib/sampler';
@@ -196,43 +197,37 @@ async function seed(c: mysql.Connection, prefix: string): Promise<{ threads: Thr
 
 let redisUrl = '';
 
-/** The send transaction alone, as ChatRepository.send runs it, over plain mysql2: the sends/s MySQL allows here. */
+/** The send transaction alone (ChatRepository.send, the api's own code), no api, no Redis: the sends/s MySQL allows here. */
 async function ceiling(mysqlUrl: string, threads: Thread[]): Promise<{ perSecond: number; latencyMs: LatencySummary; connections: number }> {
-  const conns = await Promise.all(Array.from({ length: S.senders }, () => mysqlConnection(mysqlUrl)));
+  const ds = createDataSource({
+    MYSQL_URL: mysqlUrl,
+    MYSQL_REPLICA_URLS: [],
+    MYSQL_POOL_SIZE: S.senders,
+    MYSQL_POOL_QUEUE_LIMIT: 1000,
+    MYSQL_CONNECT_TIMEOUT_MS: 5000,
+  });
+  await ds.initialize();
+  const repo = new ChatRepository(ds);
   const lat = new Samples();
   let done = 0;
   let seq = 0;
   const until = Date.now() + S.ceilingSeconds * 1000;
   const started = now();
   await Promise.all(
-    conns.map(async (c) => {
+    Array.from({ length: S.senders }, async () => {
       while (Date.now() < until) {
         const t = threads[Math.floor(Math.random() * threads.length)]!;
-        const cm = `ceiling-${process.pid}-${seq++}`;
         const s = now();
-        await c.query('START TRANSACTION');
-        await c.query(
-          'SELECT t.id, t.customer_id, t.store_id, s.seller_id, t.last_message_id FROM chat_threads t JOIN stores s ON s.id = t.store_id WHERE t.id = ? FOR UPDATE',
-          [t.id],
-        );
-        await c.query('SELECT m.id FROM chat_messages m WHERE m.thread_id = ? AND m.sender_id = ? AND m.client_message_id = ?', [t.id, t.customer.userId, cm]);
-        const [res] = (await c.query('INSERT INTO chat_messages (thread_id, sender_id, body, client_message_id) VALUES (?, ?, ?, ?)', [
-          t.id,
-          t.customer.userId,
-          'ceiling',
-          cm,
-        ])) as unknown as [{ insertId: number }];
-        await c.query('UPDATE chat_threads SET last_message_id = ? WHERE id = ?', [res.insertId, t.id]);
-        await c.query('SELECT m.id, m.thread_id, m.sender_id, m.body, m.client_message_id, m.created_at FROM chat_messages m WHERE m.id = ?', [res.insertId]);
-        await c.query('COMMIT');
+        const r = await repo.send(t.id, t.customer.userId, 'ceiling', `ceiling-${process.pid}-${seq++}`);
+        if (r.kind !== 'sent') throw new Error(`ceiling send: ${r.kind}`);
         lat.push(now() - s);
         done++;
       }
     }),
   );
   const seconds = (now() - started) / 1000;
-  await Promise.all(conns.map((c) => c.end()));
-  return { perSecond: done / seconds, latencyMs: summarize(lat.values()), connections: conns.length };
+  await ds.destroy();
+  return { perSecond: done / seconds, latencyMs: summarize(lat.values()), connections: S.senders };
 }
 
 async function main(): Promise<void> {
@@ -292,7 +287,7 @@ async function main(): Promise<void> {
   }
   say(`${listeners.length} subscribers listening`);
 
-  say(`ceiling: the send transaction alone over ${S.senders} mysql2 connections, ${S.ceilingSeconds} s`);
+  say(`ceiling: the send transaction alone (ChatRepository.send) over a pool of ${S.senders}, ${S.ceilingSeconds} s`);
   const ceil = await ceiling(env.mysqlUrl, ceilingThreads);
   say(`ceiling ${round(ceil.perSecond)} sends/s`);
 
@@ -439,7 +434,7 @@ function render(r: {
         `| ${p.name} | ${p.sentPerSecond}${p.sendErrors ? ` (${p.sendErrors} errors)` : ''} | ${round((100 * p.sentPerSecond) / r.ceiling.perSecond)}% | ${p.deliveriesPerSecond} | ${p.deliveries} / ${p.deliveriesExpected} | ${ms(p.sendMs.p50)} / ${ms(p.sendMs.p99)} | ${ms(p.latencyMs.p50)} / ${ms(p.latencyMs.p90)} / ${ms(p.latencyMs.p99)} / ${ms(p.latencyMs.max)} |`,
     ),
     '',
-    `Ceiling, measured in the same run just before: the send transaction alone (ChatRepository.send's SQL over ${r.ceiling.connections} plain mysql2 connections, no api, no Redis) committed **${round(r.ceiling.perSecond)} sends/s** (p50 ${ms(r.ceiling.latencyMs.p50)} ms, p99 ${ms(r.ceiling.latencyMs.p99)} ms).`,
+    `Ceiling, measured in the same run just before: the send transaction alone (ChatRepository.send over a pool of ${r.ceiling.connections} connections, no api, no Redis) committed **${round(r.ceiling.perSecond)} sends/s** (p50 ${ms(r.ceiling.latencyMs.p50)} ms, p99 ${ms(r.ceiling.latencyMs.p99)} ms).`,
     '',
     `Exactly once and in order: ${r.outOfOrder} out-of-order or repeated events across all subscribers; ${r.incomplete} of ${r.subscribers} subscribers ended without every message of their thread; ${r.errors.length} stream errors${r.errors.length ? `: ${r.errors.join('; ')}` : ''}.`,
     '',

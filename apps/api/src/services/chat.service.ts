@@ -23,6 +23,8 @@ local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {n, ttl}`;
 
+const notFound = (threadId: number) => new TRPCError({ code: 'NOT_FOUND', message: `no chat thread ${threadId}` });
+
 /** How many missed messages one backlog read fetches at a time. */
 const BACKLOG_PAGE = 500;
 
@@ -54,9 +56,10 @@ export class ChatService {
   }
 
   async send(caller: Caller, input: ChatSendInput, log: Logger): Promise<ChatMessageView> {
-    await this.participant(caller, input.threadId);
+    // The limit first: a flood is turned away before it costs a transaction. The send checks the participant under the thread's lock.
     await this.takeSendSlot(caller.userId);
     const result = await this.repo.send(input.threadId, caller.userId, input.body, input.clientMessageId);
+    if (result.kind === 'NOT_FOUND') throw notFound(input.threadId);
     if (result.kind === 'CONFLICT') {
       this.metrics.chatMessages.inc({ outcome: 'conflict' });
       throw new TRPCError({ code: 'CONFLICT', message: 'this clientMessageId was already used for another message' });
@@ -142,7 +145,7 @@ export class ChatService {
   private async participant(caller: Caller, threadId: number): Promise<ChatThread> {
     const thread = await this.repo.thread(threadId);
     if (!thread || (thread.customerId !== caller.userId && thread.sellerId !== caller.userId)) {
-      throw new TRPCError({ code: 'NOT_FOUND', message: `no chat thread ${threadId}` });
+      throw notFound(threadId);
     }
     return thread;
   }

@@ -26,9 +26,13 @@ export interface ChatThread {
   lastMessageId: number;
 }
 
-/** A send's outcome: a new message (with its thread's previous last message id), the same message again, or a conflicting reuse of the clientMessageId. */
+/** A send's outcome: a new message (with its thread's previous last message id), the same message again, a conflicting reuse of the clientMessageId, or not the sender's thread. */
 export type ChatSendResult =
-  { kind: 'sent'; message: ChatMessageView; previousId: number } | { kind: 'duplicate'; message: ChatMessageView } | { kind: 'CONFLICT' };
+  | { kind: 'sent'; message: ChatMessageView; previousId: number }
+  | { kind: 'duplicate'; message: ChatMessageView }
+  | { kind: 'CONFLICT' }
+  /** No such thread, or the sender is neither its customer nor its store's seller. */
+  | { kind: 'NOT_FOUND' };
 
 const MSG_COLUMNS = 'm.id, m.thread_id, m.sender_id, m.body, m.client_message_id, m.created_at';
 
@@ -79,11 +83,15 @@ export class ChatRepository {
     };
   }
 
-  /** One transaction: lock the thread (so a thread's ids commit in order), insert, advance last_message_id. */
+  /**
+   * One transaction: lock the thread (so a thread's ids commit in order, and only its customer or its store's
+   * seller may write), insert, advance last_message_id. The happy path is four round trips: the unique key
+   * (thread, sender, clientMessageId) catches a repeat, which then reads what the first send stored.
+   */
   async send(threadId: number, senderId: number, body: string, clientMessageId: string): Promise<ChatSendResult> {
-    const existing = async (): Promise<ChatSendResult | null> => {
+    const repeat = async (db: SqlRunner): Promise<ChatSendResult | null> => {
       const [row] = await selectRows<MessageRow>(
-        this.ds,
+        db,
         `SELECT ${MSG_COLUMNS} FROM chat_messages m WHERE m.thread_id = ? AND m.sender_id = ? AND m.client_message_id = ?`,
         [threadId, senderId, clientMessageId],
       );
@@ -93,27 +101,36 @@ export class ChatRepository {
     try {
       return await inRetryingTransaction(this.ds, async (q) => {
         const t = await this.thread(threadId, q, true);
-        if (!t) throw new Error(`no chat thread ${threadId}`);
-        const [dup] = await selectRows<MessageRow>(
-          q,
-          `SELECT ${MSG_COLUMNS} FROM chat_messages m WHERE m.thread_id = ? AND m.sender_id = ? AND m.client_message_id = ?`,
-          [threadId, senderId, clientMessageId],
-        );
-        if (dup) return dup.body === body ? { kind: 'duplicate' as const, message: toChatMessageView(dup) } : { kind: 'CONFLICT' as const };
-        const res = await execute(q, `INSERT INTO chat_messages (thread_id, sender_id, body, client_message_id) VALUES (?, ?, ?, ?)`, [
-          threadId,
-          senderId,
-          body,
-          clientMessageId,
-        ]);
-        const id = Number(res.insertId);
+        if (!t || (t.customerId !== senderId && t.sellerId !== senderId)) return { kind: 'NOT_FOUND' as const };
+        // Milliseconds, as the column keeps them: the view needs no read back.
+        const createdAt = new Date();
+        let id: number;
+        try {
+          id = (
+            await execute(q, `INSERT INTO chat_messages (thread_id, sender_id, body, client_message_id, created_at) VALUES (?, ?, ?, ?, ?)`, [
+              threadId,
+              senderId,
+              body,
+              clientMessageId,
+              createdAt,
+            ])
+          ).insertId;
+        } catch (err) {
+          // Only the statement failed; the transaction (and the thread lock) holds.
+          if (isDuplicateKey(err)) {
+            const found = await repeat(q);
+            if (found) return found;
+          }
+          throw err;
+        }
         await execute(q, `UPDATE chat_threads SET last_message_id = ? WHERE id = ?`, [id, threadId]);
-        const [row] = await selectRows<MessageRow>(q, `SELECT ${MSG_COLUMNS} FROM chat_messages m WHERE m.id = ?`, [id]);
-        return { kind: 'sent' as const, message: toChatMessageView(row!), previousId: t.lastMessageId };
+        const message: ChatMessageView = { id, threadId, senderId, body, clientMessageId, createdAt: createdAt.toISOString() };
+        return { kind: 'sent' as const, message, previousId: t.lastMessageId };
       });
     } catch (err) {
+      // Two first sends racing outside the lock cannot happen (the lock comes first); kept for a retried transaction.
       if (isDuplicateKey(err)) {
-        const found = await existing();
+        const found = await repeat(this.ds);
         if (found) return found;
       }
       throw err;
