@@ -10,6 +10,9 @@ import { FieldError, ReasonedError, RetryAfterError, schemaIssues } from './erro
  */
 const t = initTRPC.context<Ctx>().create({
   isDev: false,
+  // Subscriptions over SSE (orders.onStatus, chat.onMessage): a ping every 15 s keeps idle streams alive through
+  // proxies, and a client that hears nothing for 20 s (a dead connection) reconnects with its lastEventId.
+  sse: { ping: { enabled: true, intervalMs: 15_000 }, client: { reconnectAfterInactivityMs: 20_000 } },
   errorFormatter({ shape, error }) {
     // FieldError first: its issues already have string paths, which schemaIssues cannot read.
     // A body or ?input= that is not JSON: name the root, not the parser's message.

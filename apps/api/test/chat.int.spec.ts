@@ -134,6 +134,22 @@ describe('chat procedures', () => {
     }
   });
 
+  it('streams over SSE telling the client to reconnect after 20 s of silence (the server pings every 15 s)', async () => {
+    const { customer, threadId } = await thread();
+    const ac = new AbortController();
+    const res = await fetch(`${a.url}/trpc/chat.onMessage?input=${encodeURIComponent(JSON.stringify({ threadId }))}`, {
+      headers: { authorization: `Bearer ${customer.token}` },
+      signal: ac.signal,
+    });
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('\n\n')) text += decoder.decode((await reader.read()).value, { stream: true });
+    ac.abort();
+    expect(text).toMatch(/^event: connected\ndata: \{"reconnectAfterInactivityMs":20000\}/);
+  });
+
   it(`sends at most ${LIMIT} per user per window across both apis: TOO_MANY_REQUESTS with retryAfterSeconds; others unaffected`, async () => {
     const { seller, customer, threadId } = await thread();
     const results = await Promise.all(
