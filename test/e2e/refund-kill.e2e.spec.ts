@@ -166,7 +166,26 @@ describe('killing refund workers while 500 refunds flow', () => {
         (n) => n === 0,
         120_000,
         500,
-      );
+      ).catch(async (err: unknown) => {
+        // What the stuck refunds' jobs say, so a failure here can be read from CI's output.
+        const stuck = await selectRows<{ id: string; order_id: string }>(
+          api.deps.ds,
+          `SELECT id, order_id FROM refunds WHERE status = 'PENDING' ORDER BY id LIMIT 20`,
+        );
+        const states = await Promise.all(
+          stuck.map(async (r) => {
+            const job = await api.deps.refundsQueue.getJob(r.id);
+            const state = job ? await job.getState() : 'no job';
+            return `${r.id} order ${r.order_id}: ${state}, attempts ${job?.attemptsMade ?? '-'}, stalled ${job?.stalledCounter ?? '-'}${job?.failedReason ? `, failed: ${job.failedReason}` : ''}`;
+          }),
+        );
+        const counts = await api.deps.refundsQueue.getJobCounts();
+        process.stderr.write(
+          `refund-kill: refunds still pending; queue ${JSON.stringify(counts)}\n${states.join('\n')}\n` +
+            `scheduler's last lines:\n${scheduler.logs.slice(-15).join('\n')}\n`,
+        );
+        throw err;
+      });
     } finally {
       killing = false;
       await killer;
