@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { ChatMessageView } from '@bazaar/contracts';
 import type { RedisKeys } from '@bazaar/platform';
+import { eventStream } from './event-stream';
 
 /** A committed message and its thread's previous last_message_id (tells a listener whether it missed one). */
 export interface ChatEvent {
@@ -41,17 +42,6 @@ export class ChatEventsHub {
   }
 
   async listen(threadId: number, signal: AbortSignal | undefined): Promise<AsyncIterableIterator<ChatEvent>> {
-    const queue: ChatEvent[] = [];
-    let wake: (() => void) | undefined;
-    let done = this.closed;
-    const listener: Listener = (e) => {
-      queue.push(e);
-      wake?.();
-    };
-    const stop = () => {
-      done = true;
-      wake?.();
-    };
     let set = this.listeners.get(threadId);
     if (!set) {
       set = new Set<Listener>();
@@ -60,46 +50,28 @@ export class ChatEventsHub {
       this.channels.set(channel, threadId);
       this.subscribing.set(threadId, this.subscriber.ssubscribe(channel));
     }
-    set.add(listener);
-    this.closers.add(stop);
-    signal?.addEventListener('abort', stop, { once: true });
-    let cleaned = false;
-    const cleanup = () => {
-      if (cleaned) return;
-      cleaned = true;
-      set.delete(listener);
-      this.closers.delete(stop);
-      signal?.removeEventListener('abort', stop);
-      if (set.size === 0 && this.listeners.get(threadId) === set) {
+    const own = set;
+    const stream = eventStream<ChatEvent>(signal, () => {
+      own.delete(stream.push);
+      this.closers.delete(stream.stop);
+      if (own.size === 0 && this.listeners.get(threadId) === own) {
         this.listeners.delete(threadId);
         this.subscribing.delete(threadId);
         const channel = this.keys.chatThread(threadId);
         this.channels.delete(channel);
         if (!this.closed) void this.subscriber.sunsubscribe(channel).catch(() => undefined);
       }
-    };
+    });
+    own.add(stream.push);
+    this.closers.add(stream.stop);
+    if (this.closed) stream.stop();
     try {
       await this.subscribing.get(threadId);
     } catch (err) {
-      cleanup();
+      await stream.iterator.return?.();
       throw err;
     }
-    const iterator: AsyncIterableIterator<ChatEvent> = {
-      [Symbol.asyncIterator]: () => iterator,
-      next: async () => {
-        while (queue.length === 0 && !done) await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-        const value = queue.shift();
-        if (value) return { value, done: false };
-        cleanup();
-        return { value: undefined, done: true };
-      },
-      return: async () => {
-        cleanup();
-        return { value: undefined, done: true };
-      },
-    };
-    return iterator;
+    return stream.iterator;
   }
 
   async close(): Promise<void> {

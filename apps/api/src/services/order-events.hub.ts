@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '@bazaar/platform';
+import { eventStream } from './event-stream';
 
 export interface OrderEvent {
   orderId: string;
@@ -48,44 +49,17 @@ export class OrderEventsHub {
    */
   async listen(userId: number, signal: AbortSignal | undefined): Promise<AsyncIterableIterator<OrderEvent>> {
     await this.start();
-    const queue: OrderEvent[] = [];
-    let wake: (() => void) | undefined;
-    let done = this.closed;
-    const listener: Listener = (e) => {
-      queue.push(e);
-      wake?.();
-    };
-    const stop = () => {
-      done = true;
-      wake?.();
-    };
     const set = this.listeners.get(userId) ?? new Set<Listener>();
-    set.add(listener);
+    const stream = eventStream<OrderEvent>(signal, () => {
+      set.delete(stream.push);
+      if (set.size === 0 && this.listeners.get(userId) === set) this.listeners.delete(userId);
+      this.closers.delete(stream.stop);
+    });
+    set.add(stream.push);
     this.listeners.set(userId, set);
-    this.closers.add(stop);
-    signal?.addEventListener('abort', stop, { once: true });
-    const cleanup = () => {
-      set.delete(listener);
-      if (set.size === 0) this.listeners.delete(userId);
-      this.closers.delete(stop);
-      signal?.removeEventListener('abort', stop);
-    };
-    const iterator: AsyncIterableIterator<OrderEvent> = {
-      [Symbol.asyncIterator]: () => iterator,
-      next: async () => {
-        while (queue.length === 0 && !done) await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-        const value = queue.shift();
-        if (value) return { value, done: false };
-        cleanup();
-        return { value: undefined, done: true };
-      },
-      return: async () => {
-        cleanup();
-        return { value: undefined, done: true };
-      },
-    };
-    return iterator;
+    this.closers.add(stream.stop);
+    if (this.closed) stream.stop();
+    return stream.iterator;
   }
 
   /** Ends every open subscription (graceful shutdown) and the pub/sub connection. */
