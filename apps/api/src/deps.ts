@@ -11,7 +11,6 @@ import {
   PopularProductsRepository,
   QuestionsRepository,
   RefundsRepository,
-  SubscriptionsRepository,
   UsersRepository,
   WalletRepository,
   createDataSource,
@@ -41,7 +40,7 @@ import { RefundService } from './services/refund.service';
 import { FulfillmentService } from './services/fulfillment.service';
 import { StoreProfileCache } from './services/store-profile.cache';
 import { SessionService } from './services/session.service';
-import { SubscriptionService } from './services/subscription.service';
+import { createSubscriptionService, type SubscriptionService } from './services/subscription.service';
 import { createCouponService, type CouponService } from './services/coupon.service';
 
 /** Everything the API's procedures use, built once per process. */
@@ -142,7 +141,7 @@ export async function createDeps(config: Config): Promise<Deps> {
   const refunds = new RefundService(ds, new RefundsRepository(ds), store, refundsQueue, metrics);
   const storeProfiles = new StoreProfileCache(redis, keys, catalog, metrics);
   const parts = new FulfillmentRepository(ds);
-  const subscriptions = new SubscriptionService(new SubscriptionsRepository(ds), pricing);
+  const subscriptions = createSubscriptionService(ds, pricing, config);
   const fulfillment = new FulfillmentService(catalog, parts, storeProfiles, store, redis, keys, (storeId) =>
     subscriptions.pauseHolding({ storeId }, 'STORE_CLOSED', `store ${storeId} closed`),
   );

@@ -3,12 +3,18 @@ import { LIMITS, listInput } from './common';
 import { orderLineInput, fulfillmentInput } from './orders.schema';
 import { FulfillmentType, PAYMENT_METHODS, PaymentMethod } from './enums';
 
-
 export const SUBSCRIPTION_STATUSES = ['ACTIVE', 'PAUSED', 'CANCELLED'] as const;
 export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
 
 /** Why a subscription was paused: by the customer, or by the system after a cycle it could not place. */
-export const SUBSCRIPTION_PAUSE_REASONS = ['CUSTOMER', 'DUNNING_EXHAUSTED', 'PRODUCT_UNAVAILABLE', 'STORE_CLOSED', 'PICKUP_TIME_REFUSED', 'ORDER_REFUSED'] as const;
+export const SUBSCRIPTION_PAUSE_REASONS = [
+  'CUSTOMER',
+  'DUNNING_EXHAUSTED',
+  'PRODUCT_UNAVAILABLE',
+  'STORE_CLOSED',
+  'PICKUP_TIME_REFUSED',
+  'ORDER_REFUSED',
+] as const;
 export type SubscriptionPauseReason = (typeof SUBSCRIPTION_PAUSE_REASONS)[number];
 
 /** A cycle's outcome, as the subscription's history shows it. */
@@ -51,6 +57,35 @@ export const subscriptionCreateInput = z
   });
 export type SubscriptionCreateInput = z.infer<typeof subscriptionCreateInput>;
 
+/**
+ * subscriptions.registerCard: the authKey the gateway's card-registration window handed the customer's
+ * browser. The server exchanges it for a billing key bound to the customer (the customerKey is the
+ * server's, never the client's).
+ */
+export const subscriptionRegisterCardInput = z.strictObject({
+  authKey: z
+    .string()
+    .min(1)
+    .max(300)
+    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces'),
+});
+export type SubscriptionRegisterCardInput = z.infer<typeof subscriptionRegisterCardInput>;
+
+/** The card behind a billing key, as the gateway describes it (the number masked). */
+export interface BillingCardView {
+  issuerCode: string | null;
+  acquirerCode: string | null;
+  number: string | null;
+  cardType: string | null;
+  ownerType: string | null;
+}
+
+export interface SubscriptionRegisterCardResult {
+  /** Pass it as `billingKey` to subscriptions.create with paymentMethod CARD. Only its owner can. */
+  billingKey: string;
+  card: BillingCardView | null;
+}
+
 export const subscriptionIdInput = z.strictObject({ subscriptionId: z.number().int().positive().max(Number.MAX_SAFE_INTEGER) });
 export const subscriptionListInput = z.strictObject({ ...listInput }).default({ limit: 20 });
 
@@ -70,6 +105,8 @@ export interface SubscriptionView {
   pauseDetail: string | null;
   items: { productId: number; quantity: number }[];
   paymentMethod: (typeof PAYMENT_METHODS)[number];
+  /** CARD: the billing key each cycle is charged to. */
+  billingKey: string | null;
   fulfillment: z.infer<typeof fulfillmentInput>;
   every: z.infer<typeof subscriptionEvery>;
   startAt: string;

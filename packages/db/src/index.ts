@@ -19,4 +19,5 @@ export * from './repositories/coupons.repository';
 export * from './repositories/refunds.repository';
 export * from './repositories/fulfillment.repository';
 export * from './repositories/subscriptions.repository';
+export * from './repositories/billing-keys.repository';
 export * from './repositories/chat.repository';

@@ -39,6 +39,11 @@ export const acceptedOrder = z.strictObject({
   acceptedAt: z.iso.datetime(),
   paymentMethod: z.enum(PAYMENT_METHODS),
   paymentKey: z.string().optional(),
+  /**
+   * CARD by billing key (a subscription's cycle): the key the worker charges, instead of confirming a
+   * paymentKey. Server-side only: the scheduler sets it from the subscription; orders.place cannot pass one.
+   */
+  billingKey: z.string().min(1).max(200).optional(),
   /** The coupon this order reserved at accept, with its terms frozen. */
   coupon: acceptedCoupon.optional(),
   /** Points the customer asked to use (checked against the live balance by the worker). */

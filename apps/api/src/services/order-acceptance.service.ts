@@ -21,6 +21,14 @@ import type { StoreProfileCache } from './store-profile.cache';
 /** A business refusal of the request (bad field, or a rule such as the sold-out gate), as opposed to a failure. */
 const isRefusal = (err: unknown): boolean => err instanceof TRPCError && (err.code === 'BAD_REQUEST' || err.code === 'PRECONDITION_FAILED');
 
+/**
+ * What only the server may add to an order (never a field of orders.place's input): a subscription's
+ * cycle is charged to the subscription's billing key (CARD).
+ */
+export interface ServerPlaceOptions {
+  billingKey?: string;
+}
+
 /** The caller's cart lines, oldest first, read from the primary (read-your-writes). */
 export type CartLinesReader = (userId: number) => Promise<{ productId: number; quantity: number }[]>;
 
@@ -99,13 +107,13 @@ export class OrderAcceptanceService {
     private readonly stores?: StoreProfileCache,
   ) {}
 
-  async place(userId: number, input: OrderPlaceInput, requestId: string, log: Logger): Promise<OrderPlaceResult> {
+  async place(userId: number, input: OrderPlaceInput, requestId: string, log: Logger, server: ServerPlaceOptions = {}): Promise<OrderPlaceResult> {
     const hash = paramsHash(input);
     // Before the cart is read: a retry answers with the first order whatever the cart holds now.
     const seen = await this.store.lookup(userId, input.idempotencyKey);
     if (seen) return this.replay(seen, hash, log);
     try {
-      return await this.acceptNew(userId, input, hash, requestId, log);
+      return await this.acceptNew(userId, input, hash, requestId, log, server);
     } catch (err) {
       // A refusal may be a duplicate's: a request with the same key, accepted since our look-up, took the last
       // units at the gate, or was already paid and emptied the cart. Then the answer is that first order.
@@ -118,7 +126,14 @@ export class OrderAcceptanceService {
     }
   }
 
-  private async acceptNew(userId: number, input: OrderPlaceInput, hash: string, requestId: string, log: Logger): Promise<OrderPlaceResult> {
+  private async acceptNew(
+    userId: number,
+    input: OrderPlaceInput,
+    hash: string,
+    requestId: string,
+    log: Logger,
+    server: ServerPlaceOptions,
+  ): Promise<OrderPlaceResult> {
     const fromCart = input.fromCart === true;
     const items = fromCart ? await this.itemsFromCart(userId) : (input.items ?? []);
     const products = await this.pricing.getMany(items.map((i) => i.productId));
@@ -149,6 +164,7 @@ export class OrderAcceptanceService {
       paymentMethod: input.paymentMethod,
       fulfillment: input.fulfillment,
       ...(input.paymentMethod === PaymentMethod.CARD && input.paymentKey ? { paymentKey: input.paymentKey } : {}),
+      ...(input.paymentMethod === PaymentMethod.CARD && server.billingKey !== undefined ? { billingKey: server.billingKey } : {}),
       lines,
       ...(fromCart ? { fromCart: true as const } : {}),
       ...(coupon ? { coupon } : {}),

@@ -1,29 +1,84 @@
 import { TRPCError } from '@trpc/server';
-import { PaymentMethod, type Page, type SubscriptionCreateInput, type SubscriptionPauseReason, type SubscriptionView } from '@bazaar/contracts';
+import type { DataSource } from 'typeorm';
+import type { Page, SubscriptionCreateInput, SubscriptionPauseReason, SubscriptionRegisterCardResult, SubscriptionView } from '@bazaar/contracts';
 import { nextCycleAfter, cycleDueAt } from '@bazaar/domain';
-import type { SubscriptionsRepository } from '@bazaar/db';
+import { BillingKeysRepository, SubscriptionsRepository } from '@bazaar/db';
+import type { Config, Logger } from '@bazaar/platform';
+import {
+  GatewayRequestError,
+  GatewayTimeoutError,
+  GatewayUnavailableError,
+  PaymentDeclinedError,
+  PaymentGatewayClient,
+  type GatewayBilling,
+} from '@bazaar/worker/gateway';
 import { badField } from '../errors';
 import type { ProductPricingCache } from './product-pricing.cache';
 
 const notFound = (id: number) => new TRPCError({ code: 'NOT_FOUND', message: `no subscription ${id}` });
 
+/** What the service needs of the payment gateway: issue a billing key, delete one. */
+export type BillingGateway = Pick<PaymentGatewayClient, 'issueBillingKey' | 'deleteBillingKey'>;
+
+/** A billing key as logs name it: its first characters only. */
+const masked = (key: string) => `${key.slice(0, 6)}…`;
+
 /**
  * subscriptions.*: a customer's recurring orders. The scheduler places each cycle (PlaceSubscriptionsJob);
- * this service owns the subscription's own changes, and `pauseHolding`, which the catalog (products.remove)
- * and stores.close call so a subscription never tries to order what is gone.
+ * this service owns the subscription's own changes, the customer's billing keys (registerCard; a key is
+ * deleted at the gateway when the last subscription charging it is cancelled), and `pauseHolding`, which
+ * the catalog (products.remove) and stores.close call so a subscription never tries to order what is gone.
  */
 export class SubscriptionService {
   constructor(
     private readonly repo: SubscriptionsRepository,
     private readonly pricing: ProductPricingCache,
+    private readonly billing: BillingKeysRepository,
+    private readonly gateway: BillingGateway,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  async create(userId: number, input: SubscriptionCreateInput): Promise<{ subscriptionId: number }> {
-    if (input.paymentMethod === PaymentMethod.CARD) {
-      // Billing keys (subscriptions.registerCard) are not built yet: a CARD cycle could not be charged.
-      throw badField(['paymentMethod'], 'CARD subscriptions are not available yet: use BALANCE');
+  /**
+   * Exchanges the authKey of the gateway's card registration for a billing key bound to the caller's
+   * customerKey (the server's: random, made once per customer), and records it as theirs. The same authKey
+   * again answers the same key. A refused authKey → BAD_REQUEST on authKey; the gateway unreachable →
+   * SERVICE_UNAVAILABLE (try again with the same authKey).
+   */
+  async registerCard(userId: number, authKey: string, log: Logger): Promise<SubscriptionRegisterCardResult> {
+    const customerKey = await this.billing.customerKey(userId);
+    let issued: GatewayBilling;
+    try {
+      issued = await this.gateway.issueBillingKey({ authKey, customerKey });
+    } catch (err) {
+      if (err instanceof PaymentDeclinedError || (err instanceof GatewayRequestError && err.status !== 401 && err.status !== 403)) {
+        log.info({ code: err.code }, 'the gateway refused a card registration');
+        throw badField(['authKey'], `the card could not be registered (the gateway answered ${err.code ?? err.status ?? 'no'}): register it again`);
+      }
+      if (err instanceof GatewayTimeoutError || err instanceof GatewayUnavailableError) {
+        log.warn({ err: err.message }, 'card registration: the gateway did not answer');
+        throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'the payment gateway did not answer: try again with the same authKey' });
+      }
+      throw err;
     }
+    if (issued.customerKey !== customerKey) throw new Error(`the gateway issued billing key ${masked(issued.billingKey)} to another customerKey`);
+    const authenticatedAt = issued.authenticatedAt === null ? null : new Date(issued.authenticatedAt);
+    const recorded = await this.billing.record(
+      userId,
+      {
+        billingKey: issued.billingKey,
+        customerKey,
+        method: issued.method,
+        authenticatedAt: authenticatedAt && !Number.isNaN(authenticatedAt.getTime()) ? authenticatedAt : null,
+        card: issued.card,
+      },
+      this.clock(),
+    );
+    if (recorded === 'taken') throw new Error(`billing key ${masked(issued.billingKey)} is recorded for another customer`);
+    log.info({ billingKey: masked(issued.billingKey), again: recorded === 'exists' }, 'card registered for subscriptions');
+    return { billingKey: issued.billingKey, card: issued.card };
+  }
+
+  async create(userId: number, input: SubscriptionCreateInput): Promise<{ subscriptionId: number }> {
     const products = await this.pricing.getMany(input.items.map((i) => i.productId));
     const storeIds = new Map<number, number>();
     input.items.forEach((item, i) => {
@@ -32,6 +87,9 @@ export class SubscriptionService {
       storeIds.set(p.id, p.storeId);
     });
     const subscriptionId = await this.repo.create(userId, input, storeIds, this.clock());
+    if (subscriptionId === 'UNKNOWN_BILLING_KEY') {
+      throw badField(['billingKey'], 'not a card you registered (subscriptions.registerCard), or its key was deleted');
+    }
     return { subscriptionId };
   }
 
@@ -64,14 +122,51 @@ export class SubscriptionService {
     return this.get(userId, subscriptionId);
   }
 
-  async cancel(userId: number, subscriptionId: number): Promise<SubscriptionView> {
+  /**
+   * No future cycle. The last subscription charging a billing key takes the key with it: marked DELETED here
+   * (no cycle is charged to it again), then deleted at the gateway. The cancel stands if the gateway cannot
+   * be reached; the key stays DELETED here (never charged), without gateway_deleted_at.
+   */
+  async cancel(userId: number, subscriptionId: number, log: Logger): Promise<SubscriptionView> {
     const s = await this.get(userId, subscriptionId);
-    if (s.status !== 'CANCELLED') await this.repo.cancel(userId, subscriptionId, this.clock());
+    if (s.status !== 'CANCELLED') {
+      const { releasedBillingKey } = await this.repo.cancel(userId, subscriptionId, this.clock());
+      if (releasedBillingKey !== null) await this.deleteAtGateway(releasedBillingKey, log);
+    }
     return this.get(userId, subscriptionId);
+  }
+
+  private async deleteAtGateway(billingKey: string, log: Logger): Promise<void> {
+    try {
+      await this.gateway.deleteBillingKey(billingKey);
+      await this.billing.markGatewayDeleted(billingKey, this.clock());
+      log.info({ billingKey: masked(billingKey) }, 'billing key deleted: its last subscription was cancelled');
+    } catch (err) {
+      log.warn(
+        { billingKey: masked(billingKey), err: err instanceof Error ? err.message : String(err) },
+        'billing key not deleted at the gateway (it is never charged again)',
+      );
+    }
   }
 
   /** Pauses every ACTIVE subscription holding these products, or any product of this store. */
   pauseHolding(holding: { productIds: number[] } | { storeId: number }, reason: SubscriptionPauseReason, detail: string): Promise<number> {
     return this.repo.pauseHolding(holding, reason, detail, this.clock());
   }
+}
+
+/** The service from config and the primary: its repositories and the gateway client (for billing keys). */
+export function createSubscriptionService(
+  ds: DataSource,
+  pricing: ProductPricingCache,
+  config: Pick<Config, 'PAYMENT_GATEWAY_URL' | 'PAYMENT_SECRET_KEY' | 'PAYMENT_TIMEOUT_MS' | 'PAYMENT_RETRIES' | 'PAYMENT_BREAKER_RESET_MS'>,
+): SubscriptionService {
+  const gateway = new PaymentGatewayClient({
+    baseUrl: config.PAYMENT_GATEWAY_URL,
+    secretKey: config.PAYMENT_SECRET_KEY,
+    timeoutMs: config.PAYMENT_TIMEOUT_MS,
+    retries: config.PAYMENT_RETRIES,
+    breaker: { resetTimeoutMs: config.PAYMENT_BREAKER_RESET_MS },
+  });
+  return new SubscriptionService(new SubscriptionsRepository(ds), pricing, new BillingKeysRepository(ds), gateway);
 }

@@ -9,6 +9,7 @@ import { Refunds1764100000000 } from './1764100000000-refunds';
 import { Chat1764200000000 } from './1764200000000-chat';
 import { Fulfillment1764200100000 } from './1764200100000-fulfillment';
 import { Subscriptions1764200200000 } from './1764200200000-subscriptions';
+import { BillingKeys1764200300000 } from './1764200300000-billing-keys';
 
 /** Every migration, in order. Never edit one that has landed: add a new one. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   Chat1764200000000,
   Fulfillment1764200100000,
   Subscriptions1764200200000,
+  BillingKeys1764200300000,
 ];

@@ -80,9 +80,21 @@ const COLUMNS =
 export class SubscriptionsRepository {
   constructor(private readonly ds: DataSource) {}
 
-  /** `storeIds` maps each item's product to its store (for pauseHolding by store). */
-  async create(userId: number, input: SubscriptionCreateInput, storeIds: Map<number, number>, now: Date): Promise<number> {
-    return inTransaction(this.ds, async (q) => {
+  /**
+   * `storeIds` maps each item's product to its store (for pauseHolding by store). A CARD subscription's
+   * billing key must be an ACTIVE key of this customer ('UNKNOWN_BILLING_KEY' otherwise, nothing written):
+   * its row is locked first, so a cancel releasing the same key waits for this create or is seen by it.
+   */
+  async create(userId: number, input: SubscriptionCreateInput, storeIds: Map<number, number>, now: Date): Promise<number | 'UNKNOWN_BILLING_KEY'> {
+    return inTransaction(this.ds, async (q): Promise<number | 'UNKNOWN_BILLING_KEY'> => {
+      if (input.paymentMethod === 'CARD') {
+        const [key] = await selectRows<{ id: number }>(
+          q,
+          `SELECT id FROM billing_keys WHERE billing_key = ? AND user_id = ? AND status = 'ACTIVE' FOR UPDATE`,
+          [input.billingKey ?? '', userId],
+        );
+        if (!key) return 'UNKNOWN_BILLING_KEY';
+      }
       const start = new Date(input.startAt);
       const { insertId } = await execute(
         q,
@@ -103,7 +115,11 @@ export class SubscriptionsRepository {
         ],
       );
       const rows = input.items.map((i) => [insertId, i.productId, storeIds.get(i.productId) ?? 0]);
-      await execute(q, `INSERT INTO subscription_products (subscription_id, product_id, store_id) VALUES ${rows.map(() => '(?, ?, ?)').join(', ')}`, rows.flat());
+      await execute(
+        q,
+        `INSERT INTO subscription_products (subscription_id, product_id, store_id) VALUES ${rows.map(() => '(?, ?, ?)').join(', ')}`,
+        rows.flat(),
+      );
       return insertId;
     });
   }
@@ -151,20 +167,51 @@ export class SubscriptionsRepository {
     return r.affectedRows === 1;
   }
 
-  /** Cancel: no future cycle; a cycle already placed stays an order. */
-  async cancel(userId: number, subscriptionId: number, now: Date): Promise<boolean> {
-    const r = await execute(
-      this.ds,
-      `UPDATE subscriptions SET status = 'CANCELLED', pending_order_id = NULL, updated_at = ? WHERE id = ? AND user_id = ? AND status <> 'CANCELLED'`,
-      [now, subscriptionId, userId],
-    );
-    return r.affectedRows === 1;
+  /**
+   * Cancel: no future cycle; a cycle already placed stays an order. When it was the last subscription (not
+   * cancelled) charging its billing key, the key is marked DELETED in the same transaction and returned as
+   * `releasedBillingKey`, for the caller to delete at the gateway. The key's row is locked before the
+   * subscription's (the order create locks them in too), so a create naming the key either commits first and
+   * keeps it, or finds it DELETED.
+   */
+  async cancel(userId: number, subscriptionId: number, now: Date): Promise<{ changed: boolean; releasedBillingKey: string | null }> {
+    return inTransaction(this.ds, async (q) => {
+      const [sub] = await selectRows<{ billing_key: string | null }>(q, 'SELECT billing_key FROM subscriptions WHERE id = ? AND user_id = ?', [
+        subscriptionId,
+        userId,
+      ]);
+      if (!sub) return { changed: false, releasedBillingKey: null };
+      const key = sub.billing_key;
+      if (key !== null) await selectRows(q, 'SELECT id FROM billing_keys WHERE billing_key = ? FOR UPDATE', [key]);
+      const r = await execute(
+        q,
+        `UPDATE subscriptions SET status = 'CANCELLED', pending_order_id = NULL, updated_at = ? WHERE id = ? AND user_id = ? AND status <> 'CANCELLED'`,
+        [now, subscriptionId, userId],
+      );
+      if (r.affectedRows !== 1 || key === null) return { changed: r.affectedRows === 1, releasedBillingKey: null };
+      const [left] = await selectRows<{ n: number | string }>(
+        q,
+        `SELECT COUNT(*) AS n FROM subscriptions WHERE user_id = ? AND billing_key = ? AND status <> 'CANCELLED'`,
+        [userId, key],
+      );
+      if (Number(left?.n ?? 0) > 0) return { changed: true, releasedBillingKey: null };
+      const d = await execute(q, `UPDATE billing_keys SET status = 'DELETED', deleted_at = ? WHERE billing_key = ? AND user_id = ? AND status = 'ACTIVE'`, [
+        now,
+        key,
+        userId,
+      ]);
+      return { changed: true, releasedBillingKey: d.affectedRows === 1 ? key : null };
+    });
   }
 
   /** Pauses every ACTIVE subscription holding one of these products, or any product of this store. Returns how many. */
   async pauseHolding(holding: { productIds: number[] } | { storeId: number }, reason: SubscriptionPauseReason, detail: string, now: Date): Promise<number> {
     const [where, params] =
-      'storeId' in holding ? ['sp.store_id = ?', [holding.storeId]] : holding.productIds.length === 0 ? [null, []] : [`sp.product_id IN (${holding.productIds.map(() => '?').join(', ')})`, holding.productIds];
+      'storeId' in holding
+        ? ['sp.store_id = ?', [holding.storeId]]
+        : holding.productIds.length === 0
+          ? [null, []]
+          : [`sp.product_id IN (${holding.productIds.map(() => '?').join(', ')})`, holding.productIds];
     if (where === null) return 0;
     const r = await execute(
       this.ds,
@@ -187,7 +234,9 @@ export class SubscriptionsRepository {
 
   /** An order's status and failure reason in MySQL (null: the worker has not written it yet). */
   async orderOutcome(orderId: string): Promise<{ status: string; failureReason: string | null } | null> {
-    const [r] = await selectRows<{ status: string; failure_reason: string | null }>(this.ds, 'SELECT status, failure_reason FROM orders WHERE id = ?', [orderId]);
+    const [r] = await selectRows<{ status: string; failure_reason: string | null }>(this.ds, 'SELECT status, failure_reason FROM orders WHERE id = ?', [
+      orderId,
+    ]);
     return r ? { status: r.status, failureReason: r.failure_reason } : null;
   }
 
@@ -238,6 +287,7 @@ export class SubscriptionsRepository {
       pauseDetail: r.pause_detail,
       items: rec.items,
       paymentMethod: rec.paymentMethod,
+      billingKey: rec.billingKey,
       fulfillment: rec.fulfillment,
       every: rec.every,
       startAt: rec.startAt.toISOString(),
@@ -245,16 +295,14 @@ export class SubscriptionsRepository {
       nextDueAt: rec.status === 'CANCELLED' ? null : rec.nextDueAt.toISOString(),
       attempt: rec.attempt,
       createdAt: r.created_at.toISOString(),
-      cycles: cycles.map(
-        (c): SubscriptionCycleView => ({
-          cycle: Number(c.cycle),
-          dueAt: c.due_at.toISOString(),
-          attempt: Number(c.attempt),
-          orderId: c.order_id,
-          outcome: c.outcome,
-          reason: c.reason,
-        }),
-      ),
+      cycles: cycles.map((c): SubscriptionCycleView => ({
+        cycle: Number(c.cycle),
+        dueAt: c.due_at.toISOString(),
+        attempt: Number(c.attempt),
+        orderId: c.order_id,
+        outcome: c.outcome,
+        reason: c.reason,
+      })),
     };
   }
 }
