@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { OrderSettlementRepository, OrdersRepository, PointsRepository, RefundsRepository } from '@bazaar/db';
+import { BillingKeysRepository, OrderSettlementRepository, OrdersRepository, PointsRepository, RefundsRepository } from '@bazaar/db';
 import type { Logger, Metrics } from '@bazaar/platform';
 import type { SoldOutGate } from '@bazaar/queue';
 import type { PaymentGatewayClient } from '../gateway/payment-gateway.client';
@@ -26,7 +26,7 @@ export function createOrderWorkflows(d: OrderWorkflowDeps) {
   const points = new PointsRepository(d.ds);
   const orders = new OrdersRepository(d.ds);
   const tx = new OrderTransaction(d.ds, d.metrics);
-  const card = new CardPaymentWorkflow(d.ds, tx, { settlement, points, orders }, d.gateway, d.log, clock, d.metrics);
+  const card = new CardPaymentWorkflow(d.ds, tx, { settlement, points, orders, billingKeys: new BillingKeysRepository(d.ds) }, d.gateway, d.log, clock, d.metrics);
   const refundRows = new RefundsRepository(d.ds);
   const refunds = new RefundWorkflow(d.ds, { refunds: refundRows, settlement, points }, d.gateway, d.log, clock, d.metrics);
   return {

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { FailureReason, OrderStatus, PaymentStatus } from '@bazaar/contracts';
-import { OrderSettlementRepository, inRetryingTransaction, type OrdersRepository, type PointsRepository } from '@bazaar/db';
+import { OrderSettlementRepository, inRetryingTransaction, type BillingKeysRepository, type OrdersRepository, type PointsRepository } from '@bazaar/db';
 import type { Logger, Metrics } from '@bazaar/platform';
 import type { AcceptedOrder } from '@bazaar/queue';
 import {
@@ -24,6 +24,7 @@ import { rewardLotStep } from './steps/6-reward-lot.step';
 import { cartLinesStep } from './steps/7-cart-lines.step';
 import { paymentRowStep } from './steps/8-payment-row.step';
 import { storePartsStep } from './steps/9-store-parts.step';
+import { billingPaymentKeyStep } from './steps/10-billing-payment-key.step';
 
 /** The payment could not be settled either way yet: the job retries later; the order stays reserved. */
 export class PaymentUndecidedError extends Error {}
@@ -39,8 +40,22 @@ export const CARD_RESERVE: OrderTxPlan = {
   effects: [couponUseStep, pointSpendStep, stockStep],
 };
 
-/** After the charge: PENDING → PAID with the payment DONE (the guard), then the reward lot and the cart lines. */
-const CARD_COMMIT_STEPS = [rewardLotStep, cartLinesStep, storePartsStep];
+/**
+ * After the charge: PENDING → PAID with the payment DONE (the guard), then the reward lot, the cart lines and
+ * the store parts; a billing charge's payment row also takes the gateway's paymentKey.
+ */
+const CARD_COMMIT_STEPS = [rewardLotStep, cartLinesStep, storePartsStep, billingPaymentKeyStep];
+
+/** What a billing charge shows on the customer's statement: the first line's name, "외 N건" for the others (Toss's orderName, 1 to 100 characters). */
+export function billingOrderName(order: AcceptedOrder): string {
+  const [first] = order.lines;
+  const name = (first?.name ?? '').trim() || 'order';
+  const more = order.lines.length > 1 ? ` 외 ${order.lines.length - 1}건` : '';
+  return `${name.slice(0, 100 - more.length)}${more}`;
+}
+
+/** How the gateway is asked for the money: confirm a paymentKey, or charge a billing key. */
+type Charge = (orderId: string, amount: number, resumed: boolean) => Promise<GatewayPayment | 'declined' | 'error'>;
 
 /**
  * CARD orders are a saga, each step idempotent so a job that runs again
@@ -49,10 +64,17 @@ const CARD_COMMIT_STEPS = [rewardLotStep, cartLinesStep, storePartsStep];
  * 1. reserve — one MySQL transaction ({@link CARD_RESERVE}): the order
  *    (awaiting payment, status PENDING), its lines, the payment row
  *    (CONFIRMING), the coupon use, the point spend and the stock.
- * 2. confirm at the gateway, outside any transaction. A decline compensates
- *    (stock, points and coupon back, FAILED / PAYMENT_DECLINED). A timeout or an outage looks the
- *    payment up before deciding: charged → go on; not charged → try again
- *    later (the order stays reserved; expiry ends it if it never resolves).
+ * 2. charge at the gateway, outside any transaction: confirm the order's
+ *    paymentKey, or (a subscription's cycle) charge its billing key, with
+ *    the customerKey of an ACTIVE key of the order's customer, under the
+ *    order's Idempotency-Key. A decline compensates (stock, points and
+ *    coupon back, FAILED / PAYMENT_DECLINED). A timeout or an outage looks
+ *    the payment up before deciding: charged → go on; not charged → try
+ *    again later (the order stays reserved; expiry ends it if it never
+ *    resolves). A billing charge that runs again (a retried job) looks the
+ *    order up first and charges only when the gateway has no payment for it;
+ *    its Idempotency-Key and the gateway's one-charge-per-orderId make even
+ *    a second request charge nothing.
  * 3. commit PAID with the reward lot (an order from the cart: its lines
  *    leave the cart in the same transaction) — if MySQL then fails, or the order was cancelled meanwhile,
  *    the charge is cancelled at the gateway (one idempotency key for every
@@ -64,7 +86,7 @@ export class CardPaymentWorkflow {
   constructor(
     private readonly ds: DataSource,
     private readonly tx: OrderTransaction,
-    private readonly repos: { settlement: OrderSettlementRepository; points: PointsRepository; orders: OrdersRepository },
+    private readonly repos: { settlement: OrderSettlementRepository; points: PointsRepository; orders: OrdersRepository; billingKeys: BillingKeysRepository },
     private readonly gateway: PaymentGatewayClient,
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
@@ -72,13 +94,13 @@ export class CardPaymentWorkflow {
   ) {}
 
   async run(order: AcceptedOrder): Promise<ApplyOutcome> {
-    const paymentKey = order.paymentKey;
-    if (!paymentKey) return this.refuseWithoutPayment(order);
+    const charge = this.chargeOf(order);
+    if (!charge) return this.refuseWithoutPayment(order);
     const reserved = await this.reserve(order);
     if (reserved !== 'reserved' && reserved !== 'resume') return reserved;
     const amount = settlementRows(order, OrderStatus.PENDING).row.cashPaid;
 
-    const payment = await this.confirm(order.orderId, paymentKey, amount);
+    const payment = await charge(order.orderId, amount, reserved === 'resume');
     if (payment === 'declined') return this.compensate(order.orderId, FailureReason.PAYMENT_DECLINED);
     if (payment === 'error') return this.compensate(order.orderId, FailureReason.PAYMENT_ERROR);
     if (payment.status !== 'DONE' || payment.totalAmount !== amount || payment.orderId !== order.orderId) {
@@ -86,7 +108,16 @@ export class CardPaymentWorkflow {
       if (payment.status === 'DONE') await this.voidCharge(order.orderId);
       return this.compensate(order.orderId, FailureReason.PAYMENT_ERROR, PaymentStatus.CANCELED);
     }
-    return this.commitPaid(order);
+    // A billing charge's commit records the paymentKey the gateway gave it.
+    return this.commitPaid(order.billingKey === undefined ? order : { ...order, paymentKey: payment.paymentKey });
+  }
+
+  /** Step 2's request for this order: confirm its paymentKey, charge its billing key, or null when it has neither. */
+  private chargeOf(order: AcceptedOrder): Charge | null {
+    const { paymentKey, billingKey } = order;
+    if (paymentKey) return (orderId, amount) => this.confirm(orderId, paymentKey, amount);
+    if (billingKey) return (orderId, amount, resumed) => this.chargeBillingKey(order, billingKey, amount, resumed);
+    return null;
   }
 
   /** Step 1. 'resume' when an earlier run reserved it and the payment is still open. */
@@ -99,24 +130,60 @@ export class CardPaymentWorkflow {
     return existingOutcome(this.repos.orders, order.orderId);
   }
 
-  /** Step 2: the gateway's answer, looked up when the confirm's own answer was lost. */
+  /** Step 2 (paymentKey): the gateway's answer, looked up when the confirm's own answer was lost. */
   private async confirm(orderId: string, paymentKey: string, amount: number): Promise<GatewayPayment | 'declined' | 'error'> {
+    return this.settleCharge(orderId, 'confirm', () => this.gateway.confirm({ paymentKey, orderId, amount }));
+  }
+
+  /**
+   * Step 2 (billing key): a run after one that may have charged (a retried job) asks the gateway first; the
+   * key must still be an ACTIVE key of the order's customer (a deleted or foreign one → PAYMENT_ERROR, nothing
+   * sent); then the charge, under the order's Idempotency-Key. The gateway refusing the orderId as already
+   * charged (DUPLICATED_ORDER_ID) means "look it up", as ALREADY_PROCESSED_PAYMENT does for a confirm.
+   */
+  private async chargeBillingKey(order: AcceptedOrder, billingKey: string, amount: number, resumed: boolean): Promise<GatewayPayment | 'declined' | 'error'> {
+    const orderId = order.orderId;
+    if (resumed) {
+      const found = await this.lookup(orderId);
+      if (found) return found;
+    }
+    const key = await this.repos.billingKeys.activeKey(order.userId, billingKey);
+    if (!key) {
+      this.log.warn({ orderId }, 'billing key is not an active key of the customer; nothing charged');
+      return 'error';
+    }
+    return this.settleCharge(orderId, 'billing', () =>
+      this.gateway.chargeBillingKey(billingKey, { customerKey: key.customerKey, amount, orderId, orderName: billingOrderName(order) }),
+    );
+  }
+
+  /** The charge's answer: the payment, a decline, a refusal ('error'); looked up when the answer was lost or the gateway says it was already made. */
+  private async settleCharge(
+    orderId: string,
+    kind: 'confirm' | 'billing',
+    send: () => Promise<GatewayPayment>,
+  ): Promise<GatewayPayment | 'declined' | 'error'> {
     try {
-      return await this.gateway.confirm({ paymentKey, orderId, amount });
+      return await send();
     } catch (err) {
       if (err instanceof PaymentDeclinedError) {
         this.log.info({ orderId, code: err.code }, 'card declined');
         return 'declined';
       }
-      if (err instanceof PaymentAlreadyProcessedError || err instanceof GatewayTimeoutError || err instanceof GatewayUnavailableError) {
+      const alreadyMade =
+        err instanceof PaymentAlreadyProcessedError || (kind === 'billing' && err instanceof GatewayRequestError && err.code === 'DUPLICATED_ORDER_ID');
+      if (alreadyMade || err instanceof GatewayTimeoutError || err instanceof GatewayUnavailableError) {
         // Did the charge happen? Ask before deciding (a lookup that fails too leaves the job to retry).
         const found = await this.lookup(orderId);
         if (found) return found;
-        if (err instanceof PaymentAlreadyProcessedError) return 'error';
-        throw new PaymentUndecidedError(`payment of order ${orderId} not confirmed yet (${err.message}); will try again`);
+        if (alreadyMade) return 'error';
+        throw new PaymentUndecidedError(`payment of order ${orderId} not confirmed yet (${(err as Error).message}); will try again`);
       }
       if (err instanceof GatewayRequestError) {
-        this.log.warn({ orderId, err: err.message }, 'gateway refused the confirm request');
+        this.log.warn(
+          { orderId, code: err.code, err: err.message },
+          kind === 'confirm' ? 'gateway refused the confirm request' : 'gateway refused the billing charge',
+        );
         return 'error';
       }
       throw err;
@@ -140,7 +207,10 @@ export class CardPaymentWorkflow {
       moved = await this.tx.runGuarded(
         ctx,
         'card_commit',
-        [OrderSettlementRepository.transitionStmt(orderId, OrderStatus.PENDING, OrderStatus.PAID), OrderSettlementRepository.paymentStatus(orderId, PaymentStatus.DONE)],
+        [
+          OrderSettlementRepository.transitionStmt(orderId, OrderStatus.PENDING, OrderStatus.PAID),
+          OrderSettlementRepository.paymentStatus(orderId, PaymentStatus.DONE),
+        ],
         CARD_COMMIT_STEPS,
       );
     } catch (err) {
@@ -180,7 +250,7 @@ export class CardPaymentWorkflow {
     await voidOpenCharge(this.gateway, orderId, 'order could not be completed');
   }
 
-  /** A CARD order without a paymentKey cannot be accepted by the API; recorded FAILED if one ever arrives. */
+  /** A CARD order with neither a paymentKey nor a billing key cannot be accepted by the API; recorded FAILED if one ever arrives. */
   private async refuseWithoutPayment(order: AcceptedOrder): Promise<ApplyOutcome> {
     const { row, lines } = settlementRows(order, OrderStatus.FAILED, FailureReason.PAYMENT_ERROR);
     const inserted = await inRetryingTransaction(this.ds, (q) => this.repos.settlement.insertOrderRows(q, row, lines));

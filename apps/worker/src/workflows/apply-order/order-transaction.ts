@@ -2,6 +2,7 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import { PaymentStatus, type FailureReason } from '@bazaar/contracts';
 import { OrderSettlementRepository, isDuplicateKey, retryOnTxConflict, runBatch, type Statement, type StatementResult } from '@bazaar/db';
 import type { Metrics } from '@bazaar/platform';
+import { hasPaymentRow } from './steps/8-payment-row.step';
 import type { OrderStep, OrderTxContext } from './steps/order-step';
 
 /** Which transaction of which order kind: the label of its statement and round-trip counters. */
@@ -158,7 +159,7 @@ export class OrderTransaction {
     await this.send(q, kind, [
       { step: 'tx', statements: [ROLLBACK_TO_SAVEPOINT] },
       { step: 'refusal', statements: [OrderSettlementRepository.markFailed(ctx.row.id, ctx.row.status, reason)] },
-      ...(ctx.order.paymentKey !== undefined ? [{ step: 'refusal', statements: [OrderSettlementRepository.paymentStatus(ctx.row.id, PaymentStatus.FAILED)] }] : []),
+      ...(hasPaymentRow(ctx.order) ? [{ step: 'refusal', statements: [OrderSettlementRepository.paymentStatus(ctx.row.id, PaymentStatus.FAILED)] }] : []),
       { step: 'tx', statements: [COMMIT] },
     ]);
     return { kind: 'refused', reason };
