@@ -20,17 +20,18 @@
  * Own database and Redis prefix, dropped at the end. Writes bench/reports/<date>-chat.md and the raw JSON.
  */
 import 'reflect-metadata';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type mysql from 'mysql2/promise';
 import { ChatRepository, createDataSource } from '@bazaar/db';
 import { benchEnv, cleanup, createBenchDatabase, dropOrKeep, machineInfo, mysqlConnection, redisClient, type BenchEnv, type MachineInfo } from './lib/env';
 import { ROOT, startProcess, stopAll, type BenchProcess } from './lib/processes';
+import { mainThreadProfile, summarizeProfile, type ProfileSummary } from './lib/cpuprofile';
 import { Sampler, findPid, type PhaseUsage } from './lib/sampler';
 import { insertBatched, seedSessionsFor } from './lib/seed';
-import { Samples, envNumber, round, sleep, summarize, type LatencySummary } from './lib/stats';
+import { Samples, envNumber, monoMicros, round, sleep, summarize, type LatencySummary } from './lib/stats';
 
 const S = {
   threads: envNumber('BENCH_CHAT_THREADS', 250),
@@ -40,6 +41,7 @@ const S = {
   phaseSeconds: envNumber('BENCH_CHAT_PHASE_SECONDS', 20),
   ceilingSeconds: envNumber('BENCH_CHAT_CEILING_SECONDS', 8),
   drainSeconds: envNumber('BENCH_CHAT_DRAIN_SECONDS', 15),
+  profile: process.env.BENCH_PROFILE !== '0',
 };
 const APIS = 2;
 const PER_THREAD = 4;
@@ -133,6 +135,7 @@ interface PhaseResult {
   latencyMs: LatencySummary;
   sendMs: LatencySummary;
   usage: PhaseUsage;
+  window: { fromUs: number; toUs: number };
 }
 
 async function seed(c: mysql.Connection, prefix: string): Promise<{ threads: Thread[]; ceilingThreads: Thread[] }> {
@@ -254,7 +257,9 @@ async function main(): Promise<void> {
     BULL_BOARD_PASSWORD: 'bench-board-password',
   };
   const apis: BenchProcess[] = [];
-  for (let i = 0; i < APIS; i++) apis.push(await startProcess('api', `api-${i + 1}`, { env: apiEnv }));
+  // api-1 writes a CPU profile of the run (summarized per phase in the report).
+  const profDir = S.profile ? mkdtempSync(join(tmpdir(), 'bazaar-chat-prof-')) : undefined;
+  for (let i = 0; i < APIS; i++) apis.push(await startProcess('api', `api-${i + 1}`, { env: apiEnv, ...(i === 0 && profDir ? { cpuProfDir: profDir } : {}) }));
   const urls = apis.map((a) => `http://127.0.0.1:${a.port}`);
   const sampler = new Sampler(cpus().length);
   for (const a of apis) sampler.track(a.name, a.pid);
@@ -320,6 +325,7 @@ async function main(): Promise<void> {
     let sent = 0;
     let errors = 0;
     const usage = sampler.begin();
+    const fromUs = monoMicros();
     const started = now();
     const until = started + S.phaseSeconds * 1000;
     const count = (ok: boolean): void => {
@@ -349,6 +355,7 @@ async function main(): Promise<void> {
     while (phaseDeliveries < expected && now() < drainBy) await sleep(50);
     const seconds = (now() - started) / 1000;
     const u = usage.end();
+    const toUs = monoMicros();
     const r: PhaseResult = {
       name,
       seconds: round(sendSeconds, 2),
@@ -362,6 +369,7 @@ async function main(): Promise<void> {
       latencyMs: summarize(phaseLat.values()),
       sendMs: summarize(sendLat.values()),
       usage: u,
+      window: { fromUs, toUs },
     };
     say(
       `  ${r.sentPerSecond} msgs/s sent, ${r.deliveriesPerSecond} deliveries/s, ${r.deliveries}/${r.deliveriesExpected} delivered, ` +
@@ -385,6 +393,8 @@ async function main(): Promise<void> {
   await stopAll();
   await db.end();
   const dropped = await dropOrKeep(env, say);
+  const profFile = profDir ? mainThreadProfile(profDir) : null;
+  const profiles: ProfileSummary[] = profFile ? phases.map((p) => summarizeProfile(`api-1 during "${p.name}"`, profFile, p.window, 12)) : [];
 
   const result = {
     date: new Date().toISOString(),
@@ -392,6 +402,7 @@ async function main(): Promise<void> {
     machine,
     ceiling: ceil,
     phases,
+    profiles,
     subscribers: listeners.length,
     incomplete,
     outOfOrder,
@@ -416,6 +427,7 @@ function render(r: {
   incomplete: number;
   outOfOrder: number;
   errors: string[];
+  profiles: ProfileSummary[];
 }): string {
   const ms = (v: number) => round(v, 1);
   const lines = [
@@ -451,6 +463,18 @@ function render(r: {
         `- ${p.name}: the machine ${round(p.usage.machineBusyPct)}% busy over ${p.usage.cores} cores; other processes ${round(p.usage.otherCpuPct)}% of a core.`,
     ),
     '',
+    ...r.profiles.flatMap((p) => [
+      `## Where ${p.label} spent its CPU (${round(p.busyPct)}% of a core busy over ${round(p.windowMs / 1000)} s)`,
+      '',
+      '| owner (package whose code is on the stack) | share of busy samples |',
+      '|---|---:|',
+      ...p.byOwner.slice(0, 10).map((o) => `| ${o.name} | ${round(o.pct)}% |`),
+      '',
+      '| function | where | share |',
+      '|---|---|---:|',
+      ...p.topFunctions.slice(0, 10).map((f) => `| \`${f.name}\` | ${f.where} | ${round(f.pct)}% |`),
+      '',
+    ]),
     `Settings: ${Object.entries(r.settings)
       .map(([k, v]) => `${k}=${v}`)
       .join(', ')} (BENCH_CHAT_*).`,
