@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   const acceptance = createOrderAcceptance({ config, redis: acceptRedis, keys, ds, ordersQueue: queue, metrics });
   const placeSubscriptions = new PlaceSubscriptionsJob(
     new SubscriptionsRepository(ds),
-    (userId, input, requestId, l) => acceptance.place(userId, input, requestId, l),
+    (userId, input, requestId, l, server) => acceptance.place(userId, input, requestId, l, server),
     metrics.subscriptionCycles,
     config.SUBSCRIPTION_DUNNING_SECONDS,
     subscriptionClock(config, acceptRedis, keys),

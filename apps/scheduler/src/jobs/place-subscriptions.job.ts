@@ -1,10 +1,13 @@
-import { FulfillmentType, FailureReason, OrderStatus, type OrderPlaceInput, type OrderPlaceResult, type SubscriptionPauseReason } from '@bazaar/contracts';
+import { FulfillmentType, FailureReason, OrderStatus, PaymentMethod, type OrderPlaceInput, type OrderPlaceResult, type SubscriptionPauseReason } from '@bazaar/contracts';
 import { cycleDueAt, latestDueCycle } from '@bazaar/domain';
 import type { SubscriptionRecord, SubscriptionsRepository } from '@bazaar/db';
 import type { Logger, Metrics } from '@bazaar/platform';
 
-/** The accept path of orders.place (OrderAcceptanceService.place from @bazaar/api/ordering). */
-export type PlaceOrder = (userId: number, input: OrderPlaceInput, requestId: string, log: Logger) => Promise<OrderPlaceResult>;
+/**
+ * The accept path of orders.place (OrderAcceptanceService.place from @bazaar/api/ordering). `server` carries what orders.place's input
+ * cannot: a CARD cycle's billing key.
+ */
+export type PlaceOrder = (userId: number, input: OrderPlaceInput, requestId: string, log: Logger, server?: { billingKey?: string }) => Promise<OrderPlaceResult>;
 
 /** Reasons a cycle's order may fail that the dunning schedule retries. */
 const RETRIED: readonly string[] = [FailureReason.OUT_OF_STOCK, FailureReason.PAYMENT_DECLINED, FailureReason.PAYMENT_ERROR];
@@ -30,6 +33,10 @@ function refusalOf(err: unknown): Refusal | null {
  * Places each subscription's due cycle through the accept path, then reads its order's outcome on later
  * ticks. Restart-safe and idempotent: a cycle's try has one idempotency key, so placing it again (a second
  * scheduler, or a restart between the place and the write of its order id) answers with the same order.
+ *
+ * A CARD subscription's cycle is placed with its billing key (server-side, never in the input): the worker charges that key for the
+ * order instead of confirming a paymentKey; a decline fails the order with PAYMENT_DECLINED, which the dunning schedule retries with a
+ * new order (key `-r<k>`).
  *
  * Missed cycles (the scheduler was down): only the latest due cycle is placed; the ones before it are
  * recorded as SKIPPED, so a customer is never charged several times after an outage.
@@ -137,7 +144,8 @@ export class PlaceSubscriptionsJob {
     const requestId = `${input.idempotencyKey}-${now.getTime().toString(36)}`;
     let result: OrderPlaceResult;
     try {
-      result = await this.place(s.userId, input, requestId, log);
+      const server = s.paymentMethod === PaymentMethod.CARD && s.billingKey !== null ? { billingKey: s.billingKey } : {};
+      result = await this.place(s.userId, input, requestId, log, server);
     } catch (err) {
       const refusal = refusalOf(err);
       if (!refusal) throw err;
