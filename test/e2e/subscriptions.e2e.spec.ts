@@ -1,5 +1,5 @@
 import { SubscriptionsRepository, createDataSource, selectRows } from '@bazaar/db';
-import { cycleDueAt } from '@bazaar/domain';
+import { cycleDueAt, isOpenAt, localTime, type WeeklyHours } from '@bazaar/domain';
 import { createLogger, loadConfig } from '@bazaar/platform';
 import type { DataSource } from 'typeorm';
 import { startWorkerApp, type WorkerApp } from '../../apps/worker/src/worker-app';
@@ -30,7 +30,7 @@ describe('subscriptions end to end', () => {
     await ds.initialize();
     job = new PlaceSubscriptionsJob(
       new SubscriptionsRepository(ds),
-      (userId, input, requestId, l) => api.deps.acceptance.place(userId, input, requestId, l),
+      (userId, input, requestId, l, server) => api.deps.acceptance.place(userId, input, requestId, l, server),
       api.deps.metrics.subscriptionCycles,
       [60, 3600, 86400],
       () => Promise.resolve(now),
@@ -44,9 +44,11 @@ describe('subscriptions end to end', () => {
   });
 
   const ordersOf = (subscriptionId: number) =>
-    selectRows<{ id: string; idempotency_key: string; status: string }>(ds, 'SELECT id, idempotency_key, status FROM orders WHERE idempotency_key LIKE ? ORDER BY accepted_at', [
-      `sub-${subscriptionId}-%`,
-    ]);
+    selectRows<{ id: string; idempotency_key: string; status: string }>(
+      ds,
+      'SELECT id, idempotency_key, status FROM orders WHERE idempotency_key LIKE ? ORDER BY accepted_at',
+      [`sub-${subscriptionId}-%`],
+    );
 
   async function customerWithWallet(amount: number) {
     const c = await newAccount(api, 'CUSTOMER');
@@ -199,6 +201,98 @@ describe('subscriptions end to end', () => {
     const page2 = await customer.client.subscriptions.list.query({ limit: 3, cursor: page1.nextCursor! });
     expect(page2.items.map((s) => s.subscriptionId)).toEqual([a.subscriptionId]);
     expect(page2.nextCursor).toBeNull();
+  });
+
+  it('PICKUP: each cycle is picked up at the first pickup time of its own week, inside the store’s hours; hours that no longer fit pause it', async () => {
+    const { product, store, seller } = await newProduct(api, { stock: 100, price: 2_000 });
+    const customer = await customerWithWallet(50_000);
+    const startAt = new Date(Date.now() + 60_000);
+    // The first pickup: 12:00 Seoul time, three days after startAt; the store opens only that weekday, 11:00–13:00.
+    const day = localTime(new Date(startAt.getTime() + 3 * 86_400_000), 'Asia/Seoul');
+    const [y, m, d] = day.date.split('-').map(Number) as [number, number, number];
+    const firstPickup = new Date(Date.UTC(y, m - 1, d, 12 - 9, 0));
+    const hours: WeeklyHours = { [day.weekday]: [{ open: '11:00', close: '13:00' }] };
+    await seller.client.stores.update.mutate({ storeId: store.id, timeZone: 'Asia/Seoul', openingHours: hours, pickupLeadMinutes: 30 });
+    const every = { count: 1, unit: 'WEEK' as const };
+    const { subscriptionId } = await customer.client.subscriptions.create.mutate({
+      items: [{ productId: product.id, quantity: 1 }],
+      paymentMethod: 'BALANCE',
+      fulfillment: { type: 'PICKUP', pickupAt: firstPickup.toISOString() },
+      every,
+      startAt: startAt.toISOString(),
+    });
+    for (let n = 0; n < 4; n++) {
+      now = cycleDueAt(startAt, every, n);
+      await job.run(log);
+      await settle(customer.client, subscriptionId);
+    }
+    const view = await customer.client.subscriptions.get.query({ subscriptionId });
+    expect(view.cycles.map((c) => [c.cycle, c.outcome])).toEqual([0, 1, 2, 3].map((n) => [n, 'PAID']));
+    const orders = await ordersOf(subscriptionId);
+    expect(orders).toHaveLength(4);
+    for (const [n, o] of orders.entries()) {
+      const order = await customer.client.orders.get.query({ orderId: o.id });
+      expect(order.status).toBe('PAID');
+      if (order.fulfillment.type !== 'PICKUP') throw new Error('expected a pickup order');
+      const pickupAt = new Date(order.fulfillment.pickupAt);
+      // The same local time, one week apart, and inside the store's hours.
+      expect(pickupAt.getTime()).toBe(firstPickup.getTime() + n * 7 * 86_400_000);
+      expect(isOpenAt(hours, 'Asia/Seoul', pickupAt)).toBe(true);
+      expect(localTime(pickupAt, 'Asia/Seoul')).toMatchObject({ weekday: day.weekday, minutes: 12 * 60 });
+    }
+
+    // The store moves its pickup day: the next cycle's pickup no longer fits, and the subscription pauses with the reason.
+    const otherDay = day.weekday === 'MON' ? 'TUE' : 'MON';
+    await seller.client.stores.update.mutate({ storeId: store.id, openingHours: { [otherDay]: [{ open: '11:00', close: '13:00' }] } });
+    now = cycleDueAt(startAt, every, 4);
+    await job.run(log);
+    const paused = await customer.client.subscriptions.get.query({ subscriptionId });
+    expect(paused).toMatchObject({ status: 'PAUSED', pauseReason: 'PICKUP_TIME_REFUSED' });
+    expect(paused.pauseDetail).toContain('fulfillment.pickupAt');
+    expect(paused.cycles.at(-1)).toMatchObject({ cycle: 4, outcome: 'REFUSED' });
+    expect(await ordersOf(subscriptionId)).toHaveLength(4);
+  });
+
+  it('a store that closes pauses the subscriptions holding its products (STORE_CLOSED); others go on', async () => {
+    const closing = await newProduct(api, { stock: 100, price: 1_000 });
+    const staying = await newProduct(api, { stock: 100, price: 1_000 });
+    const customer = await customerWithWallet(50_000);
+    const startAt = new Date(Date.now() + 60_000);
+    const every = { count: 1, unit: 'WEEK' as const };
+    const create = (productIds: number[]) =>
+      customer.client.subscriptions.create.mutate({
+        items: productIds.map((productId) => ({ productId, quantity: 1 })),
+        paymentMethod: 'BALANCE',
+        fulfillment: DELIVERY,
+        every,
+        startAt: startAt.toISOString(),
+      });
+    const only = await create([closing.product.id]);
+    const mixed = await create([staying.product.id, closing.product.id]);
+    const other = await create([staying.product.id]);
+    now = startAt;
+    await job.run(log);
+    for (const s of [only, mixed, other]) await settle(customer.client, s.subscriptionId);
+
+    await closing.seller.client.stores.close.mutate({ storeId: closing.store.id });
+    for (const s of [only, mixed]) {
+      const view = await customer.client.subscriptions.get.query(s);
+      expect(view).toMatchObject({ status: 'PAUSED', pauseReason: 'STORE_CLOSED' });
+      expect(view.pauseDetail).toContain(`store ${closing.store.id}`);
+    }
+    expect((await customer.client.subscriptions.get.query(other)).status).toBe('ACTIVE');
+    now = cycleDueAt(startAt, every, 1);
+    await job.run(log);
+    await settle(customer.client, other.subscriptionId);
+    // The paused ones placed nothing after the close (their cycle 0 was paid before it); the other one placed its next cycle.
+    for (const s of [only, mixed]) {
+      expect((await ordersOf(s.subscriptionId)).map((o) => [o.idempotency_key, o.status])).toEqual([[`sub-${s.subscriptionId}-c0`, 'PAID']]);
+      expect((await customer.client.subscriptions.get.query(s)).cycles.map((c) => [c.cycle, c.outcome])).toEqual([[0, 'PAID']]);
+    }
+    expect((await customer.client.subscriptions.get.query(other)).cycles.map((c) => [c.cycle, c.outcome])).toEqual([
+      [0, 'PAID'],
+      [1, 'PAID'],
+    ]);
   });
 
   it('refuses bad input with field paths and writes nothing; another customer gets NOT_FOUND; a seller or anonymous caller is refused', async () => {
