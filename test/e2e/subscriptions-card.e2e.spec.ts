@@ -115,7 +115,13 @@ describe('CARD subscriptions end to end (billing keys)', () => {
     const registered = await customer.client.subscriptions.registerCard.mutate({ authKey: authKey() });
     expect(registered).toEqual({
       billingKey: expect.stringMatching(/^bk_/) as string,
-      card: { issuerCode: expect.any(String), acquirerCode: expect.any(String), number: expect.stringMatching(/\*/), cardType: '신용', ownerType: '개인' },
+      card: {
+        issuerCode: expect.any(String) as string,
+        acquirerCode: expect.any(String) as string,
+        number: expect.stringMatching(/\*/) as string,
+        cardType: '신용',
+        ownerType: '개인',
+      },
     });
     // The customerKey the gateway holds is the server's: opaque (24 random characters), not the user id, one per customer.
     const issued = (await ledger()).billingKeys.find((k) => k.billingKey === registered.billingKey)!;
@@ -276,7 +282,7 @@ describe('CARD subscriptions end to end (billing keys)', () => {
       'SELECT status, gateway_deleted_at FROM billing_keys WHERE billing_key = ?',
       [billingKey],
     );
-    expect(row).toMatchObject({ status: 'DELETED', gateway_deleted_at: expect.any(Date) });
+    expect(row).toMatchObject({ status: 'DELETED', gateway_deleted_at: expect.any(Date) as Date });
     // Cancelling again changes nothing; the key can no longer start a subscription.
     expect((await customer.client.subscriptions.cancel.mutate({ subscriptionId: b.subscriptionId })).status).toBe('CANCELLED');
     await expectBadField(cardSubscription(customer.client, product.id, 1, billingKey), 'billingKey');
