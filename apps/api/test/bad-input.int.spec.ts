@@ -67,6 +67,8 @@ const PROCEDURES: Record<string, Kind> = {
   'subscriptions.pause': 'mutation',
   'subscriptions.resume': 'mutation',
   'subscriptions.cancel': 'mutation',
+  'subscriptions.cardCustomerKey': 'query',
+  'subscriptions.registerCard': 'mutation',
   'chat.open': 'mutation',
   'chat.send': 'mutation',
   'chat.history': 'query',
@@ -1670,6 +1672,40 @@ describe('bad input on every procedure, over HTTP', () => {
     });
   });
 
+  describe('subscriptions.registerCard', () => {
+    const rc = caseFor<{ authKey: string }>();
+    table(
+      'subscriptions.registerCard',
+      () => f.customer.token,
+      () => ({ authKey: 'test_auth_bad-input-sweep' }),
+      [
+        ...junk<{ authKey: string }>(),
+        rc('authKey missing', () => ({}), 'authKey'),
+        rc('authKey empty', (v) => ({ ...v, authKey: '' }), 'authKey'),
+        rc('authKey 301 characters', (v) => ({ ...v, authKey: 'a'.repeat(301) }), 'authKey'),
+        rc('authKey with a space', (v) => ({ ...v, authKey: 'test_auth_a b' }), 'authKey'),
+        rc('authKey not ASCII', (v) => ({ ...v, authKey: 'test_auth_카드' }), 'authKey'),
+        rc('authKey a number', (v) => ({ ...v, authKey: 42 }), 'authKey'),
+        rc('authKey null', (v) => ({ ...v, authKey: null }), 'authKey'),
+        rc('authKey an array', (v) => ({ ...v, authKey: [v.authKey] }), 'authKey'),
+        rc('a customerKey of its own', (v) => ({ ...v, customerKey: 'ck_mine' }), 'customerKey'),
+      ],
+      async () => {
+        const [row] = await selectRows<{ n: number | string }>(api.deps.ds, 'SELECT COUNT(*) AS n FROM billing_keys WHERE user_id = ?', [f.customer.userId]);
+        expect(Number(row?.n)).toBe(0);
+      },
+    );
+
+    it("the customerKey is the caller's own, stable, opaque, and not their user id", async () => {
+      const a = (await ok('subscriptions.cardCustomerKey', NONE, f.customer.token)) as { customerKey: string };
+      expect(await ok('subscriptions.cardCustomerKey', NONE, f.customer.token)).toEqual(a);
+      expect(a.customerKey).toMatch(/^ck_[A-Za-z0-9_-]{24}$/);
+      const other = await newAccount(api, 'CUSTOMER');
+      const b = (await ok('subscriptions.cardCustomerKey', NONE, other.token)) as { customerKey: string };
+      expect(b.customerKey).not.toBe(a.customerKey);
+    });
+  });
+
   describe('chat.*', () => {
     const expectChatUnchanged = async () => {
       expect(await countRows()).toEqual(f.rows);
@@ -1861,6 +1897,8 @@ describe('bad input on every procedure, over HTTP', () => {
       ['subscriptions.pause', 'customer', () => ({ subscriptionId: 987_654_321 })],
       ['subscriptions.resume', 'customer', () => ({ subscriptionId: 987_654_321 })],
       ['subscriptions.cancel', 'customer', () => ({ subscriptionId: 987_654_321 })],
+      ['subscriptions.cardCustomerKey', 'customer', () => NONE],
+      ['subscriptions.registerCard', 'customer', () => ({ authKey: 'test_auth_bad-input-sweep' })],
       ['chat.open', 'customer', () => ({ storeId: f.sellerB.storeId })],
       ['chat.send', 'any', () => ({ threadId: f.chat.threadId, body: 'never sent', clientMessageId: 'auth-test-message' })],
       ['chat.history', 'any', () => ({ threadId: f.chat.threadId })],
@@ -1912,7 +1950,10 @@ describe('bad input on every procedure, over HTTP', () => {
     });
 
     const WITH_INPUT = PROTECTED.filter(
-      ([path]) => !['auth.me', 'auth.logout', 'wallet.balance', 'stores.mine', 'cart.list', 'cart.clear', 'points.balance'].includes(path),
+      ([path]) =>
+        !['auth.me', 'auth.logout', 'wallet.balance', 'stores.mine', 'cart.list', 'cart.clear', 'points.balance', 'subscriptions.cardCustomerKey'].includes(
+          path,
+        ),
     );
 
     it.each(WITH_INPUT)('%s: a stranger with bad input → UNAUTHORIZED, no schema details', async (path) => {

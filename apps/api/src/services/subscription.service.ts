@@ -38,6 +38,11 @@ export class SubscriptionService {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
+  /** The caller's customerKey, which the browser opens the gateway's card registration window with (then registerCard). */
+  async cardCustomerKey(userId: number): Promise<{ customerKey: string }> {
+    return { customerKey: await this.billing.customerKey(userId) };
+  }
+
   /**
    * Exchanges the authKey of the gateway's card registration for a billing key bound to the caller's
    * customerKey (the server's: random, made once per customer), and records it as theirs. The same authKey

@@ -3,6 +3,8 @@ import { customerProcedure, router } from '../../trpc';
 
 /** subscriptions.*: the customer's own (another customer's → NOT_FOUND); registerCard: a card for CARD subscriptions. */
 export const subscriptionsRouter = router({
+  /** The customerKey to open the gateway's card registration window with; its authKey then goes to registerCard. */
+  cardCustomerKey: customerProcedure.query(({ ctx }) => ctx.deps.subscriptions.cardCustomerKey(ctx.user.userId)),
   registerCard: customerProcedure
     .input(subscriptionRegisterCardInput)
     .mutation(({ ctx, input }) => ctx.deps.subscriptions.registerCard(ctx.user.userId, input.authKey, ctx.log)),
