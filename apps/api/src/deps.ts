@@ -18,6 +18,7 @@ import {
 import { createMetrics, createRedis, redisKeys, type Config, type Metrics, type RedisKeys } from '@bazaar/platform';
 import {
   AcceptedOrderStore,
+  OrderOutcomePublisher,
   PopularProductsStore,
   ProductViewsStore,
   SoldOutGate,
@@ -142,7 +143,7 @@ export async function createDeps(config: Config): Promise<Deps> {
   const storeProfiles = new StoreProfileCache(redis, keys, catalog, metrics);
   const parts = new FulfillmentRepository(ds);
   const subscriptions = createSubscriptionService(ds, pricing, config);
-  const fulfillment = new FulfillmentService(catalog, parts, storeProfiles, store, redis, keys, (storeId) =>
+  const fulfillment = new FulfillmentService(catalog, parts, storeProfiles, new OrderOutcomePublisher(store, gate, { redis, keys }), (storeId) =>
     subscriptions.pauseHolding({ storeId }, 'STORE_CLOSED', `store ${storeId} closed`),
   );
   const chatEvents = new ChatEventsHub(createRedis(config.REDIS_URL, 'worker'), redis, keys);

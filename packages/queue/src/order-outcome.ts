@@ -72,6 +72,16 @@ export class OrderOutcomePublisher {
     await this.publish(r.userId, r.orderId, r.orderStatus);
   }
 
+  /**
+   * Something about the order changed that is not its status (a store moved its part): the accepted record
+   * (while Redis keeps it) drops its cached view with the status it has, and subscribers read the order anew.
+   */
+  async changed(userId: number, orderId: string): Promise<void> {
+    const rec = await this.store.get(userId, orderId);
+    if (rec) await this.store.markSettled(userId, orderId, rec.status, rec.reason);
+    if (this.events) await this.events.redis.publish(this.events.keys.orderEvents(userId), JSON.stringify({ orderId, status: rec?.status ?? null }));
+  }
+
   /** Tells subscribers (orders.onStatus) that the order's status changed; they read the order anew. */
   async publish(userId: number, orderId: string, status: OrderStatus): Promise<void> {
     if (this.events) await this.events.redis.publish(this.events.keys.orderEvents(userId), JSON.stringify({ orderId, status }));

@@ -1,5 +1,4 @@
 import { TRPCError } from '@trpc/server';
-import type { Redis } from 'ioredis';
 import {
   FulfillmentRefusal,
   OrderStatus,
@@ -24,8 +23,8 @@ import {
   nextFulfillmentStatuses,
   type WeeklyHours,
 } from '@bazaar/domain';
-import type { Logger, RedisKeys } from '@bazaar/platform';
-import type { AcceptedOrderStore } from '@bazaar/queue';
+import type { Logger } from '@bazaar/platform';
+import type { OrderOutcomePublisher } from '@bazaar/queue';
 import { FieldError, badField, preconditionFailed } from '../errors';
 import type { StoreProfileCache } from './store-profile.cache';
 
@@ -40,7 +39,7 @@ export const toStoreView = (s: StoreEntity): StoreView => ({
   name: s.name,
   createdAt: s.createdAt.toISOString(),
   status: s.status,
-  openingHours: (s.openingHours ?? DEFAULT_OPENING_HOURS),
+  openingHours: s.openingHours ?? DEFAULT_OPENING_HOURS,
   timeZone: s.timeZone,
   pickupLeadMinutes: s.pickupLeadMinutes,
 });
@@ -90,9 +89,8 @@ export class FulfillmentService {
     private readonly catalog: CatalogRepository,
     private readonly parts: FulfillmentRepository,
     private readonly profiles: StoreProfileCache,
-    private readonly store: AcceptedOrderStore,
-    private readonly redis: Redis,
-    private readonly keys: RedisKeys,
+    /** The customer's cached view goes (its revision moves, so no stale copy is cached again) and onStatus re-reads. */
+    private readonly outcomes: OrderOutcomePublisher,
     /** Pauses subscriptions that hold a closed store's products (subscriptions service), when present. */
     private readonly onStoreClosed?: (storeId: number) => Promise<unknown>,
   ) {}
@@ -113,7 +111,11 @@ export class FulfillmentService {
     if (input.timeZone !== undefined && !isTimeZone(input.timeZone)) problems.push([['timeZone'], 'an IANA time zone name, e.g. Asia/Seoul']);
     if (problems.length > 0) {
       const issues = problems.map(([path, message]) => ({ path: path[0] === 'timeZone' ? 'timeZone' : ['openingHours', ...path].join('.'), message }));
-      throw new TRPCError({ code: 'BAD_REQUEST', message: `Invalid input: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, cause: new FieldError(issues) });
+      throw new TRPCError({
+        code: 'BAD_REQUEST',
+        message: `Invalid input: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+        cause: new FieldError(issues),
+      });
     }
     const store = await this.ownStore(caller, input.storeId);
     if (store.status === StoreStatus.CLOSED) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'the store is closed' });
@@ -183,15 +185,8 @@ export class FulfillmentService {
     }
     const part = result.moved;
     log.info({ orderId: input.orderId, storeId: store.id, status: part.status }, 'fulfillment moved');
-    await this.tellCustomer(part.userId, input.orderId).catch((err: unknown) => log.warn({ err, orderId: input.orderId }, 'order event not published'));
+    await this.outcomes.changed(part.userId, input.orderId).catch((err: unknown) => log.warn({ err, orderId: input.orderId }, 'order event not published'));
     return toPartView(part);
-  }
-
-  /** The customer's cached view goes (its revision moves, so no stale copy is cached again) and onStatus re-reads. */
-  private async tellCustomer(userId: number, orderId: string): Promise<void> {
-    const rec = await this.store.get(userId, orderId);
-    if (rec) await this.store.markSettled(userId, orderId, rec.status, rec.reason);
-    await this.redis.publish(this.keys.orderEvents(userId), JSON.stringify({ orderId, status: rec?.status ?? null, fulfillment: true }));
   }
 
   private async refreshProfile(s: StoreEntity): Promise<void> {
