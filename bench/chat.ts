@@ -417,6 +417,25 @@ async function main(): Promise<void> {
   say(`report: bench/reports/${day}-chat.md`);
 }
 
+/** What bounds the closed loop, read off the same run: the machine's CPU, and where api-1 spent it. */
+function bound(phases: PhaseResult[], profiles: ProfileSummary[]): string[] {
+  const closed = phases.find((p) => p.offeredPerSecond === null);
+  if (!closed) return [];
+  const prof = profiles.find((p) => p.label.includes(closed.name));
+  const owners = prof ? prof.byOwner.slice(0, 4).map((o) => `${o.name} ${round(o.pct)}%`) : [];
+  const apiCpu = closed.usage.processes.filter((u) => u.name.startsWith('api-')).reduce((n, u) => n + u.cpuPct, 0);
+  const perMessageMs = closed.sentPerSecond > 0 ? (apiCpu / 100 / closed.sentPerSecond) * 1000 : 0;
+  return [
+    '## What bounds it',
+    '',
+    `The closed loop is bound by CPU: the machine was ${round(closed.usage.machineBusyPct)}% busy over its ${closed.usage.cores} cores, ` +
+      `the two api processes together spent ${round(perMessageMs, 2)} CPU-ms per message sent (its send, and its delivery to the thread's 2 subscribers on each process)` +
+      (owners.length ? `, api-1's busy time going to ${owners.join(', ')}.` : '.') +
+      ' MySQL is not the limit: the send transaction alone commits at the ceiling above.',
+    '',
+  ];
+}
+
 function render(r: {
   date: string;
   settings: typeof S;
@@ -450,6 +469,7 @@ function render(r: {
     '',
     `Exactly once and in order: ${r.outOfOrder} out-of-order or repeated events across all subscribers; ${r.incomplete} of ${r.subscribers} subscribers ended without every message of their thread; ${r.errors.length} stream errors${r.errors.length ? `: ${r.errors.join('; ')}` : ''}.`,
     '',
+    ...bound(r.phases, r.profiles),
     '## CPU and memory per phase',
     '',
     '| phase | process | CPU % of a core (avg / peak) | RSS MB (avg / max) |',
