@@ -70,13 +70,12 @@ async function waitReady(name, port, logFile, path = '/readyz') {
 // 1. Install.
 if (!existsSync(join(ROOT, 'node_modules', '.package-lock.json'))) {
   say('→ installing packages (npm ci)');
-  const ci = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'pipe'], env });
-  if (ci.status !== 0) {
-    // A registry mirror that serves only this platform's binaries makes npm 11 refuse the lockfile (npm/cli#9342).
-    say(`  npm ci refused (${(ci.stderr?.toString() ?? '').split('\n').find((l) => /error (code|Missing)/.test(l))?.trim() ?? 'see npm ci'}); using npm install`);
-    run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], 'installing the locked versions (npm install)');
-  }
+  run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], 'installing the locked versions (npm ci)');
 }
+
+// The project's runtime (Node 24, the `node` dev dependency): this script may have started on an older Node
+// before anything was installed; every process it starts runs on the pinned one.
+const NODE = existsSync(join(ROOT, 'node_modules', '.bin', 'node')) ? join(ROOT, 'node_modules', '.bin', 'node') : process.execPath;
 
 // 2. MySQL and Redis must answer.
 const mysqlPort = Number(mysqlUrl.port || 3306);
@@ -116,7 +115,7 @@ for (const p of fleet) {
 for (const p of fleet) {
   const logFile = join(RUN, 'logs', `${p.name}.log`);
   const out = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', p.entry], {
+  const child = spawn(NODE, ['--import', 'tsx', p.entry], {
     cwd: ROOT,
     env: { ...env, ...p.env },
     detached: true,
