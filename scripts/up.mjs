@@ -94,6 +94,7 @@ say(`✓ MySQL at ${mysqlUrl.hostname}:${mysqlPort}, Redis at ${redisUrl.hostnam
 
 // 3. Stop a previous run of ours, migrate, seed.
 if (existsSync(join(RUN, 'pids'))) spawnSync(process.execPath, [join(ROOT, 'scripts', 'down.mjs'), '--quiet'], { stdio: 'inherit' });
+run('npm', ['run', '--silent', 'build', '--', '--quiet'], 'compiling (npm run build)');
 run('npm', ['run', '--silent', 'db:migrate'], 'migrating the schema');
 run('npm', ['run', '--silent', 'db:seed'], 'loading demo data');
 
@@ -103,11 +104,11 @@ mkdirSync(join(RUN, 'pids'), { recursive: true });
 const gatewayPort = Number(env.FAKE_GATEWAY_PORT ?? 9300);
 const fleet = [
   // The local stand-in for the card payment gateway (Toss Payments' API shape); production points PAYMENT_GATEWAY_URL at the real one.
-  { name: 'fake-gateway', entry: 'apps/fake-gateway/src/main.ts', port: gatewayPort, env: {}, ready: '/healthz' },
-  { name: 'api', entry: 'apps/api/src/main.ts', port: apiPort, env: { API_PORT: String(apiPort) } },
-  { name: 'worker-1', entry: 'apps/worker/src/main.ts', port: 9101, env: { WORKER_METRICS_PORT: '9101' } },
-  { name: 'worker-2', entry: 'apps/worker/src/main.ts', port: 9102, env: { WORKER_METRICS_PORT: '9102' } },
-  { name: 'scheduler', entry: 'apps/scheduler/src/main.ts', port: Number(env.SCHEDULER_METRICS_PORT ?? 9201), env: {} },
+  { name: 'fake-gateway', entry: 'apps/fake-gateway/dist/main.js', port: gatewayPort, env: {}, ready: '/healthz' },
+  { name: 'api', entry: 'apps/api/dist/main.js', port: apiPort, env: { API_PORT: String(apiPort) } },
+  { name: 'worker-1', entry: 'apps/worker/dist/main.js', port: 9101, env: { WORKER_METRICS_PORT: '9101' } },
+  { name: 'worker-2', entry: 'apps/worker/dist/main.js', port: 9102, env: { WORKER_METRICS_PORT: '9102' } },
+  { name: 'scheduler', entry: 'apps/scheduler/dist/main.js', port: Number(env.SCHEDULER_METRICS_PORT ?? 9201), env: {} },
 ];
 for (const p of fleet) {
   if (await reachable('127.0.0.1', p.port)) fail(`port ${p.port} (for ${p.name}) is already taken by another program.`);
@@ -115,7 +116,7 @@ for (const p of fleet) {
 for (const p of fleet) {
   const logFile = join(RUN, 'logs', `${p.name}.log`);
   const out = openSync(logFile, 'a');
-  const child = spawn(NODE, ['--import', 'tsx', p.entry], {
+  const child = spawn(NODE, ['--enable-source-maps', p.entry], {
     cwd: ROOT,
     env: { ...env, ...p.env },
     detached: true,

@@ -3,9 +3,10 @@ import { join } from 'node:path';
 
 export const ROOT = join(__dirname, '..', '..');
 
+/** The compiled entries, as production runs them (`npm run bench*` builds first); the bare server is the bench's own. */
 const ENTRY = {
-  api: 'apps/api/src/main.ts',
-  worker: 'apps/worker/src/main.ts',
+  api: 'apps/api/dist/main.js',
+  worker: 'apps/worker/dist/main.js',
   bare: 'bench/lib/bare-server.ts',
 } as const;
 export type Kind = keyof typeof ENTRY;
@@ -87,7 +88,7 @@ export async function startProcess(kind: Kind, name: string, opts: StartOptions)
   if (aborted) throw new Error('the bench is stopping');
   const portVar = { api: 'API_PORT', worker: 'WORKER_METRICS_PORT', bare: 'BARE_PORT' }[kind];
   const prof = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', ENTRY[kind]], {
+  const child = spawn(process.execPath, [...prof, ...(kind === 'bare' ? ['--import', 'tsx'] : []), ENTRY[kind]], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'production', API_HOST: '127.0.0.1', ...opts.env, [portVar]: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -23,10 +23,10 @@ process.on('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
 
-/** `node --import tsx apps/fake-gateway/src/main.ts` on a free port, once its /healthz answers. */
+/** `node apps/fake-gateway/dist/main.js` on a free port, once its /healthz answers. */
 export async function startGatewayProcess(secretKey: string): Promise<GatewayProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/fake-gateway/src/main.ts'], {
+  const child = spawn(process.execPath, ['apps/fake-gateway/dist/main.js'], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', FAKE_GATEWAY_PORT: String(port), PAYMENT_SECRET_KEY: secretKey },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -507,7 +507,7 @@ export function renderReport(r: BenchResult): string {
   out.push(
     '',
     `Settings: ${s.customers} customers (one session each), ${s.products} products; workers run WORKER_CONCURRENCY=${s.workerConcurrency} with MYSQL_POOL_SIZE=${s.workerPoolSize}, the api MYSQL_POOL_SIZE=${s.apiPoolSize}; LOG_LEVEL=warn; ` +
-      `processes started as \`node --import tsx apps/<x>/src/main.ts\` like \`npm run up\`${s.profile ? '; the api and worker-1 of each (b) run ran with `--cpu-prof`' : ''}. ` +
+      `processes started as \`node apps/<x>/dist/main.js\` (compiled) like \`npm run up\`${s.profile ? '; the api and worker-1 of each (b) run ran with `--cpu-prof`' : ''}. ` +
       `MariaDB and Redis are shared with anything else running on this machine (the "other processes" rows say how much CPU that took).`,
   );
 

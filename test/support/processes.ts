@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { testEnv } from './test-env';
 
 const ROOT = join(__dirname, '..', '..');
+/** The compiled entries, as production runs them (the global setup builds them first: `npm run build`). */
 const ENTRY = {
-  api: 'apps/api/src/main.ts',
-  worker: 'apps/worker/src/main.ts',
-  scheduler: 'apps/scheduler/src/main.ts',
+  api: 'apps/api/dist/main.js',
+  worker: 'apps/worker/dist/main.js',
+  scheduler: 'apps/scheduler/dist/main.js',
 } as const;
 
 import { freePort } from '../../scripts/lib/net';
@@ -31,7 +32,7 @@ export interface RunningProcess {
 export async function startProcess(kind: keyof typeof ENTRY, env: Record<string, string> = {}): Promise<RunningProcess> {
   const port = await freePort();
   const portVar = { api: 'API_PORT', worker: 'WORKER_METRICS_PORT', scheduler: 'SCHEDULER_METRICS_PORT' }[kind];
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY[kind]], {
+  const child = spawn(process.execPath, ['--enable-source-maps', ENTRY[kind]], {
     cwd: ROOT,
     env: { ...process.env, ...testEnv(), NODE_ENV: 'test', LOG_LEVEL: 'info', API_HOST: '127.0.0.1', [portVar]: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
