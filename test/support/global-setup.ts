@@ -2,14 +2,16 @@ import 'reflect-metadata';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { createDataSource, ensureDatabase } from '@bazaar/db';
-import { loadConfig } from '@bazaar/platform';
 import { newRunNames, withDatabase } from './test-env';
 
 export default async function globalSetup(): Promise<void> {
   // The end-to-end suites start the compiled processes (apps/*/dist), as production runs them: build them now.
   const build = spawnSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'build.mjs'), '--quiet'], { stdio: 'inherit' });
   if (build.status !== 0) throw new Error(`npm run build failed (exit ${build.status})`);
+  // Imported once built: jest resolves a global setup's imports without the suites' "bazaar-source" condition,
+  // so the workspace packages load from dist/ here.
+  const { createDataSource, ensureDatabase } = await import('@bazaar/db');
+  const { loadConfig } = await import('@bazaar/platform');
   const base = loadConfig({ ...process.env, NODE_ENV: 'test' });
   const { database, prefix } = newRunNames();
   const mysqlUrl = withDatabase(base.MYSQL_URL, database);

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { parseMysqlUrl } from '@bazaar/db';
 
-/** Drops the run's database and deletes every Redis key under its prefix. */
+/** Drops the run's database and deletes every Redis key under its prefix. (@bazaar/db loads from dist/, built by the global setup.) */
 export default async function globalTeardown(): Promise<void> {
   const { TEST_MYSQL_URL, TEST_REDIS_URL, TEST_REDIS_PREFIX } = process.env;
   if (process.env.KEEP_TEST_DATA) return;
