@@ -69,7 +69,6 @@ async function waitReady(name, port, logFile, path = '/readyz') {
 
 // 1. Install.
 if (!existsSync(join(ROOT, 'node_modules', '.package-lock.json'))) {
-  say('→ installing packages (npm ci)');
   run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], 'installing the locked versions (npm ci)');
 }
 

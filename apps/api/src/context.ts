@@ -10,7 +10,7 @@ export interface Ctx {
 }
 
 export function createContextFactory(deps: Deps) {
-  return ({ req }: { req: FastifyRequest; res: FastifyReply }): Ctx => ({
+  return ({ req }: { req: FastifyRequest; res?: FastifyReply }): Ctx => ({
     deps,
     requestId: String(req.id),
     log: req.log as unknown as Logger,
