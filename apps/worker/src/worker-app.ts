@@ -78,7 +78,15 @@ export async function startWorkerApp(config: Config, opts: WorkerAppOptions = {}
       log.warn({ state }, 'payment gateway circuit breaker changed state');
     },
   });
-  const workflows = createOrderWorkflows({ ds, gateway, gate, log, metrics, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const workflows = createOrderWorkflows({
+    ds,
+    gateway,
+    gate,
+    log,
+    metrics,
+    batch: { maxSize: config.WORKER_BATCH_SIZE, maxWaitMs: config.WORKER_BATCH_WAIT_MS },
+    ...(opts.clock ? { clock: opts.clock } : {}),
+  });
   const outcomes = new OrderOutcomePublisher(store, gate, { redis, keys }, new CouponStore(redis, keys));
   const lock = new CustomerLock(redis, keys, config.CUSTOMER_LOCK_MS);
   const workerOptions = {
@@ -93,10 +101,14 @@ export async function startWorkerApp(config: Config, opts: WorkerAppOptions = {}
     ordersProcessor({ apply: workflows.apply, cancel: workflows.cancel, store, outcomes, lock, metrics, log, refundRows: workflows.refundRows }),
     { ...workerOptions, connection: ordersWorkerRedis },
   );
-  const refunds = new Worker<RefundJobData>(QueueName.REFUNDS, refundsProcessor({ refunds: workflows.refunds, refundRows: workflows.refundRows, outcomes, lock, metrics, log }), {
-    ...workerOptions,
-    connection: refundsWorkerRedis,
-  });
+  const refunds = new Worker<RefundJobData>(
+    QueueName.REFUNDS,
+    refundsProcessor({ refunds: workflows.refunds, refundRows: workflows.refundRows, outcomes, lock, metrics, log }),
+    {
+      ...workerOptions,
+      connection: refundsWorkerRedis,
+    },
+  );
   for (const [name, w] of [
     ['orders', orders],
     ['refunds', refunds],

@@ -140,6 +140,12 @@ export function createMetrics(service: string, opts: MetricsOptions = {}) {
       labelNames: ['kind', 'step'] as const,
       registers: [registry],
     }),
+    orderBatchSize: new Histogram({
+      name: 'bazaar_order_batch_size',
+      help: 'Orders per group-committed worker transaction (WORKER_BATCH_SIZE)',
+      buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers: [registry],
+    }),
     orderTxRoundTrips: new Counter({
       name: 'bazaar_order_tx_round_trips_total',
       help: 'MySQL round trips of order transactions, by transaction kind',

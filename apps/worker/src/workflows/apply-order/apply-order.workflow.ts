@@ -4,6 +4,7 @@ import type { Metrics } from '@bazaar/platform';
 import type { AcceptedOrder } from '@bazaar/queue';
 import { priceAccepted, settlementRows, type ApplyOutcome } from '../order-rows';
 import type { CardPaymentWorkflow } from './card-payment.workflow';
+import type { OrderBatcher } from './order-batcher';
 import type { OrderTransaction, OrderTxPlan } from './order-transaction';
 import { orderRowStep } from './steps/1-order-row.step';
 import { couponUseStep } from './steps/2-coupon-use.step';
@@ -44,7 +45,7 @@ export function orderContext(order: AcceptedOrder, status: OrderStatus, now: Dat
 
 /**
  * Applies an accepted order to MySQL, once: BALANCE in one transaction
- * ({@link BALANCE_ORDER}), CARD through the payment saga
+ * ({@link BALANCE_ORDER}, shared with other orders when a batcher groups them), CARD through the payment saga
  * (card-payment.workflow.ts). A business refusal (coupon not applicable or
  * unavailable, points, balance or stock short) never throws: the order is
  * recorded FAILED with its reason and the job completes.
@@ -56,6 +57,8 @@ export class ApplyOrderWorkflow {
     private readonly card: CardPaymentWorkflow,
     private readonly clock: Clock = systemClock,
     private readonly metrics?: Pick<Metrics, 'points'>,
+    /** BALANCE orders go through it: one transaction for several orders (group commit), or one each. */
+    private readonly batcher?: OrderBatcher,
   ) {}
 
   async run(order: AcceptedOrder): Promise<ApplyOutcome> {
@@ -64,7 +67,7 @@ export class ApplyOrderWorkflow {
     if (order.paymentMethod === PaymentMethod.CARD) return this.card.run(order);
 
     const ctx = orderContext(order, OrderStatus.PAID, this.clock());
-    const outcome = await this.tx.run(ctx, BALANCE_ORDER);
+    const outcome = await (this.batcher ? this.batcher.apply(ctx, BALANCE_ORDER) : this.tx.run(ctx, BALANCE_ORDER));
     if (outcome.kind === 'exists') return existingOutcome(this.orders, order.orderId);
     if (outcome.kind === 'refused') return { status: OrderStatus.FAILED, reason: outcome.reason, appliedNow: true };
     countPoints(this.metrics, ctx.priced.pointsUsed, ctx.priced.earned);
@@ -79,7 +82,13 @@ export function refusedByPricing(order: AcceptedOrder): FailureReason | null {
 }
 
 /** Records an order its pricing refused: FAILED with the reason, in one transaction. */
-export async function recordRefused(tx: OrderTransaction, orders: OrdersRepository, order: AcceptedOrder, reason: FailureReason, now: Date): Promise<ApplyOutcome> {
+export async function recordRefused(
+  tx: OrderTransaction,
+  orders: OrdersRepository,
+  order: AcceptedOrder,
+  reason: FailureReason,
+  now: Date,
+): Promise<ApplyOutcome> {
   const outcome = await tx.run(orderContext(order, OrderStatus.FAILED, now, reason), REFUSED_ORDER);
   if (outcome.kind === 'exists') return existingOutcome(orders, order.orderId);
   return { status: OrderStatus.FAILED, reason, appliedNow: true };

@@ -30,8 +30,6 @@ const ISOLATION = sql('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
 const START = sql('START TRANSACTION');
 /** The statements that open every order transaction, before the steps' own. */
 const OPEN = [ISOLATION, START];
-const SAVEPOINT = sql('SAVEPOINT order_effects');
-const ROLLBACK_TO_SAVEPOINT = sql('ROLLBACK TO SAVEPOINT order_effects');
 const COMMIT = sql('COMMIT');
 
 /**
@@ -60,7 +58,18 @@ export class OrderTransaction {
   ) {}
 
   async run(ctx: OrderTxContext, plan: OrderTxPlan): Promise<OrderTxOutcome> {
-    return retryOnTxConflict(() => this.onConnection((q) => this.once(q, ctx, plan)), this.attempts);
+    const [outcome] = await this.runMany([{ ctx, plan }]);
+    return outcome!;
+  }
+
+  /**
+   * Several orders in one transaction (group commit, {@link OrderBatcher}): each order's round trips as in
+   * {@link run}, one after the other on one connection, each behind a savepoint of its own, so a refused order
+   * rolls back alone (and is recorded FAILED) and an order found settled before is skipped; then one COMMIT
+   * for all. A deadlock or lock-wait timeout retries the whole batch. One outcome per order, in order.
+   */
+  async runMany(items: readonly { ctx: OrderTxContext; plan: OrderTxPlan }[]): Promise<OrderTxOutcome[]> {
+    return retryOnTxConflict(() => this.onConnection((q) => this.once(q, items)), this.attempts);
   }
 
   /**
@@ -80,54 +89,83 @@ export class OrderTransaction {
     }
   }
 
-  private async once(q: QueryRunner, ctx: OrderTxContext, plan: OrderTxPlan): Promise<OrderTxOutcome> {
-    const opening = plan.opening.filter((s) => s.applies(ctx));
-    const effects = plan.effects.filter((s) => s.applies(ctx));
+  private async once(q: QueryRunner, items: readonly { ctx: OrderTxContext; plan: OrderTxPlan }[]): Promise<OrderTxOutcome[]> {
+    const batched = items.length > 1;
+    const outcomes: OrderTxOutcome[] = [];
+    // The transaction opens with the first order's first round trip.
+    let prefix = OPEN;
+    for (const [i, { ctx, plan }] of items.entries()) {
+      const last = i === items.length - 1;
+      const opening = plan.opening.filter((s) => s.applies(ctx));
+      const effects = plan.effects.filter((s) => s.applies(ctx));
+      // Where this order starts (a batch only: an order settled before is undone back to here) and where its effects start.
+      const own = batched ? [sql(`SAVEPOINT order_${i}`)] : [];
+      const effectsPoint = sql(`SAVEPOINT order_effects_${i}`);
 
-    // Round trip 1: open.
-    const openWrites = opening.map((s) => ({ step: s.name, statements: s.statements(ctx) }));
-    const reads = effects.map((s) => ({ step: s, statements: s.read?.(ctx) ?? [] }));
-    let openResults: StatementResult[];
-    try {
-      openResults = await this.send(q, plan.kind, [
-        { step: 'tx', statements: OPEN },
-        ...openWrites,
-        ...reads.map((r) => ({ step: r.step.name, statements: r.statements })),
-        { step: 'tx', statements: [SAVEPOINT] },
-      ]);
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-      await q.query('ROLLBACK');
-      return { kind: 'exists' };
-    }
-    let at = OPEN.length + openWrites.reduce((n, w) => n + w.statements.length, 0);
-    for (const r of reads) {
-      const results = openResults.slice(at, at + r.statements.length);
-      at += r.statements.length;
-      const refusal = r.step.plan?.(ctx, results) ?? null;
-      if (refusal) return this.refuse(q, ctx, plan.kind, refusal);
-    }
-
-    // Round trip 2: effects.
-    const writes = effects.map((s) => ({ step: s, statements: s.statements(ctx) }));
-    if (writes.some((w) => w.statements.length > 0)) {
-      const results = await this.send(
-        q,
-        plan.kind,
-        writes.map((w) => ({ step: w.step.name, statements: w.statements })),
-      );
-      let i = 0;
-      for (const w of writes) {
-        const own = results.slice(i, i + w.statements.length);
-        i += w.statements.length;
-        const refusal = w.step.verdict(ctx, own);
-        if (refusal) return this.refuse(q, ctx, plan.kind, refusal);
+      // Round trip 1: open.
+      const openWrites = opening.map((s) => ({ step: s.name, statements: s.statements(ctx) }));
+      const reads = effects.map((s) => ({ step: s, statements: s.read?.(ctx) ?? [] }));
+      const head = [...prefix, ...own];
+      prefix = [];
+      let openResults: StatementResult[];
+      try {
+        openResults = await this.send(q, plan.kind, [
+          { step: 'tx', statements: head },
+          ...openWrites,
+          ...reads.map((r) => ({ step: r.step.name, statements: r.statements })),
+          { step: 'tx', statements: [effectsPoint] },
+        ]);
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+        // The order row exists: settled before. Alone: nothing else to keep. In a batch: undo back to its own savepoint.
+        await q.query(batched ? `ROLLBACK TO SAVEPOINT order_${i}` : 'ROLLBACK');
+        outcomes.push({ kind: 'exists' });
+        if (batched && last) await this.send(q, plan.kind, [{ step: 'tx', statements: [COMMIT] }]);
+        continue;
       }
-    }
+      let at = head.length + openWrites.reduce((n, w) => n + w.statements.length, 0);
+      let refusal: FailureReason | null = null;
+      for (const r of reads) {
+        const results = openResults.slice(at, at + r.statements.length);
+        at += r.statements.length;
+        refusal = r.step.plan?.(ctx, results) ?? null;
+        if (refusal) break;
+      }
 
-    // Round trip 3: commit.
-    await this.send(q, plan.kind, [{ step: 'tx', statements: [COMMIT] }]);
-    return { kind: 'committed' };
+      // Round trip 2: effects.
+      if (!refusal) {
+        const writes = effects.map((s) => ({ step: s, statements: s.statements(ctx) }));
+        if (writes.some((w) => w.statements.length > 0)) {
+          const results = await this.send(
+            q,
+            plan.kind,
+            writes.map((w) => ({ step: w.step.name, statements: w.statements })),
+          );
+          let j = 0;
+          for (const w of writes) {
+            const mine = results.slice(j, j + w.statements.length);
+            j += w.statements.length;
+            refusal = w.step.verdict(ctx, mine);
+            if (refusal) break;
+          }
+        }
+      }
+      if (refusal) {
+        // Back to this order's effects savepoint, the order recorded FAILED (the last order's round trip commits).
+        await this.send(q, plan.kind, [
+          { step: 'tx', statements: [sql(`ROLLBACK TO SAVEPOINT order_effects_${i}`)] },
+          { step: 'refusal', statements: [OrderSettlementRepository.markFailed(ctx.row.id, ctx.row.status, refusal)] },
+          ...(hasPaymentRow(ctx.order) ? [{ step: 'refusal', statements: [OrderSettlementRepository.paymentStatus(ctx.row.id, PaymentStatus.FAILED)] }] : []),
+          { step: 'tx', statements: last ? [COMMIT] : [] },
+        ]);
+        outcomes.push({ kind: 'refused', reason: refusal });
+        continue;
+      }
+      outcomes.push({ kind: 'committed' });
+      // Round trip 3: commit (once, after the last order).
+      if (last) await this.send(q, plan.kind, [{ step: 'tx', statements: [COMMIT] }]);
+    }
+    return outcomes;
   }
 
   /**
@@ -153,16 +191,6 @@ export class OrderTransaction {
       if (isDuplicateKey(err)) return 'moved' as const;
       throw err;
     });
-  }
-
-  private async refuse(q: QueryRunner, ctx: OrderTxContext, kind: OrderTxKind, reason: FailureReason): Promise<OrderTxOutcome> {
-    await this.send(q, kind, [
-      { step: 'tx', statements: [ROLLBACK_TO_SAVEPOINT] },
-      { step: 'refusal', statements: [OrderSettlementRepository.markFailed(ctx.row.id, ctx.row.status, reason)] },
-      ...(hasPaymentRow(ctx.order) ? [{ step: 'refusal', statements: [OrderSettlementRepository.paymentStatus(ctx.row.id, PaymentStatus.FAILED)] }] : []),
-      { step: 'tx', statements: [COMMIT] },
-    ]);
-    return { kind: 'refused', reason };
   }
 
   /** One round trip of the steps' statements, counted. */

@@ -51,33 +51,41 @@ export class CancelOrderWorkflow {
     const now = this.clock();
     const repos = { settlement: this.settlement, points: this.points };
     const ref = fullCancelKey(orderId);
-    const first = await inRetryingTransaction(this.ds, async (q): Promise<FirstStep> => {
-      const o = await this.settlement.lockOrder(q, orderId);
-      if (!o) {
-        if (!accepted) return { done: { status: OrderStatus.CANCELLED, changed: false } };
-        const { row, lines } = settlementRows(accepted, OrderStatus.CANCELLED);
-        await this.settlement.insertOrderRows(q, row, lines);
-        return { done: { status: OrderStatus.CANCELLED, changed: true } };
-      }
-      if (o.status === OrderStatus.PENDING) {
-        // Awaiting card payment: stock back now; the charge, if any, is cancelled below (the payment row stays
-        // open until the gateway confirms, so a run that dies in between does it again).
-        await this.settlement.transition(q, orderId, OrderStatus.PENDING, OrderStatus.CANCELLED);
-        await giveBackUnpaidOrder(q, repos, { ...o, orderId }, { ref, now });
-        return { done: { status: OrderStatus.CANCELLED, changed: true }, voidCard: true };
-      }
-      if (o.status === OrderStatus.PAID && reason === 'CUSTOMER') {
-        // Its one cancel refund, recorded here (or found, if a cancel recorded it before); applied below.
-        const r = await this.refundRows.recordCancel(q, orderId, o.userId, { id: newId(), requestId, createdAt: now });
-        return 'refused' in r ? { done: { status: o.status, changed: false } } : { refundId: r.refundId };
-      }
-      if (o.status !== OrderStatus.PAID) {
-        const payment = o.paymentMethod === PaymentMethod.CARD ? await this.settlement.payment(q, orderId) : null;
-        const open = payment !== null && (payment.status === PaymentStatus.CONFIRMING || payment.status === PaymentStatus.DONE);
-        return { done: { status: o.status, changed: false }, ...(open && o.status !== OrderStatus.PARTIALLY_REFUNDED && o.status !== OrderStatus.REFUNDED ? { voidCard: true } : {}) };
-      }
-      return { done: { status: o.status, changed: false } };
-    }, 5, 'READ COMMITTED');
+    const first = await inRetryingTransaction(
+      this.ds,
+      async (q): Promise<FirstStep> => {
+        const o = await this.settlement.lockOrder(q, orderId);
+        if (!o) {
+          if (!accepted) return { done: { status: OrderStatus.CANCELLED, changed: false } };
+          const { row, lines } = settlementRows(accepted, OrderStatus.CANCELLED);
+          await this.settlement.insertOrderRows(q, row, lines);
+          return { done: { status: OrderStatus.CANCELLED, changed: true } };
+        }
+        if (o.status === OrderStatus.PENDING) {
+          // Awaiting card payment: stock back now; the charge, if any, is cancelled below (the payment row stays
+          // open until the gateway confirms, so a run that dies in between does it again).
+          await this.settlement.transition(q, orderId, OrderStatus.PENDING, OrderStatus.CANCELLED);
+          await giveBackUnpaidOrder(q, repos, { ...o, orderId }, { ref, now });
+          return { done: { status: OrderStatus.CANCELLED, changed: true }, voidCard: true };
+        }
+        if (o.status === OrderStatus.PAID && reason === 'CUSTOMER') {
+          // Its one cancel refund, recorded here (or found, if a cancel recorded it before); applied below.
+          const r = await this.refundRows.recordCancel(q, orderId, o.userId, { id: newId(), requestId, createdAt: now });
+          return 'refused' in r ? { done: { status: o.status, changed: false } } : { refundId: r.refundId };
+        }
+        if (o.status !== OrderStatus.PAID) {
+          const payment = o.paymentMethod === PaymentMethod.CARD ? await this.settlement.payment(q, orderId) : null;
+          const open = payment !== null && (payment.status === PaymentStatus.CONFIRMING || payment.status === PaymentStatus.DONE);
+          return {
+            done: { status: o.status, changed: false },
+            ...(open && o.status !== OrderStatus.PARTIALLY_REFUNDED && o.status !== OrderStatus.REFUNDED ? { voidCard: true } : {}),
+          };
+        }
+        return { done: { status: o.status, changed: false } };
+      },
+      5,
+      'READ COMMITTED',
+    );
 
     if ('done' in first) {
       if (first.voidCard) await this.voidCardCharge(orderId);

@@ -244,7 +244,6 @@ export class RefundWorkflow {
   }
 }
 
-
 /** `q` with its query() counted: every statement is reported, so the bench can state the statements per refund. */
 function countStatements(q: QueryRunner, report: () => void): QueryRunner {
   return new Proxy(q, {
