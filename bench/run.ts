@@ -13,7 +13,8 @@
  * `npm run bench -- --render bench/reports/<date>-pipeline.json` re-renders a report from its raw JSON.
  */
 import 'reflect-metadata';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -63,6 +64,8 @@ function settings(): Settings {
     drainSeconds: num('BENCH_DRAIN_SECONDS', 10),
     connections: num('BENCH_CONNECTIONS', 200),
     workerCounts: list('BENCH_WORKERS', [1, 2, 3]),
+    batchSizes: list('BENCH_BATCH', [16, 1]),
+    otherNode: otherNode(),
     workerConcurrency,
     workerPoolSize: num('BENCH_WORKER_POOL_SIZE', workerConcurrency),
     apiPoolSize: num('BENCH_API_POOL_SIZE', 10),
@@ -76,6 +79,15 @@ function settings(): Settings {
     flashWorkers: num('BENCH_FLASH_WORKERS', 2),
     profile: process.env.BENCH_PROFILE !== '0',
   };
+}
+
+/** The machine's own Node (BENCH_OTHER_NODE, default /usr/bin/node) when it is another version than the project's. */
+function otherNode(): Settings['otherNode'] {
+  const path = process.env.BENCH_OTHER_NODE ?? '/usr/bin/node';
+  if (path === '' || !existsSync(path)) return null;
+  const r = spawnSync(path, ['-v'], { encoding: 'utf8' });
+  const version = r.stdout.trim();
+  return r.status === 0 && version !== process.version ? { path, version } : null;
 }
 
 const t0 = Date.now();
@@ -173,24 +185,34 @@ async function seedPrefix(ctx: Ctx, prefix: string): Promise<void> {
 
 // ---------------------------------------------------------------- (b)
 
-async function phasePipeline(ctx: Ctx, k: number): Promise<PipelineRun> {
+async function phasePipeline(ctx: Ctx, k: number, batchSize: number, runtime: { path: string; version: string } | null = null): Promise<PipelineRun> {
   const { env, s, db, redis, seeded } = ctx;
-  const prefix = `${env.prefixBase}k${k}`;
-  const keyPrefix = `b${k}`;
+  const tag = `${k}b${batchSize}${runtime ? 'n' : ''}`;
+  const prefix = `${env.prefixBase}k${tag}`;
+  const keyPrefix = `b${tag}`;
+  const node = runtime?.version ?? process.version;
+  const nodePath = runtime ? { nodePath: runtime.path } : {};
   await seedPrefix(ctx, prefix);
-  say(`(b) pipeline with ${k} worker${k > 1 ? 's' : ''}: starting the api and workers (prefix ${prefix})`);
-  const prof = (name: string) => (ctx.profileDir ? { cpuProfDir: join(ctx.profileDir, name), name } : null);
-  const apiProf = prof(`k${k}-api`);
+  say(`(b) pipeline with ${k} worker${k > 1 ? 's' : ''}, batching ${batchSize > 1 ? `on (${batchSize})` : 'off'}, Node ${node}: starting the api and workers (prefix ${prefix})`);
+  // Profiles for the project's own runtime only (a second runtime's run is for its figures).
+  const prof = (name: string) => (ctx.profileDir && !runtime ? { cpuProfDir: join(ctx.profileDir, name), name } : null);
+  const apiProf = prof(`k${tag}-api`);
   const api = await startProcess('api', apiProf?.name ?? 'api', {
     env: processEnv(env, prefix, { MYSQL_POOL_SIZE: String(s.apiPoolSize) }),
     ...(apiProf ? { cpuProfDir: apiProf.cpuProfDir } : {}),
+    ...nodePath,
   });
   const workers = await Promise.all(
     Array.from({ length: k }, (_, i) => {
-      const wp = i === 0 ? prof(`k${k}-worker-1`) : null;
-      return startProcess('worker', wp?.name ?? `k${k}-worker-${i + 1}`, {
-        env: processEnv(env, prefix, { WORKER_CONCURRENCY: String(s.workerConcurrency), MYSQL_POOL_SIZE: String(s.workerPoolSize) }),
+      const wp = i === 0 ? prof(`k${tag}-worker-1`) : null;
+      return startProcess('worker', wp?.name ?? `k${tag}-worker-${i + 1}`, {
+        env: processEnv(env, prefix, {
+          WORKER_CONCURRENCY: String(s.workerConcurrency),
+          MYSQL_POOL_SIZE: String(s.workerPoolSize),
+          WORKER_BATCH_SIZE: String(batchSize),
+        }),
         ...(wp ? { cpuProfDir: wp.cpuProfDir } : {}),
+        ...nodePath,
       });
     }),
   );
@@ -301,10 +323,10 @@ async function phasePipeline(ctx: Ctx, k: number): Promise<PipelineRun> {
     for (const p of procs) ctx.sampler.untrack(p.pid);
     await Promise.all(procs.map((p) => p.stop()));
     const profiles: ProfileSummary[] = [];
-    if (ctx.profileDir) {
+    if (ctx.profileDir && !runtime) {
       for (const [label, name] of [
-        ['api', `k${k}-api`],
-        ['worker-1', `k${k}-worker-1`],
+        ['api', `k${tag}-api`],
+        ['worker-1', `k${tag}-worker-1`],
       ] as const) {
         const file = mainThreadProfile(join(ctx.profileDir, name));
         if (file) profiles.push(summarizeProfile(label, file, { fromUs, toUs }));
@@ -313,6 +335,8 @@ async function phasePipeline(ctx: Ctx, k: number): Promise<PipelineRun> {
     }
     return {
       workers: k,
+      batchSize,
+      node,
       load: result,
       paid,
       paidPerSec,
@@ -503,7 +527,12 @@ async function main(): Promise<void> {
     const ctx: Ctx = { env, s, db, redis, seeded, sampler, profileDir };
 
     result.micro = await phaseMicro(ctx);
-    for (const k of s.workerCounts) result.pipeline.push(await phasePipeline(ctx, k));
+    for (const batch of s.batchSizes) for (const k of s.workerCounts) result.pipeline.push(await phasePipeline(ctx, k, batch));
+    // The machine's own Node beside the project's: the same run as the best one so far, on the other runtime.
+    if (s.otherNode && result.pipeline.length > 0) {
+      const best = result.pipeline.reduce((a, b) => (b.paidPerSec > a.paidPerSec ? b : a));
+      result.pipeline.push(await phasePipeline(ctx, best.workers, best.batchSize, s.otherNode));
+    }
     if (s.flashOrders > 0) result.flash = await phaseFlash(ctx);
   } catch (err) {
     result.error = err instanceof Error ? (err.stack ?? err.message) : String(err);

@@ -76,6 +76,8 @@ export interface StartOptions {
    * the main thread's file has thread id 0, see mainThreadProfile).
    */
   cpuProfDir?: string;
+  /** The node binary to run it on (default: this process's, the project's Node 24). */
+  nodePath?: string;
 }
 
 /**
@@ -88,7 +90,7 @@ export async function startProcess(kind: Kind, name: string, opts: StartOptions)
   if (aborted) throw new Error('the bench is stopping');
   const portVar = { api: 'API_PORT', worker: 'WORKER_METRICS_PORT', bare: 'BARE_PORT' }[kind];
   const prof = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
-  const child = spawn(process.execPath, [...prof, ...(kind === 'bare' ? ['--import', 'tsx'] : []), ENTRY[kind]], {
+  const child = spawn(opts.nodePath ?? process.execPath, [...prof, ...(kind === 'bare' ? ['--import', 'tsx'] : []), ENTRY[kind]], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'production', API_HOST: '127.0.0.1', ...opts.env, [portVar]: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,6 +3,13 @@ import type { PhaseUsage } from './sampler';
 import { round } from './stats';
 import type { BenchResult, PipelineRun, ProcessLog, Target } from './types';
 
+/** A pipeline run's name: its workers, its batching and, when it is not the project's, its Node. */
+export function runLabel(p: Pick<PipelineRun, 'workers'> & Partial<Pick<PipelineRun, 'batchSize' | 'node'>>): string {
+  const batch = (p.batchSize ?? 1) > 1 ? `batching on (${p.batchSize})` : 'batching off';
+  const node = p.node && !p.node.startsWith('v24') ? `, Node ${p.node}` : '';
+  return `${p.workers} worker${p.workers > 1 ? 's' : ''}, ${batch}${node}`;
+}
+
 /** Targets from the issue, the verdicts, and what the measurements say bounds a miss. */
 
 const TARGET_PAID_PER_SEC = 1000;
@@ -165,7 +172,7 @@ export function analyze(r: BenchResult): { targets: Target[]; findings: string[]
     const paid = best.paidPerSec;
     targets.push({
       phase: '(b)',
-      what: `orders PAID/s sustained ${r.settings.loadSeconds} s (best: ${best.workers} worker${best.workers > 1 ? 's' : ''})`,
+      what: `orders PAID/s sustained ${r.settings.loadSeconds} s (best: ${runLabel(best)})`,
       target: `≥ ${TARGET_PAID_PER_SEC}/s`,
       measured: `${paid}/s`,
       pass: paid >= TARGET_PAID_PER_SEC,
@@ -186,7 +193,7 @@ export function analyze(r: BenchResult): { targets: Target[]; findings: string[]
       const p99 = run.load.latencyMs.p99;
       targets.push({
         phase: '(b)',
-        what: `accept p99 at ${run.load.connections} connections, ${run.workers} worker${run.workers > 1 ? 's' : ''}`,
+        what: `accept p99 at ${run.load.connections} connections, ${runLabel(run)}`,
         target: `< ${TARGET_ACCEPT_P99_MS} ms`,
         measured: `${p99} ms`,
         pass: p99 < TARGET_ACCEPT_P99_MS && run.load.connections >= 200,
@@ -224,15 +231,15 @@ export function analyze(r: BenchResult): { targets: Target[]; findings: string[]
   // ---- what bounds a miss
   if (best && targets.some((t) => t.phase === '(b)' && t.what.includes('PAID') && !t.pass)) {
     const u = best.usage;
-    const runLabel = `${best.workers} worker${best.workers > 1 ? 's' : ''}`;
+    const bestLabel = runLabel(best);
     if (u.machineBusyPct >= 90) {
       findings.push(
-        `**PAID/s is bound by CPU: the ${u.cores} cores are full.** During the best run (${runLabel}) the machine was ${u.machineBusyPct}% busy ` +
+        `**PAID/s is bound by CPU: the ${u.cores} cores are full.** During the best run (${bestLabel}) the machine was ${u.machineBusyPct}% busy ` +
           `(${round((u.machineBusyPct * u.cores) / 100, 2)} of ${u.cores} cores). CPU by process, in % of one core: ${cpuLine(u)}.`,
       );
     } else {
       findings.push(
-        `During the best run (${runLabel}) the machine was only ${u.machineBusyPct}% busy (CPU by process, % of one core: ${cpuLine(u)}), so the cores are not the whole story: look at the per-process peaks and the MariaDB counters below.`,
+        `During the best run (${bestLabel}) the machine was only ${u.machineBusyPct}% busy (CPU by process, % of one core: ${cpuLine(u)}), so the cores are not the whole story: look at the per-process peaks and the MariaDB counters below.`,
       );
     }
     const b = cpuBudget(best);
@@ -244,7 +251,7 @@ export function analyze(r: BenchResult): { targets: Target[]; findings: string[]
       );
     }
     const paids = r.pipeline.map((p) => p.paidPerSec);
-    const byK = r.pipeline.map((p) => `${p.workers} → ${p.paidPerSec}/s (accepting ${p.load.acceptedPerSec}/s)`).join(', ');
+    const byK = r.pipeline.map((p) => `${runLabel(p)} → ${p.paidPerSec}/s (accepting ${p.load.acceptedPerSec}/s)`).join(', ');
     if (paids.length > 1 && Math.max(...paids) < Math.min(...paids) * 1.15) {
       findings.push(
         `More workers do not settle more: workers → PAID/s: ${byK}. The accept path and the settle path share the same cores, so the api accepting faster than the workers settle only grows the backlog (${best.backlogAtEnd.acceptedNotSettled} orders accepted but unsettled when the best run's load stopped).`,
@@ -262,7 +269,7 @@ export function analyze(r: BenchResult): { targets: Target[]; findings: string[]
     if (drains.length) {
       findings.push(
         `With the load stopped (the api idle), the same workers settle the backlog at: ${drains
-          .map((p) => `${p.workers} worker${p.workers > 1 ? 's' : ''} ${p.drain.paidPerSec}/s (CPU ${cpuLine(p.drain.usage)})`)
+          .map((p) => `${runLabel(p)} ${p.drain.paidPerSec}/s (CPU ${cpuLine(p.drain.usage)})`)
           .join('; ')}. That is the settle path on its own on this machine, without the accept path taking the cores.`,
       );
     }
@@ -305,7 +312,7 @@ export function analyze(r: BenchResult): { targets: Target[]; findings: string[]
     const api = run.usage.processes.find((p) => p.name === 'api');
     const mean = round((run.load.connections / Math.max(1, run.load.acceptedPerSec)) * 1000, 1);
     findings.push(
-      `**Accept p99 with ${run.workers} worker${run.workers > 1 ? 's' : ''}: ${run.load.latencyMs.p99} ms.** ${run.load.connections} closed-loop connections against an api answering ${run.load.acceptedPerSec}/s ` +
+      `**Accept p99 with ${runLabel(run)}: ${run.load.latencyMs.p99} ms.** ${run.load.connections} closed-loop connections against an api answering ${run.load.acceptedPerSec}/s ` +
         `wait ${mean} ms on average (Little's law: connections ÷ throughput); even the mean stays under ${TARGET_ACCEPT_P99_MS} ms only above ${Math.round((run.load.connections / TARGET_ACCEPT_P99_MS) * 1000)} answers/s at this concurrency, ${round(((run.load.connections / TARGET_ACCEPT_P99_MS) * 1000) / Math.max(1, run.load.acceptedPerSec), 0)}× what the api does here. ` +
         `The api is one Node process (one core at most): ${api ? `${round(api.cpuPct, 0)}% of a core on average, ${round(api.cpuPeakPct, 0)}% at peak` : 'no CPU figure'}; the machine was ${run.usage.machineBusyPct}% busy (${cpuLine(run.usage)}).`,
     );
@@ -340,6 +347,20 @@ export function analyze(r: BenchResult): { targets: Target[]; findings: string[]
   if (logged.length) {
     findings.push(
       `Processes logged warnings or errors: ${logged.map((l) => `${l.process} (${l.warn} warn, ${l.error} error)`).join(', ')} — see "Process logs" below.`,
+    );
+  }
+  // ---- the runtimes side by side: the run on the machine's other Node beside the same run on the project's
+  const other = r.pipeline.find((p) => p.node && !p.node.startsWith('v24'));
+  const twin = other && r.pipeline.find((p) => p !== other && p.workers === other.workers && p.batchSize === other.batchSize);
+  if (other && twin) {
+    const apiMs = (p: PipelineRun) => {
+      const api = p.usage.processes.find((u) => u.name === 'api');
+      return api && p.load.acceptedPerSec > 0 ? round((api.cpuPct * 10) / p.load.acceptedPerSec, 2) : null;
+    };
+    findings.push(
+      `**Node ${twin.node} beside Node ${other.node}** (${runLabel(twin).replace(/, Node .*/, '')}, the same load): PAID/s ${twin.paidPerSec} vs ${other.paidPerSec} ` +
+        `(${round((twin.paidPerSec / Math.max(1, other.paidPerSec)) * 100, 0)}%), accept p99 ${twin.load.latencyMs.p99} vs ${other.load.latencyMs.p99} ms, ` +
+        `the api's CPU per accepted order ${apiMs(twin) ?? '–'} vs ${apiMs(other) ?? '–'} ms.`,
     );
   }
   return { targets, findings };
@@ -462,7 +483,7 @@ export function renderReport(r: BenchResult): string {
   );
   const noisy = [
     ...r.micro.map((x) => ({ what: `(a) ${x.shape ?? 'statements'} × ${x.connections}`, other: x.usage.otherCpuPct })),
-    ...r.pipeline.map((x) => ({ what: `(b) ${x.workers} worker${x.workers > 1 ? 's' : ''}`, other: x.usage.otherCpuPct })),
+    ...r.pipeline.map((x) => ({ what: `(b) ${runLabel(x)}`, other: x.usage.otherCpuPct })),
     ...(r.flash ? [{ what: '(c)', other: r.flash.usage.otherCpuPct }] : []),
   ].filter((x) => x.other >= 20);
   if (r.busyBefore > 15 || noisy.length) {
@@ -581,7 +602,7 @@ export function renderReport(r: BenchResult): string {
   out.push(
     table(
       [
-        'workers',
+        'run',
         'accepted/s',
         'accept p50 ms',
         'p90 ms',
@@ -596,7 +617,7 @@ export function renderReport(r: BenchResult): string {
         'machine busy %',
       ],
       r.pipeline.map((p) => [
-        p.workers,
+        runLabel(p),
         p.load.acceptedPerSec,
         p.load.latencyMs.p50,
         p.load.latencyMs.p90,
@@ -620,7 +641,7 @@ export function renderReport(r: BenchResult): string {
       '',
       table(
         [
-          'workers',
+          'run',
           'api',
           'Redis (accept)',
           'accept',
@@ -633,7 +654,7 @@ export function renderReport(r: BenchResult): string {
           `max orders/s on ${r.machine.cores} cores`,
         ],
         budgets.map(({ p, b }) => [
-          p.workers,
+          runLabel(p),
           b!.api,
           b!.redisAccept,
           b!.accept,
@@ -649,7 +670,7 @@ export function renderReport(r: BenchResult): string {
     );
   }
   for (const p of r.pipeline) {
-    out.push('', `### ${p.workers} worker${p.workers > 1 ? 's' : ''}`, '');
+    out.push('', `### ${runLabel(p)}`, '');
     out.push(`Accepted ${p.load.ok} in ${p.load.seconds} s; PAID ${p.paid} in the window; queue at the end: ${JSON.stringify(p.backlogAtEnd.queue)}.`);
     if (Object.keys(p.failed).length) out.push('', `Settled other than PAID: ${JSON.stringify(p.failed)}.`);
     if (p.load.errorSamples.length) out.push('', 'Answers other than 200 (first few):', '', ...p.load.errorSamples.map((e) => `- \`${e.replace(/`/g, "'")}\``));
@@ -677,7 +698,7 @@ export function renderReport(r: BenchResult): string {
         `Drain (load stopped, ${p.drain.seconds} s): PAID ${p.drain.paidPerSec}/s, backlog after ${p.drain.backlogAfter}. CPU: ${cpuLine(p.drain.usage)}.`,
       );
     else if (p.drain.seconds) out.push('', `Drain (load stopped): the backlog of ${p.backlogAtEnd.acceptedNotSettled} cleared within ${p.drain.seconds} s.`);
-    for (const prof of p.profiles) out.push('', profileTables(prof, `CPU profile: ${prof.label} (${p.workers} worker${p.workers > 1 ? 's' : ''})`));
+    for (const prof of p.profiles) out.push('', profileTables(prof, `CPU profile: ${prof.label} (${runLabel(p)})`));
     out.push('', 'Process logs (LOG_LEVEL=warn):', '', logsSection(p.logs));
   }
 

@@ -13,6 +13,10 @@ export interface Settings {
   drainSeconds: number;
   connections: number;
   workerCounts: number[];
+  /** Group commit sizes the pipeline runs with (WORKER_BATCH_SIZE; 1 = one order per transaction). */
+  batchSizes: number[];
+  /** Another Node to run one pipeline run on beside the project's (the machine's own, Node 20 here), or null. */
+  otherNode: { path: string; version: string } | null;
   workerConcurrency: number;
   workerPoolSize: number;
   apiPoolSize: number;
@@ -42,6 +46,10 @@ export interface ProcessLog {
 
 export interface PipelineRun {
   workers: number;
+  /** WORKER_BATCH_SIZE of its workers (1: batching off). */
+  batchSize: number;
+  /** The Node version its api and workers ran on. */
+  node: string;
   load: LoadResult;
   /** Orders settled PAID in MySQL inside the load window. */
   paid: number;
