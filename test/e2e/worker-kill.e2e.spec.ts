@@ -89,14 +89,26 @@ describe('killing workers while orders flow', () => {
       );
     }
 
-    // Kill one worker every 2 s (SIGKILL: no graceful close), start a replacement.
+    // Kill one worker every 2 s (SIGKILL: no graceful close), start a replacement. Workers group-commit BALANCE
+    // orders (WORKER_BATCH_SIZE's default): what each victim had batched before it died is read off its metrics.
     let killing = true;
     let kills = 0;
+    const batchesSeen = { batches: 0, orders: 0 };
+    const batchStats = async (port: number) => {
+      const text = await fetch(`http://127.0.0.1:${port}/metrics`)
+        .then((r) => r.text())
+        .catch(() => '');
+      const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? 0);
+      return { batches: value('bazaar_order_batch_size_count'), orders: value('bazaar_order_batch_size_sum') };
+    };
     const killer = (async () => {
       while (killing) {
         await new Promise((r) => setTimeout(r, 2_000));
         if (!killing) break;
         const victim = workers.splice(Math.floor(Math.random() * workers.length), 1)[0]!;
+        const seen = await batchStats(victim.port);
+        batchesSeen.batches += seen.batches;
+        batchesSeen.orders += seen.orders;
         await victim.kill();
         kills++;
         workers.push(await startProcess('worker', { ...env, ...workerEnv }));
@@ -142,6 +154,10 @@ describe('killing workers while orders flow', () => {
     killing = false;
     await killer;
     expect(accepted.length + refused).toBe(ORDERS);
+    // The workers killed had been committing several orders per transaction.
+    expect(batchesSeen.batches).toBeGreaterThan(0);
+    expect(batchesSeen.orders / batchesSeen.batches).toBeGreaterThan(1);
+    process.stderr.write(`worker-kill: the killed workers had committed ${batchesSeen.orders} orders in ${batchesSeen.batches} batches before they died\n`);
 
     // Every accepted order settles (stalled jobs are taken up again; the reconciler catches the rest).
     const ids = accepted.map((a) => a.orderId);
