@@ -14,7 +14,7 @@ export function runLabel(p: Pick<PipelineRun, 'workers'> & Partial<Pick<Pipeline
 
 const TARGET_PAID_PER_SEC = 1000;
 const TARGET_ACCEPT_P99_MS = 25;
-const TARGET_FLASH_ANSWER_MS = 3000;
+const TARGET_FLASH_ANSWER_MS = 2000;
 
 const pctShort = (have: number, want: number) => `${round(want - have, 0)} short (${round(((want - have) / want) * 100, 0)}% below)`;
 
@@ -179,14 +179,14 @@ export function analyze(r: BenchResult): { targets: Target[]; findings: string[]
       gap: paid >= TARGET_PAID_PER_SEC ? '' : `${pctShort(paid, TARGET_PAID_PER_SEC)}`,
     });
     if (ceiling > 0) {
-      const third = Math.ceil(ceiling / 3);
+      // The pipeline must settle at least as many orders a second as the bare one-order-per-transaction loop commits.
       targets.push({
         phase: '(b)',
-        what: `PAID/s vs a third of the raw MariaDB ceiling (a, best shape: ${r.micro.find((m) => m.txPerSec === ceiling)?.shape ?? 'statements'})`,
-        target: `≥ ${third}/s (⅓ of ${ceiling} tx/s)`,
+        what: `PAID/s vs the raw MariaDB ceiling (a, best shape: ${r.micro.find((m) => m.txPerSec === ceiling)?.shape ?? 'statements'})`,
+        target: `≥ ${ceiling}/s (1.0 × ${ceiling} tx/s)`,
         measured: `${paid}/s (${round((paid / ceiling) * 100, 0)}% of (a))`,
-        pass: paid >= third,
-        gap: paid >= third ? '' : pctShort(paid, third),
+        pass: paid >= ceiling,
+        gap: paid >= ceiling ? '' : pctShort(paid, ceiling),
       });
     }
     for (const run of r.pipeline) {
@@ -209,7 +209,7 @@ export function analyze(r: BenchResult): { targets: Target[]; findings: string[]
     const answeredOk = a.answerMs.max <= TARGET_FLASH_ANSWER_MS && others === 0 && a.answerMs.count === a.requests;
     targets.push({
       phase: '(c)',
-      what: `every one of ${a.requests} orders answered within 3 s of the sale's start`,
+      what: `every one of ${a.requests} orders answered within ${TARGET_FLASH_ANSWER_MS / 1000} s of the sale's start`,
       target: `max ≤ ${TARGET_FLASH_ANSWER_MS} ms, no errors`,
       measured: `max ${round(a.answerMs.max, 0)} ms, p99 ${round(a.answerMs.p99, 0)} ms; ${others} errors`,
       pass: answeredOk,
@@ -303,7 +303,7 @@ export function analyze(r: BenchResult): { targets: Target[]; findings: string[]
         `with ${bestMicro.mysql.Com_commit ?? 0} commits/s over ${fsyncs} fsyncs/s (${fsyncs > 0 ? round((bestMicro.mysql.Com_commit ?? 0) / fsyncs, 1) : '–'} commits per fsync: group commit absorbs the fsyncs). ` +
         `Each transaction costs ${q.mariadb} CPU-ms in MariaDB and ${q.client} in the mysql2 client, so ${bestMicro.usage.cores} cores with nothing else on them would carry ≈ ${q.maxPerSec} tx/s` +
         (best && bestMicro.usage.otherCpuPct >= 20
-          ? `; a third of that is ${Math.ceil(q.maxPerSec / 3)}/s against the ${best.paidPerSec}/s PAID measured.`
+          ? `, against the ${best.paidPerSec}/s PAID measured.`
           : '.'),
     );
   }
