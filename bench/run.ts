@@ -39,13 +39,14 @@ import {
 } from './lib/env';
 import { flashSale } from './lib/flash';
 import * as load from './lib/load';
+import { openLoopOrders } from './lib/open-loop';
 import { microBench } from './lib/micro';
 import { ROOT, abortStarts, running, startProcess, stopAll, type BenchProcess } from './lib/processes';
 import { analyze, renderReport } from './lib/report';
 import { Sampler, findPid, machineBusyOver } from './lib/sampler';
 import { seedDatabase, seedGate, seedSessions, type Seeded } from './lib/seed';
-import { envNumber, monoMicros, round, sleep } from './lib/stats';
-import type { BenchResult, FlashRun, MicroRun, PipelineRun, ProcessLog, Settings } from './lib/types';
+import { envNumber, monoMicros, round, sleep, summarize } from './lib/stats';
+import type { BenchResult, FlashRun, MicroRun, OpenLoopRun, PipelineRun, ProcessLog, Settings } from './lib/types';
 
 const num = envNumber;
 const list = (name: string, dflt: number[]) =>
@@ -65,6 +66,9 @@ function settings(): Settings {
     connections: num('BENCH_CONNECTIONS', 200),
     workerCounts: list('BENCH_WORKERS', [1, 2, 3]),
     batchSizes: list('BENCH_BATCH', [16, 1]),
+    openRates: list('BENCH_OPEN_RATES', [500, 1000]),
+    openWorkers: num('BENCH_OPEN_WORKERS', 2),
+    openSeconds: num('BENCH_OPEN_SECONDS', 30),
     otherNode: otherNode(),
     workerConcurrency,
     workerPoolSize: num('BENCH_WORKER_POOL_SIZE', workerConcurrency),
@@ -358,6 +362,101 @@ async function phasePipeline(ctx: Ctx, k: number, batchSize: number, runtime: { 
 
 // ---------------------------------------------------------------- (c)
 
+/** The time a ULID was made (its first 10 characters, Crockford base32 milliseconds). */
+function ulidTime(id: string): number {
+  const A = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+  let t = 0;
+  for (const ch of id.slice(0, 10)) t = t * 32 + A.indexOf(ch);
+  return t;
+}
+
+/**
+ * (d) Open loop: orders.place offered at a fixed rate (not a closed loop of connections), with `openWorkers`
+ * workers batching: accept latency from each request's due time, accepted → PAID from the order id's time to
+ * settled_at, and whether the backlog stays bounded.
+ */
+async function phaseOpenLoop(ctx: Ctx, rate: number): Promise<OpenLoopRun> {
+  const { env, s, db, seeded } = ctx;
+  const prefix = `${env.prefixBase}o${rate}`;
+  const keyPrefix = `o${rate}`;
+  const batchSize = s.batchSizes[0] ?? 16;
+  await seedPrefix(ctx, prefix);
+  say(`(d) open loop at ${rate} orders/s, ${s.openWorkers} workers batching ${batchSize > 1 ? `on (${batchSize})` : 'off'}`);
+  const api = await startProcess('api', 'api', { env: processEnv(env, prefix, { MYSQL_POOL_SIZE: String(s.apiPoolSize) }) });
+  const workers = await Promise.all(
+    Array.from({ length: s.openWorkers }, (_, i) =>
+      startProcess('worker', `o${rate}-worker-${i + 1}`, {
+        env: processEnv(env, prefix, {
+          WORKER_CONCURRENCY: String(s.workerConcurrency),
+          MYSQL_POOL_SIZE: String(s.workerPoolSize),
+          WORKER_BATCH_SIZE: String(batchSize),
+        }),
+      }),
+    ),
+  );
+  const procs = [api, ...workers];
+  ctx.sampler.track('api', api.pid);
+  workers.forEach((w, i) => ctx.sampler.track(`worker-${i + 1}`, w.pid));
+  try {
+    if (s.warmupSeconds > 0) {
+      await openLoopOrders({ port: api.port, rate, seconds: s.warmupSeconds, customers: seeded.customers, products: seeded.products, keyPrefix: `${keyPrefix}-w` });
+      await sleep(1000);
+    }
+    const usage = ctx.sampler.begin();
+    const r = await openLoopOrders({ port: api.port, rate, seconds: s.openSeconds, customers: seeded.customers, products: seeded.products, keyPrefix: `${keyPrefix}-m` });
+    const u = usage.end();
+    const windowEnd = Date.now();
+    const settledBy = async (ids: string[]) => {
+      const rows: { id: string; status: string; settled: number | null }[] = [];
+      for (let i = 0; i < ids.length; i += 1000) {
+        const chunk = ids.slice(i, i + 1000);
+        const [part] = (await db.query(
+          `SELECT id, status, UNIX_TIMESTAMP(settled_at) * 1000 AS settled FROM orders WHERE id IN (${chunk.map(() => '?').join(',')})`,
+          chunk,
+        )) as unknown as [{ id: string; status: string; settled: number | string | null }[]];
+        rows.push(...part.map((x) => ({ id: x.id, status: x.status, settled: x.settled === null ? null : Number(x.settled) })));
+      }
+      return rows;
+    };
+    const atEnd = await settledBy(r.accepted);
+    const backlogAtEnd = r.accepted.length - atEnd.filter((x) => x.settled !== null).length;
+    let after = atEnd;
+    for (let waited = 0; waited < s.drainSeconds * 1000 && after.filter((x) => x.settled !== null).length < r.accepted.length; waited += 500) {
+      await sleep(500);
+      after = await settledBy(r.accepted);
+    }
+    const paid = after.filter((x) => x.status === 'PAID' && x.settled !== null);
+    const toPaid = summarize(paid.map((x) => x.settled! - ulidTime(x.id)));
+    const paidInWindow = paid.filter((x) => x.settled! <= windowEnd).length;
+    const run: OpenLoopRun = {
+      rate,
+      workers: s.openWorkers,
+      batchSize,
+      seconds: s.openSeconds,
+      sent: r.sent,
+      ok: r.ok,
+      other: r.other,
+      errors: r.errors,
+      acceptMs: { p50: round(r.latencyMs.p50, 2), p90: round(r.latencyMs.p90, 2), p99: round(r.latencyMs.p99, 2), p999: round(r.latencyMs.p999, 2), max: round(r.latencyMs.max, 1) },
+      maxSendLagMs: round(r.maxSendLagMs, 1),
+      toPaidMs: { p50: round(toPaid.p50, 1), p99: round(toPaid.p99, 1), max: round(toPaid.max, 1), count: toPaid.count },
+      backlogAtEnd,
+      unsettledAfterDrain: r.accepted.length - after.filter((x) => x.settled !== null).length,
+      paidPerSec: round(paidInWindow / s.openSeconds, 1),
+      usage: u,
+      errorSamples: r.errorSamples,
+    };
+    say(
+      `    accept p50 ${run.acceptMs.p50} ms, p99 ${run.acceptMs.p99} ms, p99.9 ${run.acceptMs.p999} ms; accepted → PAID p99 ${run.toPaidMs.p99} ms; ` +
+        `backlog at the end ${backlogAtEnd}; PAID ${run.paidPerSec}/s`,
+    );
+    return run;
+  } finally {
+    for (const p of procs) ctx.sampler.untrack(p.pid);
+    await Promise.all(procs.map((p) => p.stop()));
+  }
+}
+
 async function phaseFlash(ctx: Ctx): Promise<FlashRun> {
   const { env, s, db, redis, seeded } = ctx;
   const prefix = `${env.prefixBase}fs`;
@@ -533,6 +632,8 @@ async function main(): Promise<void> {
       const best = result.pipeline.reduce((a, b) => (b.paidPerSec > a.paidPerSec ? b : a));
       result.pipeline.push(await phasePipeline(ctx, best.workers, best.batchSize, s.otherNode));
     }
+    result.openLoop = [];
+    for (const rate of s.openRates) result.openLoop.push(await phaseOpenLoop(ctx, rate));
     if (s.flashOrders > 0) result.flash = await phaseFlash(ctx);
   } catch (err) {
     result.error = err instanceof Error ? (err.stack ?? err.message) : String(err);

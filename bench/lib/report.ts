@@ -202,6 +202,24 @@ export function analyze(r: BenchResult): { targets: Target[]; findings: string[]
     }
   }
 
+  for (const o of r.openLoop ?? []) {
+    const name = `open loop ${o.rate}/s offered (${o.workers} workers)`;
+    const lat = (label: string, v: number, limit: number) =>
+      targets.push({ phase: '(d)', what: `${name}: accept ${label}`, target: `< ${limit} ms`, measured: `${v} ms`, pass: v < limit, gap: v < limit ? '' : `${round(v - limit, 1)} ms over (${round(v / limit, 1)}×)` });
+    lat('p50', o.acceptMs.p50, 5);
+    lat('p99', o.acceptMs.p99, 25);
+    lat('p99.9', o.acceptMs.p999, 100);
+    const bounded = o.unsettledAfterDrain === 0 && o.backlogAtEnd <= o.rate;
+    targets.push({
+      phase: '(d)',
+      what: `${name}: accepted → PAID p99, backlog bounded`,
+      target: '< 1000 ms, backlog ≤ 1 s of orders when the load stops',
+      measured: `${o.toPaidMs.p99} ms; backlog ${o.backlogAtEnd} at the end, ${o.unsettledAfterDrain} unsettled after the drain`,
+      pass: o.toPaidMs.p99 < 1000 && bounded,
+      gap: [o.toPaidMs.p99 >= 1000 ? `${round(o.toPaidMs.p99 - 1000, 0)} ms over` : '', bounded ? '' : 'backlog grew'].filter(Boolean).join('; '),
+    });
+  }
+
   const f = r.flash;
   if (f) {
     const a = f.answers;
@@ -703,6 +721,38 @@ export function renderReport(r: BenchResult): string {
   }
 
   // (c)
+  if (r.openLoop?.length) {
+    out.push('', '## (d) Open loop: orders offered at a fixed rate', '');
+    out.push(
+      'Requests are sent when they are due (start + i / rate) on a keep-alive pool, without waiting for earlier answers; accept latency counts from the due time, so a slow api shows as queueing. Accepted → PAID runs from the order id’s time (the api’s accept) to `settled_at`.',
+      '',
+    );
+    out.push(
+      table(
+        ['offered/s', 'workers', 'sent', '200', 'other', 'accept p50 ms', 'p90', 'p99', 'p99.9', 'max', 'send lag max ms', '→ PAID p50 ms', '→ PAID p99 ms', 'backlog at end', 'unsettled after drain', 'PAID/s', 'machine busy %'],
+        r.openLoop.map((o) => [
+          o.rate,
+          `${o.workers} (batch ${o.batchSize})`,
+          o.sent,
+          o.ok,
+          JSON.stringify(o.other),
+          `**${o.acceptMs.p50}**`,
+          o.acceptMs.p90,
+          `**${o.acceptMs.p99}**`,
+          `**${o.acceptMs.p999}**`,
+          o.acceptMs.max,
+          o.maxSendLagMs,
+          o.toPaidMs.p50,
+          `**${o.toPaidMs.p99}**`,
+          o.backlogAtEnd,
+          o.unsettledAfterDrain,
+          o.paidPerSec,
+          o.usage.machineBusyPct,
+        ]),
+      ),
+    );
+    for (const o of r.openLoop) out.push('', `- ${o.rate}/s: CPU ${cpuLine(o.usage)}.${o.errorSamples.length ? ` Other answers: ${o.errorSamples.map((e) => `\`${e.replace(/`/g, "'")}\``).join(', ')}` : ''}`);
+  }
   const f = r.flash;
   if (f) {
     const a = f.answers;

@@ -13,6 +13,10 @@ export interface Settings {
   drainSeconds: number;
   connections: number;
   workerCounts: number[];
+  /** Open-loop offered rates (orders/s), their workers and seconds. */
+  openRates: number[];
+  openWorkers: number;
+  openSeconds: number;
   /** Group commit sizes the pipeline runs with (WORKER_BATCH_SIZE; 1 = one order per transaction). */
   batchSizes: number[];
   /** Another Node to run one pipeline run on beside the project's (the machine's own, Node 20 here), or null. */
@@ -68,6 +72,28 @@ export interface PipelineRun {
   profiles: ProfileSummary[];
 }
 
+export interface OpenLoopRun {
+  rate: number;
+  workers: number;
+  batchSize: number;
+  seconds: number;
+  sent: number;
+  ok: number;
+  other: Record<string, number>;
+  errors: number;
+  /** Accept latency from each request's scheduled time. */
+  acceptMs: { p50: number; p90: number; p99: number; p999: number; max: number };
+  maxSendLagMs: number;
+  /** Accepted (the order id's time) → settled PAID in MySQL, over the window's accepted orders. */
+  toPaidMs: { p50: number; p99: number; max: number; count: number };
+  /** Accepted orders not yet settled when the offered load stopped, and after the drain wait. */
+  backlogAtEnd: number;
+  unsettledAfterDrain: number;
+  paidPerSec: number;
+  usage: PhaseUsage;
+  errorSamples: string[];
+}
+
 export interface FlashRun {
   productId: number;
   answers: Omit<FlashAnswers, 'acceptedOrderIds'>;
@@ -104,6 +130,8 @@ export interface BenchResult {
   busyBefore: number;
   micro: MicroRun[];
   pipeline: PipelineRun[];
+  /** Open loop: orders offered at fixed rates (issue 11's latency targets). */
+  openLoop?: OpenLoopRun[];
   flash: FlashRun | null;
   targets: Target[];
   findings: string[];
