@@ -45,7 +45,7 @@ describe('group commit of BALANCE orders', () => {
     return m?.values.find((v) => (v as { metricName?: string }).metricName === 'bazaar_order_batch_size_count')?.value ?? 0;
   };
 
-  it('one transaction for a batch: a refused order rolls back alone, an order settled before is skipped, the neighbours are PAID', async () => {
+  it('one transaction for a batch: a refused order rolls back alone, an order settled before is skipped (one order after the other), the neighbours are PAID', async () => {
     const { tx } = workflows(1);
     const store = await newStore();
     const p = await newProduct(store, 1_000, 100);
@@ -75,6 +75,35 @@ describe('group commit of BALANCE orders', () => {
     expect(await balanceOf(rich[2])).toBe(49_000);
     // 2 + 3 + 1 sold; the refused order's unit is still there.
     expect(await stockOf(p.id)).toBe(94);
+  });
+
+  it('pipelined (about one round trip an order): refusals in the effects and in the reads, first, middle and last, leave their neighbours PAID', async () => {
+    const { tx } = workflows(1);
+    const store = await newStore();
+    const p = await newProduct(store, 1_000, 100);
+    const ok = () => newCustomer(50_000);
+    const poor = () => newCustomer(500);
+    // Refused: #0 (balance, in its effects), #2 (points it does not have, in its locked read), #5 (balance, the last).
+    const who = [await poor(), await ok(), await ok(), await ok(), await ok(), await poor()];
+    const orders = who.map((userId, i) => ({ ...acceptedOrderFor(userId, [line(p, 1)], { fulfillment: DELIVERY }), ...(i === 2 ? { points: 300 } : {}) }));
+    const trips = async () => (await metrics.registry.getSingleMetricAsString('bazaar_order_tx_round_trips_total')).match(/_total\{[^}]*kind="balance"[^}]*\} (\d+)/)?.[1] ?? '0';
+    const before = Number(await trips());
+    const outcomes = await tx.runMany(orders.map((o) => ({ ctx: orderContext(o, OrderStatus.PAID, new Date()), plan: BALANCE_ORDER })));
+    expect(outcomes).toEqual([
+      { kind: 'refused', reason: FailureReason.INSUFFICIENT_BALANCE },
+      { kind: 'committed' },
+      { kind: 'refused', reason: FailureReason.INSUFFICIENT_POINTS },
+      { kind: 'committed' },
+      { kind: 'committed' },
+      { kind: 'refused', reason: FailureReason.INSUFFICIENT_BALANCE },
+    ]);
+    // 6 opening round trips (each with the previous order's effects) + 1 re-open after #0's refusal + its refusal
+    // + the last order's effects + its refusal with the COMMIT: 10, where one order at a time takes 6 × 3 = 18.
+    expect(Number(await trips()) - before).toBe(10);
+    const statuses = await Promise.all(orders.map((o) => statusOf(o.orderId)));
+    expect(statuses.map((x) => x?.status)).toEqual(['FAILED', 'PAID', 'FAILED', 'PAID', 'PAID', 'FAILED']);
+    expect(await Promise.all(who.map(balanceOf))).toEqual([500, 49_000, 50_000, 49_000, 49_000, 500]);
+    expect(await stockOf(p.id)).toBe(97);
   });
 
   it('400 concurrent orders on one hot product with 150 units, 16 a batch: exactly 150 sold, the rest OUT_OF_STOCK, wallets = ledgers', async () => {
