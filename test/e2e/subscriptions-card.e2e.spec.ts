@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { startFakeGateway, type FakeGateway, type Ledger } from '@bazaar/fake-gateway';
-import { SubscriptionsRepository, createDataSource, selectRows } from '@bazaar/db';
+import { BillingKeysRepository, SubscriptionsRepository, createDataSource, selectRows } from '@bazaar/db';
 import { cycleDueAt } from '@bazaar/domain';
 import { createLogger, loadConfig } from '@bazaar/platform';
 import { startWorkerApp, type WorkerApp } from '../../apps/worker/src/worker-app';
 import { PlaceSubscriptionsJob } from '../../apps/scheduler/src/jobs/place-subscriptions.job';
+import { ReconcileBillingKeysJob } from '../../apps/scheduler/src/jobs/reconcile-billing-keys.job';
+import { PaymentGatewayClient } from '../../apps/worker/src/gateway/payment-gateway.client';
 import { DELIVERY, eventually, newAccount, newProduct, startTestApi, type TestApi } from '../support/api-harness';
 import { isolatedEnv } from '../support/isolated-env';
 import { expectBadField, expectCode } from '../support/trpc-expect';
@@ -286,5 +288,34 @@ describe('CARD subscriptions end to end (billing keys)', () => {
     // Cancelling again changes nothing; the key can no longer start a subscription.
     expect((await customer.client.subscriptions.cancel.mutate({ subscriptionId: b.subscriptionId })).status).toBe('CANCELLED');
     await expectBadField(cardSubscription(customer.client, product.id, 1, billingKey), 'billingKey');
+  });
+
+  it('a delete the gateway failed at cancel is done by the scheduler later, once', async () => {
+    const { product } = await newProduct(api, { stock: 10, price: 1_000 });
+    const customer = await newAccount(api, 'CUSTOMER');
+    const { billingKey } = await customer.client.subscriptions.registerCard.mutate({ authKey: authKey() });
+    const sub = await cardSubscription(customer.client, product.id, 1, billingKey);
+    const deletedAt = async () => (await ledger()).billingKeys.find((k) => k.billingKey === billingKey)?.deletedAt;
+    const row = async () =>
+      (
+        await selectRows<{ status: string; gateway_deleted_at: Date | null }>(ds, 'SELECT status, gateway_deleted_at FROM billing_keys WHERE billing_key = ?', [
+          billingKey,
+        ])
+      )[0];
+    // The gateway fails every try of the delete (the client's first try and its 2 retries).
+    await setFault(billingKey, 'fail5xx', { times: 3 });
+    expect((await customer.client.subscriptions.cancel.mutate({ subscriptionId: sub.subscriptionId })).status).toBe('CANCELLED');
+    expect(await deletedAt()).toBeNull();
+    expect(await row()).toEqual({ status: 'DELETED', gateway_deleted_at: null });
+    // The scheduler's sweep deletes it at the gateway and records that; a second sweep has nothing to do.
+    const gateway = new PaymentGatewayClient({ baseUrl: gw.url, secretKey: SECRET, timeoutMs: 500, retries: 0 });
+    const sweep = new ReconcileBillingKeysJob(new BillingKeysRepository(ds), gateway, api.deps.metrics, 0, () => new Date(Date.now() + 1000));
+    const first = await sweep.run(log);
+    expect(first.deleted).toBeGreaterThanOrEqual(1);
+    expect(await deletedAt()).toEqual(expect.any(String));
+    expect((await row())?.gateway_deleted_at).toEqual(expect.any(Date));
+    const again = await sweep.run(log);
+    expect(again.examined).toBe(0);
+    gateway.shutdown();
   });
 });

@@ -521,6 +521,8 @@ export class FakeGatewayState {
   deleteBilling(billingKey: string): Answer {
     const known = this.billings.get(billingKey);
     if (!known) return errors.invalidBillKey();
+    // The key's 'fail5xx' switch fails deletes too (nothing deleted): the delete is tried again later.
+    if (this.takeBillingFault(billingKey, 'fail5xx')) return errors.internal();
     if (known.record.deletedAt !== null) return errors.alreadyRemovedBillingKey();
     known.record.deletedAt = new Date().toISOString();
     return { status: 200, body: undefined };

@@ -1,7 +1,17 @@
 import 'reflect-metadata';
 import cron from 'node-cron';
 import { createOrderAcceptance } from '@bazaar/api/ordering';
-import { OrdersRepository, PointsRepository, PopularProductsRepository, RefundsRepository, SubscriptionsRepository, ViewCountsRepository, createDataSource } from '@bazaar/db';
+import { PaymentGatewayClient } from '@bazaar/worker/gateway';
+import {
+  BillingKeysRepository,
+  OrdersRepository,
+  PointsRepository,
+  PopularProductsRepository,
+  RefundsRepository,
+  SubscriptionsRepository,
+  ViewCountsRepository,
+  createDataSource,
+} from '@bazaar/db';
 import { createLogger, createMetrics, createRedis, loadConfigOrExit, redisKeys, startHealthServer, type Logger } from '@bazaar/platform';
 import {
   AcceptedOrderStore,
@@ -17,6 +27,7 @@ import { JobLease, RedisRunCoordinator } from './cron/redis-run-coordinator';
 import { ExpireCardOrdersJob } from './jobs/expire-card-orders.job';
 import { ExpirePointsJob } from './jobs/expire-points.job';
 import { FlushProductViewsJob } from './jobs/flush-product-views.job';
+import { ReconcileBillingKeysJob } from './jobs/reconcile-billing-keys.job';
 import { ReconcileGateJob } from './jobs/reconcile-gate.job';
 import { ReconcileOrdersJob } from './jobs/reconcile-orders.job';
 import { ReconcileRefundsJob } from './jobs/reconcile-refunds.job';
@@ -41,14 +52,7 @@ async function main(): Promise<void> {
   const gate = new SoldOutGate(redis, keys);
   const reconcileGate = new ReconcileGateJob(gate, store, new OrdersRepository(ds), config.RECONCILE_AFTER_SECONDS * 2);
   const outcomes = new OrderOutcomePublisher(store, gate, { redis, keys }, new CouponStore(redis, keys));
-  const reconcile = new ReconcileOrdersJob(
-    store,
-    outcomes,
-    new OrdersRepository(ds),
-    queue,
-    metrics,
-    config.RECONCILE_AFTER_SECONDS,
-  );
+  const reconcile = new ReconcileOrdersJob(store, outcomes, new OrdersRepository(ds), queue, metrics, config.RECONCILE_AFTER_SECONDS);
   const reconcileRefunds = new ReconcileRefundsJob(new RefundsRepository(ds), outcomes, refundsQueue, metrics, config.RECONCILE_AFTER_SECONDS);
   const expire = new ExpireCardOrdersJob(new OrdersRepository(ds), queue, config.CARD_PAYMENT_EXPIRY_SECONDS);
   const expirePoints = new ExpirePointsJob(new PointsRepository(ds), metrics);
@@ -63,7 +67,19 @@ async function main(): Promise<void> {
     config.SUBSCRIPTION_DUNNING_SECONDS,
     subscriptionClock(config, acceptRedis, keys),
   );
+  const reconcileBillingKeys = new ReconcileBillingKeysJob(
+    new BillingKeysRepository(ds),
+    new PaymentGatewayClient({
+      baseUrl: config.PAYMENT_GATEWAY_URL,
+      secretKey: config.PAYMENT_SECRET_KEY,
+      timeoutMs: config.PAYMENT_TIMEOUT_MS,
+      retries: config.PAYMENT_RETRIES,
+    }),
+    metrics,
+    config.RECONCILE_AFTER_SECONDS,
+  );
   const jobs: { name: string; schedule: string; leaseMs: number; run: (log: Logger) => Promise<unknown> }[] = [
+    { name: ReconcileBillingKeysJob.NAME, schedule: config.RECONCILE_CRON, leaseMs: 60_000, run: (l) => reconcileBillingKeys.run(l) },
     // A short lease: a killed runner holds the others up only briefly (two runs at once place each cycle once anyway).
     { name: PlaceSubscriptionsJob.NAME, schedule: config.SUBSCRIPTIONS_CRON, leaseMs: 5_000, run: (l) => placeSubscriptions.run(l) },
     {

@@ -89,6 +89,16 @@ export class BillingKeysRepository {
     return row ? { status: row.status, gatewayDeletedAt: row.gateway_deleted_at } : null;
   }
 
+  /** Keys DELETED here before `before` whose delete the gateway never confirmed (it failed at the time). 1 statement. */
+  async gatewayDeletesOwed(before: Date, limit: number): Promise<string[]> {
+    const rows = await selectRows<{ billing_key: string }>(
+      this.ds,
+      `SELECT billing_key FROM billing_keys WHERE status = 'DELETED' AND gateway_deleted_at IS NULL AND deleted_at < ? ORDER BY id LIMIT ?`,
+      [before, limit],
+    );
+    return rows.map((r) => r.billing_key);
+  }
+
   /** The gateway confirmed it deleted the key (it was DELETED here first). */
   async markGatewayDeleted(billingKey: string, now: Date): Promise<void> {
     await execute(this.ds, `UPDATE billing_keys SET gateway_deleted_at = COALESCE(gateway_deleted_at, ?) WHERE billing_key = ? AND status = 'DELETED'`, [
