@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import cron from 'node-cron';
 import { createOrderAcceptance } from '@bazaar/api/ordering';
-import { PaymentGatewayClient } from '@bazaar/worker/gateway';
+import { gatewayClientFromConfig } from '@bazaar/worker/gateway';
 import {
   BillingKeysRepository,
   OrdersRepository,
@@ -69,12 +69,7 @@ async function main(): Promise<void> {
   );
   const reconcileBillingKeys = new ReconcileBillingKeysJob(
     new BillingKeysRepository(ds),
-    new PaymentGatewayClient({
-      baseUrl: config.PAYMENT_GATEWAY_URL,
-      secretKey: config.PAYMENT_SECRET_KEY,
-      timeoutMs: config.PAYMENT_TIMEOUT_MS,
-      retries: config.PAYMENT_RETRIES,
-    }),
+    gatewayClientFromConfig(config),
     metrics,
     config.RECONCILE_AFTER_SECONDS,
   );

@@ -13,7 +13,7 @@ import {
   type OrdersQueueData,
   type RefundJobData,
 } from '@bazaar/queue';
-import { PaymentGatewayClient } from './gateway/payment-gateway.client';
+import { gatewayClientFromConfig } from './gateway/payment-gateway.client';
 import { CustomerLock } from './locks/customer-lock';
 import { ordersProcessor } from './processors/orders.processor';
 import { refundsProcessor } from './processors/refunds.processor';
@@ -67,16 +67,9 @@ export async function startWorkerApp(config: Config, opts: WorkerAppOptions = {}
   for (const what of ['cash', 'points', 'clawback']) metrics.refundedAmounts.inc({ what }, 0);
 
   const gate = new SoldOutGate(redis, keys);
-  const gateway = new PaymentGatewayClient({
-    baseUrl: config.PAYMENT_GATEWAY_URL,
-    secretKey: config.PAYMENT_SECRET_KEY,
-    timeoutMs: config.PAYMENT_TIMEOUT_MS,
-    retries: config.PAYMENT_RETRIES,
-    breaker: { resetTimeoutMs: config.PAYMENT_BREAKER_RESET_MS },
-    onBreakerStateChange: (state) => {
-      metrics.paymentGatewayBreaker.set(state === 'open' ? 1 : state === 'halfOpen' ? 0.5 : 0);
-      log.warn({ state }, 'payment gateway circuit breaker changed state');
-    },
+  const gateway = gatewayClientFromConfig(config, (state) => {
+    metrics.paymentGatewayBreaker.set(state === 'open' ? 1 : state === 'halfOpen' ? 0.5 : 0);
+    log.warn({ state }, 'payment gateway circuit breaker changed state');
   });
   const workflows = createOrderWorkflows({
     ds,

@@ -9,7 +9,9 @@ import {
   GatewayTimeoutError,
   GatewayUnavailableError,
   PaymentDeclinedError,
-  PaymentGatewayClient,
+  gatewayClientFromConfig,
+  maskBillingKey,
+  type PaymentGatewayClient,
   type GatewayBilling,
 } from '@bazaar/worker/gateway';
 import { badField } from '../errors';
@@ -19,9 +21,6 @@ const notFound = (id: number) => new TRPCError({ code: 'NOT_FOUND', message: `no
 
 /** What the service needs of the payment gateway: issue a billing key, delete one. */
 export type BillingGateway = Pick<PaymentGatewayClient, 'issueBillingKey' | 'deleteBillingKey'>;
-
-/** A billing key as logs name it: its first characters only. */
-const masked = (key: string) => `${key.slice(0, 6)}…`;
 
 /**
  * subscriptions.*: a customer's recurring orders. The scheduler places each cycle (PlaceSubscriptionsJob);
@@ -65,7 +64,7 @@ export class SubscriptionService {
       }
       throw err;
     }
-    if (issued.customerKey !== customerKey) throw new Error(`the gateway issued billing key ${masked(issued.billingKey)} to another customerKey`);
+    if (issued.customerKey !== customerKey) throw new Error(`the gateway issued billing key ${maskBillingKey(issued.billingKey)} to another customerKey`);
     const authenticatedAt = issued.authenticatedAt === null ? null : new Date(issued.authenticatedAt);
     const recorded = await this.billing.record(
       userId,
@@ -78,8 +77,8 @@ export class SubscriptionService {
       },
       this.clock(),
     );
-    if (recorded === 'taken') throw new Error(`billing key ${masked(issued.billingKey)} is recorded for another customer`);
-    log.info({ billingKey: masked(issued.billingKey), again: recorded === 'exists' }, 'card registered for subscriptions');
+    if (recorded === 'taken') throw new Error(`billing key ${maskBillingKey(issued.billingKey)} is recorded for another customer`);
+    log.info({ billingKey: maskBillingKey(issued.billingKey), again: recorded === 'exists' }, 'card registered for subscriptions');
     return { billingKey: issued.billingKey, card: issued.card };
   }
 
@@ -145,10 +144,10 @@ export class SubscriptionService {
     try {
       await this.gateway.deleteBillingKey(billingKey);
       await this.billing.markGatewayDeleted(billingKey, this.clock());
-      log.info({ billingKey: masked(billingKey) }, 'billing key deleted: its last subscription was cancelled');
+      log.info({ billingKey: maskBillingKey(billingKey) }, 'billing key deleted: its last subscription was cancelled');
     } catch (err) {
       log.warn(
-        { billingKey: masked(billingKey), err: err instanceof Error ? err.message : String(err) },
+        { billingKey: maskBillingKey(billingKey), err: err instanceof Error ? err.message : String(err) },
         'billing key not deleted at the gateway (it is never charged again)',
       );
     }
@@ -166,12 +165,6 @@ export function createSubscriptionService(
   pricing: ProductPricingCache,
   config: Pick<Config, 'PAYMENT_GATEWAY_URL' | 'PAYMENT_SECRET_KEY' | 'PAYMENT_TIMEOUT_MS' | 'PAYMENT_RETRIES' | 'PAYMENT_BREAKER_RESET_MS'>,
 ): SubscriptionService {
-  const gateway = new PaymentGatewayClient({
-    baseUrl: config.PAYMENT_GATEWAY_URL,
-    secretKey: config.PAYMENT_SECRET_KEY,
-    timeoutMs: config.PAYMENT_TIMEOUT_MS,
-    retries: config.PAYMENT_RETRIES,
-    breaker: { resetTimeoutMs: config.PAYMENT_BREAKER_RESET_MS },
-  });
+  const gateway = gatewayClientFromConfig(config);
   return new SubscriptionService(new SubscriptionsRepository(ds), pricing, new BillingKeysRepository(ds), gateway);
 }

@@ -49,7 +49,8 @@ export class FlushProductViewsJob {
           views += n;
         }
         batches++;
-        if (resumed || outcome === 'duplicate') log.warn({ batchId: batch.id, outcome, products: batch.counts.size, views: n }, 'finished a batch left by an earlier flush');
+        if (resumed || outcome === 'duplicate')
+          log.warn({ batchId: batch.id, outcome, products: batch.counts.size, views: n }, 'finished a batch left by an earlier flush');
         if (!resumed) break;
       }
       if (batches === 0) this.metrics.viewFlushes.inc({ outcome: 'empty' });

@@ -1,4 +1,12 @@
-import { FulfillmentType, FailureReason, OrderStatus, PaymentMethod, type OrderPlaceInput, type OrderPlaceResult, type SubscriptionPauseReason } from '@bazaar/contracts';
+import {
+  FulfillmentType,
+  FailureReason,
+  OrderStatus,
+  PaymentMethod,
+  type OrderPlaceInput,
+  type OrderPlaceResult,
+  type SubscriptionPauseReason,
+} from '@bazaar/contracts';
 import { cycleDueAt, latestDueCycle } from '@bazaar/domain';
 import type { SubscriptionRecord, SubscriptionsRepository } from '@bazaar/db';
 import type { Logger, Metrics } from '@bazaar/platform';
@@ -7,7 +15,13 @@ import type { Logger, Metrics } from '@bazaar/platform';
  * The accept path of orders.place (OrderAcceptanceService.place from @bazaar/api/ordering). `server` carries what orders.place's input
  * cannot: a CARD cycle's billing key.
  */
-export type PlaceOrder = (userId: number, input: OrderPlaceInput, requestId: string, log: Logger, server?: { billingKey?: string }) => Promise<OrderPlaceResult>;
+export type PlaceOrder = (
+  userId: number,
+  input: OrderPlaceInput,
+  requestId: string,
+  log: Logger,
+  server?: { billingKey?: string },
+) => Promise<OrderPlaceResult>;
 
 /** Reasons a cycle's order may fail that the dunning schedule retries. */
 const RETRIED: readonly string[] = [FailureReason.OUT_OF_STOCK, FailureReason.PAYMENT_DECLINED, FailureReason.PAYMENT_ERROR];
@@ -86,9 +100,24 @@ export class PlaceSubscriptionsJob {
       return true;
     }
     // PAID (or later states of a paid order: refunded, cancelled by the customer): the cycle is done.
-    await this.subs.recordCycle(s.id, { cycle: s.nextCycle, attempt: s.attempt, dueAt, orderId, outcome: outcome.status === OrderStatus.CANCELLED ? 'FAILED' : 'PAID', reason: outcome.status === OrderStatus.PAID ? null : outcome.status }, now);
+    await this.subs.recordCycle(
+      s.id,
+      {
+        cycle: s.nextCycle,
+        attempt: s.attempt,
+        dueAt,
+        orderId,
+        outcome: outcome.status === OrderStatus.CANCELLED ? 'FAILED' : 'PAID',
+        reason: outcome.status === OrderStatus.PAID ? null : outcome.status,
+      },
+      now,
+    );
     this.cycles.inc({ outcome: 'paid' });
-    await this.subs.advance(s.id, { nextCycle: s.nextCycle + 1, nextDueAt: cycleDueAt(s.startAt, s.every, s.nextCycle + 1), attempt: 0, pendingOrderId: null }, now);
+    await this.subs.advance(
+      s.id,
+      { nextCycle: s.nextCycle + 1, nextDueAt: cycleDueAt(s.startAt, s.every, s.nextCycle + 1), attempt: 0, pendingOrderId: null },
+      now,
+    );
     log.info({ subscriptionId: s.id, cycle: s.nextCycle, orderId }, 'subscription cycle paid');
     return true;
   }
@@ -105,7 +134,11 @@ export class PlaceSubscriptionsJob {
       return;
     }
     this.cycles.inc({ outcome: 'retried' });
-    await this.subs.advance(s.id, { nextCycle: s.nextCycle, nextDueAt: new Date(now.getTime() + delay * 1000), attempt: s.attempt + 1, pendingOrderId: null }, now);
+    await this.subs.advance(
+      s.id,
+      { nextCycle: s.nextCycle, nextDueAt: new Date(now.getTime() + delay * 1000), attempt: s.attempt + 1, pendingOrderId: null },
+      now,
+    );
     log.info({ subscriptionId: s.id, cycle: s.nextCycle, attempt: s.attempt + 1, delay }, 'subscription cycle will be retried');
   }
 
@@ -122,7 +155,18 @@ export class PlaceSubscriptionsJob {
       const latest = latestDueCycle(s.startAt, s.every, now);
       if (latest > s.nextCycle) {
         for (let n = s.nextCycle; n < latest; n++) {
-          await this.subs.recordCycle(s.id, { cycle: n, attempt: 0, dueAt: cycleDueAt(s.startAt, s.every, n), orderId: null, outcome: 'SKIPPED', reason: 'the scheduler was not running when it was due' }, now);
+          await this.subs.recordCycle(
+            s.id,
+            {
+              cycle: n,
+              attempt: 0,
+              dueAt: cycleDueAt(s.startAt, s.every, n),
+              orderId: null,
+              outcome: 'SKIPPED',
+              reason: 'the scheduler was not running when it was due',
+            },
+            now,
+          );
           this.cycles.inc({ outcome: 'skipped' });
         }
         const dueAt = cycleDueAt(s.startAt, s.every, latest);
@@ -149,7 +193,11 @@ export class PlaceSubscriptionsJob {
     } catch (err) {
       const refusal = refusalOf(err);
       if (!refusal) throw err;
-      await this.subs.recordCycle(s.id, { cycle: s.nextCycle, attempt: s.attempt, dueAt, orderId: null, outcome: 'REFUSED', reason: refusal.reason ?? refusal.message }, now);
+      await this.subs.recordCycle(
+        s.id,
+        { cycle: s.nextCycle, attempt: s.attempt, dueAt, orderId: null, outcome: 'REFUSED', reason: refusal.reason ?? refusal.message },
+        now,
+      );
       this.cycles.inc({ outcome: 'refused' });
       if (refusal.code === 'BAD_REQUEST' && /items\.\d+\.productId/.test(refusal.message)) {
         await this.pause(s, 'PRODUCT_UNAVAILABLE', refusal.message, now, log);

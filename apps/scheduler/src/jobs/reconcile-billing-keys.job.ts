@@ -1,5 +1,6 @@
 import type { BillingKeysRepository } from '@bazaar/db';
 import type { Logger, Metrics } from '@bazaar/platform';
+import { maskBillingKey } from '@bazaar/worker/gateway';
 
 /** What the job needs of the payment gateway. */
 export interface BillingKeyDeleter {
@@ -31,9 +32,9 @@ export class ReconcileBillingKeysJob {
         await this.keys.markGatewayDeleted(key, this.clock());
         deleted++;
         this.metrics.reconciled.inc({ action: 'billing_key_deleted' });
-        log.info({ billingKey: `${key.slice(0, 6)}…` }, 'billing key deleted at the gateway on a later try');
+        log.info({ billingKey: maskBillingKey(key) }, 'billing key deleted at the gateway on a later try');
       } catch (err) {
-        log.warn({ billingKey: `${key.slice(0, 6)}…`, err: err instanceof Error ? err.message : String(err) }, 'billing key still not deleted at the gateway');
+        log.warn({ billingKey: maskBillingKey(key), err: err instanceof Error ? err.message : String(err) }, 'billing key still not deleted at the gateway');
       }
     }
     return { examined: owed.length, deleted };

@@ -384,8 +384,23 @@ type Op = 'confirm' | 'cancel' | 'find' | 'issue' | 'charge' | 'delete';
 /** What a billing charge's Idempotency-Key is: one per order, so every retry of the order's charge is the same request. */
 export const billingChargeKey = (orderId: string) => `billing-${orderId}`;
 
-/** A billing key in a path, as messages show it: its first 6 characters. */
-const maskKey = (key: string) => `${key.slice(0, 6)}…`;
+/** A billing key as messages and logs show it: its first 6 characters. */
+export const maskBillingKey = (key: string) => `${key.slice(0, 6)}…`;
+
+/** The client every process builds from its config (PAYMENT_*), with its breaker's state changes reported if asked. */
+export function gatewayClientFromConfig(
+  config: { PAYMENT_GATEWAY_URL: string; PAYMENT_SECRET_KEY: string; PAYMENT_TIMEOUT_MS: number; PAYMENT_RETRIES: number; PAYMENT_BREAKER_RESET_MS: number },
+  onBreakerStateChange?: PaymentGatewayClientOptions['onBreakerStateChange'],
+): PaymentGatewayClient {
+  return new PaymentGatewayClient({
+    baseUrl: config.PAYMENT_GATEWAY_URL,
+    secretKey: config.PAYMENT_SECRET_KEY,
+    timeoutMs: config.PAYMENT_TIMEOUT_MS,
+    retries: config.PAYMENT_RETRIES,
+    breaker: { resetTimeoutMs: config.PAYMENT_BREAKER_RESET_MS },
+    ...(onBreakerStateChange ? { onBreakerStateChange } : {}),
+  });
+}
 
 export class PaymentGatewayClient {
   private readonly baseUrl: string;
@@ -498,7 +513,7 @@ export class PaymentGatewayClient {
     return this.run('charge', {
       method: 'POST',
       path: `/v1/billing/${encodeURIComponent(billingKey)}`,
-      label: `/v1/billing/${maskKey(billingKey)}`,
+      label: `/v1/billing/${maskBillingKey(billingKey)}`,
       body: { customerKey: req.customerKey, amount: req.amount, orderId: req.orderId, orderName: req.orderName },
       headers: { 'Idempotency-Key': billingChargeKey(req.orderId) },
       ...PAYMENT,
@@ -514,7 +529,7 @@ export class PaymentGatewayClient {
       await this.run('delete', {
         method: 'DELETE',
         path: `/v1/billing/${encodeURIComponent(billingKey)}`,
-        label: `/v1/billing/${maskKey(billingKey)}`,
+        label: `/v1/billing/${maskBillingKey(billingKey)}`,
         // Toss answers 200; what its body holds is not ours to read.
         parse: () => true,
         expect: 'a 2xx',

@@ -32,6 +32,16 @@ const START = sql('START TRANSACTION');
 const OPEN = [ISOLATION, START];
 const COMMIT = sql('COMMIT');
 
+/** Statements of one round trip, by the step they are counted under. */
+type Part = { step: string; statements: Statement[] };
+
+/** Order `i` refused: back to its effects savepoint, the order (and a card reservation's payment row) recorded FAILED. */
+const refusalParts = (i: number, ctx: OrderTxContext, reason: FailureReason): Part[] => [
+  { step: 'tx', statements: [sql(`ROLLBACK TO SAVEPOINT order_effects_${i}`)] },
+  { step: 'refusal', statements: [OrderSettlementRepository.markFailed(ctx.row.id, ctx.row.status, reason)] },
+  ...(hasPaymentRow(ctx.order) ? [{ step: 'refusal', statements: [OrderSettlementRepository.paymentStatus(ctx.row.id, PaymentStatus.FAILED)] }] : []),
+];
+
 /**
  * Runs one order's transaction from named steps, in at most three round
  * trips (multi-statement batches on the order's own connection):
@@ -161,12 +171,7 @@ export class OrderTransaction {
       }
       if (refusal) {
         // Back to this order's effects savepoint, the order recorded FAILED (the last order's round trip commits).
-        await this.send(q, plan.kind, [
-          { step: 'tx', statements: [sql(`ROLLBACK TO SAVEPOINT order_effects_${i}`)] },
-          { step: 'refusal', statements: [OrderSettlementRepository.markFailed(ctx.row.id, ctx.row.status, refusal)] },
-          ...(hasPaymentRow(ctx.order) ? [{ step: 'refusal', statements: [OrderSettlementRepository.paymentStatus(ctx.row.id, PaymentStatus.FAILED)] }] : []),
-          { step: 'tx', statements: last ? [COMMIT] : [] },
-        ]);
+        await this.send(q, plan.kind, [...refusalParts(i, ctx, refusal), { step: 'tx', statements: last ? [COMMIT] : [] }]);
         outcomes.push({ kind: 'refused', reason: refusal });
         continue;
       }
@@ -189,17 +194,11 @@ export class OrderTransaction {
    * back; the batcher then runs the batch one order at a time, where such an order is found and skipped.
    */
   private async pipelined(q: QueryRunner, items: readonly { ctx: OrderTxContext; plan: OrderTxPlan }[]): Promise<OrderTxOutcome[]> {
-    type Part = { step: string; statements: Statement[] };
     type Carry =
       | { index: number; ctx: OrderTxContext; kind: OrderTxKind; effects: { step: OrderStep; statements: Statement[] }[] }
       | { index: number; kind: OrderTxKind; refusal: Part[] };
     const outcomes: OrderTxOutcome[] = [];
     const count = (parts: readonly Part[]) => parts.reduce((n, p) => n + p.statements.length, 0);
-    const refusalParts = (i: number, ctx: OrderTxContext, reason: FailureReason): Part[] => [
-      { step: 'tx', statements: [sql(`ROLLBACK TO SAVEPOINT order_effects_${i}`)] },
-      { step: 'refusal', statements: [OrderSettlementRepository.markFailed(ctx.row.id, ctx.row.status, reason)] },
-      ...(hasPaymentRow(ctx.order) ? [{ step: 'refusal', statements: [OrderSettlementRepository.paymentStatus(ctx.row.id, PaymentStatus.FAILED)] }] : []),
-    ];
     const effectsParts = (c: Extract<Carry, { effects: unknown }>): Part[] => c.effects.map((w) => ({ step: w.step.name, statements: w.statements }));
     /** The carried order's effects' verdict, read off their results. */
     const verdictOf = (c: Extract<Carry, { effects: unknown }>, results: StatementResult[]): FailureReason | null => {
