@@ -47,7 +47,10 @@ export class ChatService {
     private readonly keys: RedisKeys,
     private readonly metrics: Metrics,
     private readonly limits: ChatLimits,
-  ) {}
+  ) {
+    // Registered once (EVALSHA after the first call), as the project's other scripts are.
+    if (!('chatSendSlot' in redis)) redis.defineCommand('chatSendSlot', { numberOfKeys: 1, lua: RATE_SCRIPT });
+  }
 
   async open(caller: Caller, storeId: number): Promise<{ threadId: number }> {
     const threadId = await this.repo.open(caller.userId, storeId);
@@ -152,7 +155,8 @@ export class ChatService {
 
   private async takeSendSlot(userId: number): Promise<void> {
     const windowMs = this.limits.windowSeconds * 1000;
-    const [count, ttl] = (await this.redis.eval(RATE_SCRIPT, 1, this.keys.chatSendRate(userId), windowMs)) as [number, number];
+    const redis = this.redis as Redis & { chatSendSlot(key: string, windowMs: number): Promise<[number, number]> };
+    const [count, ttl] = await redis.chatSendSlot(this.keys.chatSendRate(userId), windowMs);
     if (count > this.limits.sendLimit) {
       this.metrics.chatMessages.inc({ outcome: 'rate_limited' });
       throw tooManyRequests(ttl / 1000, `at most ${this.limits.sendLimit} messages every ${this.limits.windowSeconds} s: try again later`);
