@@ -44,9 +44,9 @@ import { microBench } from './lib/micro';
 import { ROOT, abortStarts, running, startProcess, stopAll, type BenchProcess } from './lib/processes';
 import { analyze, renderReport } from './lib/report';
 import { Sampler, findPid, machineBusyOver } from './lib/sampler';
-import { seedDatabase, seedGate, seedSessions, type Seeded } from './lib/seed';
+import { seedDatabase, seedGate, seedSessions, type Product, type Seeded } from './lib/seed';
 import { envNumber, monoMicros, round, sleep, summarize } from './lib/stats';
-import type { BenchResult, FlashRun, MicroRun, OpenLoopRun, PipelineRun, ProcessLog, Settings } from './lib/types';
+import type { BenchResult, FlashRun, HotFlashRun, MicroRun, OpenLoopRun, PipelineRun, ProcessLog, Settings } from './lib/types';
 
 const num = envNumber;
 const list = (name: string, dflt: number[]) =>
@@ -81,7 +81,14 @@ function settings(): Settings {
     flashStock: num('BENCH_FLASH_STOCK', 100),
     flashInFlight: num('BENCH_FLASH_IN_FLIGHT', 1_000),
     flashWorkers: num('BENCH_FLASH_WORKERS', 2),
+    flashApis: num('BENCH_FLASH_APIS', 2),
+    hotProducts: num('BENCH_HOT_PRODUCTS', 10),
+    hotStock: num('BENCH_HOT_STOCK', 1_000),
+    hotOrders: num('BENCH_HOT_ORDERS', 100_000),
+    hotSeconds: num('BENCH_HOT_SECONDS', 60),
+    hotWorkers: num('BENCH_HOT_WORKERS', 2),
     profile: process.env.BENCH_PROFILE !== '0',
+    profileSeconds: num('BENCH_PROFILE_SECONDS', 20),
   };
 }
 
@@ -189,17 +196,31 @@ async function seedPrefix(ctx: Ctx, prefix: string): Promise<void> {
 
 // ---------------------------------------------------------------- (b)
 
-async function phasePipeline(ctx: Ctx, k: number, batchSize: number, runtime: { path: string; version: string } | null = null): Promise<PipelineRun> {
+/**
+ * One (b) run. The measured runs run without the profiler (it costs CPU and holds its samples in memory, which
+ * showed as RSS); `profile` runs the same shape again with the api and worker-1 under --cpu-prof, for where the
+ * CPU goes.
+ */
+async function phasePipeline(
+  ctx: Ctx,
+  k: number,
+  batchSize: number,
+  runtime: { path: string; version: string } | null = null,
+  opts: { profile?: boolean; seconds?: number } = {},
+): Promise<PipelineRun> {
   const { env, s, db, redis, seeded } = ctx;
-  const tag = `${k}b${batchSize}${runtime ? 'n' : ''}`;
+  const loadSeconds = opts.seconds ?? s.loadSeconds;
+  const tag = `${k}b${batchSize}${runtime ? 'n' : ''}${opts.profile ? 'p' : ''}`;
   const prefix = `${env.prefixBase}k${tag}`;
   const keyPrefix = `b${tag}`;
   const node = runtime?.version ?? process.version;
   const nodePath = runtime ? { nodePath: runtime.path } : {};
   await seedPrefix(ctx, prefix);
-  say(`(b) pipeline with ${k} worker${k > 1 ? 's' : ''}, batching ${batchSize > 1 ? `on (${batchSize})` : 'off'}, Node ${node}: starting the api and workers (prefix ${prefix})`);
-  // Profiles for the project's own runtime only (a second runtime's run is for its figures).
-  const prof = (name: string) => (ctx.profileDir && !runtime ? { cpuProfDir: join(ctx.profileDir, name), name } : null);
+  say(
+    `(b) pipeline with ${k} worker${k > 1 ? 's' : ''}, batching ${batchSize > 1 ? `on (${batchSize})` : 'off'}, Node ${node}${opts.profile ? ', profiled' : ''}: starting the api and workers (prefix ${prefix})`,
+  );
+  const profiled = Boolean(opts.profile && ctx.profileDir && !runtime);
+  const prof = (name: string) => (profiled && ctx.profileDir ? { cpuProfDir: join(ctx.profileDir, name), name } : null);
   const apiProf = prof(`k${tag}-api`);
   const api = await startProcess('api', apiProf?.name ?? 'api', {
     env: processEnv(env, prefix, { MYSQL_POOL_SIZE: String(s.apiPoolSize) }),
@@ -240,7 +261,7 @@ async function phasePipeline(ctx: Ctx, k: number, batchSize: number, runtime: { 
       ).ok;
     }
 
-    say(`    load: orders.place at ${s.connections} connections for ${s.loadSeconds} s`);
+    say(`    load: orders.place at ${s.connections} connections for ${loadSeconds} s`);
     const mysqlBefore = await mysqlStatus(db);
     const redisBefore = await redisSnapshot(redis);
     const startSql = await mysqlNow(db);
@@ -251,7 +272,7 @@ async function phasePipeline(ctx: Ctx, k: number, batchSize: number, runtime: { 
     const result = await load.driveOrders({
       port: api.port,
       connections: s.connections,
-      seconds: s.loadSeconds,
+      seconds: loadSeconds,
       customers: seeded.customers,
       products: seeded.products,
       keyPrefix: `${keyPrefix}-m`,
@@ -302,7 +323,7 @@ async function phasePipeline(ctx: Ctx, k: number, batchSize: number, runtime: { 
 
     // Drain: no more load; the workers alone, for a few seconds.
     let drain: PipelineRun['drain'] = { seconds: 0, paid: 0, paidPerSec: 0, usage: u, backlogAfter: backlog };
-    if (s.drainSeconds > 0 && backlog > 0) {
+    if (s.drainSeconds > 0 && backlog > 0 && !profiled) {
       const dStart = await mysqlNow(db);
       const du = ctx.sampler.begin();
       await sleep(s.drainSeconds * 1000);
@@ -327,7 +348,7 @@ async function phasePipeline(ctx: Ctx, k: number, batchSize: number, runtime: { 
     for (const p of procs) ctx.sampler.untrack(p.pid);
     await Promise.all(procs.map((p) => p.stop()));
     const profiles: ProfileSummary[] = [];
-    if (ctx.profileDir && !runtime) {
+    if (profiled && ctx.profileDir) {
       for (const [label, name] of [
         ['api', `k${tag}-api`],
         ['worker-1', `k${tag}-worker-1`],
@@ -353,6 +374,7 @@ async function phasePipeline(ctx: Ctx, k: number, batchSize: number, runtime: { 
       redis: redisRates(redisBefore, redisAfter),
       logs: processLogs(procs),
       profiles,
+      profiled,
     };
   } finally {
     for (const p of procs) ctx.sampler.untrack(p.pid);
@@ -457,16 +479,26 @@ async function phaseOpenLoop(ctx: Ctx, rate: number): Promise<OpenLoopRun> {
   }
 }
 
+/**
+ * `n` api processes on one port (API_REUSE_PORT: the kernel spreads connections over them, one process per
+ * core without a balancer); the first is profiled when the bench profiles, as `profName`.
+ */
+async function startApis(ctx: Ctx, prefix: string, n: number, profName: string | null): Promise<{ api: BenchProcess; apis: BenchProcess[] }> {
+  const shared: Record<string, string> = n > 1 ? { API_REUSE_PORT: 'true' } : {};
+  const env = processEnv(ctx.env, prefix, { MYSQL_POOL_SIZE: String(ctx.s.apiPoolSize), ...shared });
+  const api = await startProcess('api', profName ?? 'api', { env, ...(ctx.profileDir && profName ? { cpuProfDir: join(ctx.profileDir, profName) } : {}) });
+  const apis = [api];
+  for (let i = 1; i < n; i++) apis.push(await startProcess('api', `${profName ?? 'api'}-${i + 1}`, { env, port: api.port }));
+  return { api, apis };
+}
+
 async function phaseFlash(ctx: Ctx): Promise<FlashRun> {
   const { env, s, db, redis, seeded } = ctx;
   const prefix = `${env.prefixBase}fs`;
   const keys = redisKeys(prefix);
   await seedPrefix(ctx, prefix);
-  say(`(c) flash sale: starting the api and ${s.flashWorkers} workers (prefix ${prefix})`);
-  const api = await startProcess('api', 'fs-api', {
-    env: processEnv(env, prefix, { MYSQL_POOL_SIZE: String(s.apiPoolSize) }),
-    ...(ctx.profileDir ? { cpuProfDir: join(ctx.profileDir, 'fs-api') } : {}),
-  });
+  say(`(c) flash sale: starting ${s.flashApis} api process${s.flashApis > 1 ? 'es on one port' : ''} and ${s.flashWorkers} workers (prefix ${prefix})`);
+  const { api, apis } = await startApis(ctx, prefix, s.flashApis, 'fs-api');
   const workers = await Promise.all(
     Array.from({ length: s.flashWorkers }, (_, i) =>
       startProcess('worker', `fs-worker-${i + 1}`, {
@@ -474,8 +506,8 @@ async function phaseFlash(ctx: Ctx): Promise<FlashRun> {
       }),
     ),
   );
-  const procs = [api, ...workers];
-  ctx.sampler.track('api', api.pid);
+  const procs = [...apis, ...workers];
+  apis.forEach((a, i) => ctx.sampler.track(i === 0 ? 'api' : `api-${i + 1}`, a.pid));
   workers.forEach((w, i) => ctx.sampler.track(`worker-${i + 1}`, w.pid));
   try {
     // The sale's product, created the way a seller does (products.create sets the gate counter and the price snapshot).
@@ -532,6 +564,7 @@ async function phaseFlash(ctx: Ctx): Promise<FlashRun> {
     const profFile = ctx.profileDir ? mainThreadProfile(join(ctx.profileDir, 'fs-api')) : null;
     return {
       productId: product.id,
+      apis: apis.length,
       profile: profFile ? summarizeProfile('api', profFile, { fromUs, toUs }) : null,
       answers: rest,
       settledMs,
@@ -541,6 +574,97 @@ async function phaseFlash(ctx: Ctx): Promise<FlashRun> {
       gateAfter: gate === null ? null : Number(gate),
       reservationsLeft,
       usage: u,
+      logs: processLogs(procs),
+    };
+  } finally {
+    for (const p of procs) ctx.sampler.untrack(p.pid);
+    await Promise.allSettled(procs.map((p) => p.stop(5000)));
+  }
+}
+
+/**
+ * (e) A long flash sale: `hotOrders` orders offered over `hotSeconds` at a fixed rate on `hotProducts` products
+ * of `hotStock` units each. Every answer counts from its due time (open loop); exactly hotProducts × hotStock must
+ * be sold, the rest refused OUT_OF_STOCK by the gate.
+ */
+async function phaseHotFlash(ctx: Ctx): Promise<HotFlashRun> {
+  const { env, s, db, redis, seeded } = ctx;
+  const prefix = `${env.prefixBase}hf`;
+  const keys = redisKeys(prefix);
+  const rate = Math.round(s.hotOrders / s.hotSeconds);
+  await seedPrefix(ctx, prefix);
+  say(`(e) long flash sale: ${s.hotOrders} orders over ${s.hotSeconds} s (${rate}/s) on ${s.hotProducts} products × ${s.hotStock} units; ${s.flashApis} api processes, ${s.hotWorkers} workers`);
+  const { api, apis } = await startApis(ctx, prefix, s.flashApis, null);
+  const workers = await Promise.all(
+    Array.from({ length: s.hotWorkers }, (_, i) =>
+      startProcess('worker', `hf-worker-${i + 1}`, {
+        env: processEnv(env, prefix, { WORKER_CONCURRENCY: String(s.workerConcurrency), MYSQL_POOL_SIZE: String(s.workerPoolSize) }),
+      }),
+    ),
+  );
+  const procs = [...apis, ...workers];
+  apis.forEach((a, i) => ctx.sampler.track(i === 0 ? 'api' : `api-${i + 1}`, a.pid));
+  workers.forEach((w, i) => ctx.sampler.track(`worker-${i + 1}`, w.pid));
+  try {
+    const seller = bazaarClient(`http://127.0.0.1:${api.port}`, { token: seeded.seller.token, batch: false });
+    const hot: Product[] = [];
+    for (let i = 0; i < s.hotProducts; i++) {
+      const p = await seller.products.create.mutate({ storeId: seeded.storeId, name: `hot item ${i + 1}`, description: 'bench', price: 1_990, stock: s.hotStock });
+      hot.push({ id: p.id, storeId: p.storeId, name: p.name, price: p.price });
+    }
+    await load.driveOrders({ port: api.port, connections: 20, seconds: 2, customers: seeded.customers, products: seeded.products, keyPrefix: 'hfw' });
+    for (let i = 0; i < 60 && backlogOf(await queueCounts(redis, prefix)) > 0; i++) await sleep(500);
+
+    const usage = ctx.sampler.begin();
+    const started = Date.now();
+    const r = await openLoopOrders({ port: api.port, rate, seconds: s.hotSeconds, customers: seeded.customers, products: hot, keyPrefix: 'hf' });
+    const u = usage.end();
+    const lastAccepted = r.accepted.length ? Math.max(...r.accepted.map(ulidTime)) : null;
+    say(
+      `    ${r.sent} sent: ${r.ok} accepted, ${r.other.OUT_OF_STOCK ?? 0} OUT_OF_STOCK, other ${JSON.stringify(Object.fromEntries(Object.entries(r.other).filter(([k]) => k !== 'OUT_OF_STOCK')))}, errors ${r.errors}; ` +
+        `answer p50 ${round(r.latencyMs.p50, 1)} ms, p99 ${round(r.latencyMs.p99, 1)} ms, max ${round(r.latencyMs.max, 0)} ms`,
+    );
+    const ids = hot.map((p) => p.id);
+    const unsettled = () =>
+      scalar(
+        db,
+        `SELECT COUNT(*) FROM orders o JOIN order_items i ON i.order_id = o.id WHERE i.product_id IN (${ids.map(() => '?').join(',')}) AND o.status = 'PENDING'`,
+        ids,
+      );
+    for (let i = 0; i < 120 && (await unsettled()) > 0; i++) await sleep(250);
+    const [counts] = (await db.query(
+      `SELECT o.status, COUNT(*) AS n FROM orders o JOIN order_items i ON i.order_id = o.id WHERE i.product_id IN (${ids.map(() => '?').join(',')}) GROUP BY o.status`,
+      ids,
+    )) as unknown as [{ status: string; n: number }[]];
+    const byStatus = Object.fromEntries(counts.map((x) => [x.status, Number(x.n)]));
+    const stockAfter = await Promise.all(ids.map((id) => scalar(db, 'SELECT stock FROM products WHERE id = ?', [id])));
+    const gateAfter = await Promise.all(ids.map(async (id) => (await redis.get(keys.gateAvailable(id))) ?? null));
+    say(`    settled: PAID ${byStatus.PAID ?? 0}, FAILED ${byStatus.FAILED ?? 0}; stock ${[...new Set(stockAfter)].join('/')}; gate ${[...new Set(gateAfter)].join('/')}`);
+    say('    stopping the api and workers');
+    for (const p of procs) ctx.sampler.untrack(p.pid);
+    await Promise.all(procs.map((p) => p.stop()));
+    const { OUT_OF_STOCK: outOfStock = 0, ...other } = r.other;
+    return {
+      products: ids,
+      stockEach: s.hotStock,
+      apis: apis.length,
+      workers: workers.length,
+      rate,
+      seconds: s.hotSeconds,
+      sent: r.sent,
+      accepted: r.ok,
+      outOfStock,
+      other,
+      errors: r.errors,
+      answerMs: { p50: round(r.latencyMs.p50, 2), p90: round(r.latencyMs.p90, 2), p99: round(r.latencyMs.p99, 2), p999: round(r.latencyMs.p999, 2), max: round(r.latencyMs.max, 1) },
+      maxSendLagMs: round(r.maxSendLagMs, 1),
+      soldOutAfterMs: lastAccepted === null ? null : lastAccepted - started,
+      paid: byStatus.PAID ?? 0,
+      failed: byStatus.FAILED ?? 0,
+      stockAfter,
+      gateAfter: gateAfter.map((g) => (g === null ? null : Number(g))),
+      usage: u,
+      errorSamples: r.errorSamples,
       logs: processLogs(procs),
     };
   } finally {
@@ -632,9 +756,15 @@ async function main(): Promise<void> {
       const best = result.pipeline.reduce((a, b) => (b.paidPerSec > a.paidPerSec ? b : a));
       result.pipeline.push(await phasePipeline(ctx, best.workers, best.batchSize, s.otherNode));
     }
+    // Where the CPU goes: the best shape again, profiled (a shorter run; its own figures are not the measured ones).
+    if (ctx.profileDir && result.pipeline.length > 0) {
+      const best = result.pipeline.filter((p) => p.node === process.version).reduce((a, b) => (b.paidPerSec > a.paidPerSec ? b : a));
+      result.profileRun = await phasePipeline(ctx, best.workers, best.batchSize, null, { profile: true, seconds: s.profileSeconds });
+    }
     result.openLoop = [];
     for (const rate of s.openRates) result.openLoop.push(await phaseOpenLoop(ctx, rate));
     if (s.flashOrders > 0) result.flash = await phaseFlash(ctx);
+    if (s.hotOrders > 0) result.hotFlash = await phaseHotFlash(ctx);
   } catch (err) {
     result.error = err instanceof Error ? (err.stack ?? err.message) : String(err);
     // After Ctrl-C the run breaks off on purpose (its database is gone): nothing to report.

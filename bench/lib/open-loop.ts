@@ -8,7 +8,7 @@ export interface OpenLoopResult {
   seconds: number;
   sent: number;
   ok: number;
-  /** Answers other than 200, by status. */
+  /** Answers other than 200, by status (a sold-out refusal as OUT_OF_STOCK). */
   other: Record<string, number>;
   errors: number;
   /** From each request's scheduled time (not the moment it went out) to its answer: queueing is not hidden. */
@@ -72,6 +72,8 @@ export async function openLoopOrders(opts: {
               ok++;
               const id = /"orderId":"([0-9A-Z]{26})"/.exec(text)?.[1];
               if (id) accepted.push(id);
+            } else if (res.statusCode === 412 && text.includes('"reason":"OUT_OF_STOCK"')) {
+              other.OUT_OF_STOCK = (other.OUT_OF_STOCK ?? 0) + 1;
             } else {
               const k = String(res.statusCode);
               other[k] = (other[k] ?? 0) + 1;

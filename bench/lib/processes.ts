@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { get } from 'node:http';
 import { join } from 'node:path';
 
 export const ROOT = join(__dirname, '..', '..');
@@ -78,6 +79,8 @@ export interface StartOptions {
   cpuProfDir?: string;
   /** The node binary to run it on (default: this process's, the project's Node 24). */
   nodePath?: string;
+  /** Listen on this port instead of a free one (api processes sharing a port with API_REUSE_PORT=true). */
+  port?: number;
 }
 
 /**
@@ -86,7 +89,7 @@ export interface StartOptions {
  */
 export async function startProcess(kind: Kind, name: string, opts: StartOptions): Promise<BenchProcess> {
   if (aborted) throw new Error('the bench is stopping');
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   if (aborted) throw new Error('the bench is stopping');
   const portVar = { api: 'API_PORT', worker: 'WORKER_METRICS_PORT', bare: 'BARE_PORT' }[kind];
   const prof = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
@@ -137,9 +140,8 @@ export async function startProcess(kind: Kind, name: string, opts: StartOptions)
   const until = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} while starting:\n${logs.slice(-20).join('\n')}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`)
-      .then((r) => r.ok)
-      .catch(() => false);
+    // On a shared port another process may answer: then ready means this process answered (its request ids start with its pid).
+    const ok = opts.port === undefined ? await readyAt(port) : await readyAt(port, `${(child.pid ?? 0).toString(36)}-`);
     if (ok) break;
     if (Date.now() > until) {
       await proc.stop(1000);
@@ -148,6 +150,19 @@ export async function startProcess(kind: Kind, name: string, opts: StartOptions)
     await new Promise((r) => setTimeout(r, 150));
   }
   return proc;
+}
+
+/** Whether /readyz answers 200 on a fresh connection (and, given `idPrefix`, from the process whose request ids start so). */
+function readyAt(port: number, idPrefix?: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = get({ host: '127.0.0.1', port, path: '/readyz', agent: false, timeout: 2000 }, (res) => {
+      res.resume();
+      const id = res.headers['x-request-id'];
+      resolve(res.statusCode === 200 && (idPrefix === undefined || (typeof id === 'string' && id.startsWith(idPrefix))));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
 }
 
 /** Stops everything still running, concurrently. */

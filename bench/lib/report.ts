@@ -15,12 +15,18 @@ export function runLabel(p: Pick<PipelineRun, 'workers'> & Partial<Pick<Pipeline
 const TARGET_PAID_PER_SEC = 1000;
 const TARGET_ACCEPT_P99_MS = 25;
 const TARGET_FLASH_ANSWER_MS = 2000;
+const TARGET_HOT_P99_MS = 100;
+const TARGET_API_RSS_MB = 200;
+const TARGET_WORKER_RSS_MB = 150;
 
 const pctShort = (have: number, want: number) => `${round(want - have, 0)} short (${round(((want - have) / want) * 100, 0)}% below)`;
 
 function bestRun(r: BenchResult): PipelineRun | null {
   return r.pipeline.reduce<PipelineRun | null>((best, x) => (!best || x.paidPerSec > best.paidPerSec ? x : best), null);
 }
+
+/** The profiles of the best shape: from the separate profiled run (reports before it had them on the measured runs). */
+const profilesOf = (r: BenchResult, best: PipelineRun) => (r.profileRun?.profiles.length ? r.profileRun.profiles : best.profiles);
 
 const ceilingOf = (r: BenchResult) => Math.max(0, ...r.micro.map((m) => m.txPerSec));
 
@@ -246,6 +252,56 @@ export function analyze(r: BenchResult): { targets: Target[]; findings: string[]
     });
   }
 
+  // Memory under the 200-connection load: the measured (unprofiled) runs on the project's Node, the worst of them.
+  const measured = r.pipeline.filter((p) => !p.profiled && p.node === r.machine.node && p.load.connections >= 200);
+  if (measured.length && measured.every((p) => p.profiled !== undefined)) {
+    const rss = (want: (name: string) => boolean) => {
+      let worst = { mb: 0, avg: 0, run: '' };
+      for (const p of measured)
+        for (const x of p.usage.processes)
+          if (want(x.name) && x.rssMaxMb > worst.mb) worst = { mb: round(x.rssMaxMb, 0), avg: round(x.rssAvgMb, 0), run: runLabel(p) };
+      return worst;
+    };
+    for (const [who, want, limit] of [
+      ['api', (n: string) => n === 'api', TARGET_API_RSS_MB],
+      ['each worker', (n: string) => n.startsWith('worker'), TARGET_WORKER_RSS_MB],
+    ] as const) {
+      const w = rss(want);
+      targets.push({
+        phase: '(b)',
+        what: `${who}: RSS under the ${r.settings.connections}-connection load (the highest 1 s sample of any measured run)`,
+        target: `< ${limit} MB`,
+        measured: `${w.mb} MB max (${w.run}; its average ${w.avg} MB)`,
+        pass: w.mb < limit,
+        gap: w.mb < limit ? '' : `${round(w.mb - limit, 0)} MB over`,
+      });
+    }
+  }
+
+  const h = r.hotFlash;
+  if (h) {
+    const others = Object.values(h.other).reduce((a, x) => a + x, 0) + h.errors;
+    const units = h.products.length * h.stockEach;
+    const exact = h.paid === units && h.accepted === units && h.stockAfter.every((x) => x === 0);
+    targets.push({
+      phase: '(e)',
+      what: `${h.sent} orders over ${h.seconds} s on ${h.products.length} hot products × ${h.stockEach}: exactly ${units} sold`,
+      target: `${units} PAID, every stock 0`,
+      measured: `${h.paid} PAID, ${h.failed} FAILED, ${h.accepted} accepted, stock ${[...new Set(h.stockAfter)].join('/')}`,
+      pass: exact,
+      gap: exact ? '' : `${h.paid - units} PAID vs the units`,
+    });
+    const ok = h.answerMs.p99 < TARGET_HOT_P99_MS && others === 0;
+    targets.push({
+      phase: '(e)',
+      what: `the same sale: answer p99 (from each order's due time, ${h.rate}/s offered)`,
+      target: `< ${TARGET_HOT_P99_MS} ms, no errors`,
+      measured: `p99 ${h.answerMs.p99} ms (p50 ${h.answerMs.p50}, p99.9 ${h.answerMs.p999}, max ${h.answerMs.max}); ${others} errors`,
+      pass: ok,
+      gap: ok ? '' : `${h.answerMs.p99 >= TARGET_HOT_P99_MS ? `${round(h.answerMs.p99 - TARGET_HOT_P99_MS, 1)} ms over` : ''}${others ? ` ${others} errors` : ''}`.trim(),
+    });
+  }
+
   // ---- what bounds a miss
   if (best && targets.some((t) => t.phase === '(b)' && t.what.includes('PAID') && !t.pass)) {
     const u = best.usage;
@@ -302,11 +358,13 @@ export function analyze(r: BenchResult): { targets: Target[]; findings: string[]
           : `MariaDB is close to its measured ceiling (${ceiling} tx/s in (a)): during the best pipeline run ${counters}.`,
       );
     }
-    const wp = best.profiles.find((p) => p.label.startsWith('worker'));
-    const ap = best.profiles.find((p) => p.label === 'api');
+    const profiles = profilesOf(r, best);
+    const wp = profiles.find((p) => p.label.startsWith('worker'));
+    const ap = profiles.find((p) => p.label === 'api');
     if (wp || ap) {
+      const pr = r.profileRun;
       findings.push(
-        `Where the CPU goes (self time in the load window, charged to the package whose code is on the stack): worker-1: ${topPackages(wp)}; api: ${topPackages(ap)}. ` +
+        `Where the CPU goes (self time in the load window, charged to the package whose code is on the stack${pr ? `; from the profiled run of the same shape, ${pr.load.seconds} s, ${pr.paidPerSec} PAID/s under the profiler` : ''}): worker-1: ${topPackages(wp)}; api: ${topPackages(ap)}. ` +
           `Biggest native / Node-internal frames: worker-1: ${topNative(wp)}; api: ${topNative(ap)}. ` +
           `Top functions: worker-1: ${topFunctions(wp)}; api: ${topFunctions(ap)}. The profile tables below have more. (${glossary(wp, ap)}.)`,
       );
@@ -337,7 +395,7 @@ export function analyze(r: BenchResult): { targets: Target[]; findings: string[]
     break;
   }
   if (r.pipeline.length > 1) {
-    const apiP = r.pipeline.map((p) => p.profiles.find((x) => x.label === 'api')).find(Boolean);
+    const apiP = [r.profileRun, ...r.pipeline].map((p) => p?.profiles.find((x) => x.label === 'api')).find(Boolean);
     if (apiP && r.pipeline.some((p) => p.load.latencyMs.p99 >= TARGET_ACCEPT_P99_MS)) {
       findings.push(
         `The api's CPU (profile, charged to the package on the stack): ${topPackages(apiP, 8)}; biggest native / Node-internal frames: ${topNative(apiP)}.`,
@@ -357,7 +415,7 @@ export function analyze(r: BenchResult): { targets: Target[]; findings: string[]
           (f.profile
             ? ` The api's CPU during the sale (profile, by package on the stack): ${topPackages(f.profile, 6)}; biggest native / Node-internal frames: ${topNative(f.profile)}; top functions: ${topFunctions(f.profile)}.`
             : '') +
-          ` Every refused order still costs the api ≈ ${round((cpuOf(f.usage, (n) => n === 'api') * 10) / Math.max(1, a.requests / (a.wallMs / 1000)), 2)} CPU-ms: auth, idempotency lookup, pricing, the gate script and a tRPC error answer.`,
+          ` Every refused order still costs the api ≈ ${round((cpuOf(f.usage, (n) => n === 'api' || n.startsWith('api-')) * 10) / Math.max(1, a.requests / (a.wallMs / 1000)), 2)} CPU-ms: auth, idempotency lookup, pricing, the gate script and a tRPC error answer.`,
       );
     }
   }
@@ -546,7 +604,13 @@ export function renderReport(r: BenchResult): string {
   out.push(
     '',
     `Settings: ${s.customers} customers (one session each), ${s.products} products; workers run WORKER_CONCURRENCY=${s.workerConcurrency} with MYSQL_POOL_SIZE=${s.workerPoolSize}, the api MYSQL_POOL_SIZE=${s.apiPoolSize}; LOG_LEVEL=warn; ` +
-      `processes started as \`node apps/<x>/dist/main.js\` (compiled) like \`npm run up\`${s.profile ? '; the api and worker-1 of each (b) run ran with `--cpu-prof`' : ''}. ` +
+      `processes started as \`node apps/<x>/dist/main.js\` (compiled) like \`npm run up\`${
+        r.profileRun
+          ? `; the measured runs ran without a profiler, and the profiles come from a separate ${r.profileRun.load.seconds} s run of the best shape with the api and worker-1 under \`--cpu-prof\``
+          : s.profile
+            ? '; the api and worker-1 of each (b) run ran with `--cpu-prof`'
+            : ''
+      }. ` +
       `MariaDB and Redis are shared with anything else running on this machine (the "other processes" rows say how much CPU that took).`,
   );
 
@@ -687,8 +751,8 @@ export function renderReport(r: BenchResult): string {
       ),
     );
   }
-  for (const p of r.pipeline) {
-    out.push('', `### ${runLabel(p)}`, '');
+  for (const p of [...r.pipeline, ...(r.profileRun ? [r.profileRun] : [])]) {
+    out.push('', `### ${runLabel(p)}${p === r.profileRun ? ', profiled (--cpu-prof on the api and worker-1; for the profiles, not the figures)' : ''}`, '');
     out.push(`Accepted ${p.load.ok} in ${p.load.seconds} s; PAID ${p.paid} in the window; queue at the end: ${JSON.stringify(p.backlogAtEnd.queue)}.`);
     if (Object.keys(p.failed).length) out.push('', `Settled other than PAID: ${JSON.stringify(p.failed)}.`);
     if (p.load.errorSamples.length) out.push('', 'Answers other than 200 (first few):', '', ...p.load.errorSamples.map((e) => `- \`${e.replace(/`/g, "'")}\``));
@@ -758,7 +822,7 @@ export function renderReport(r: BenchResult): string {
     const a = f.answers;
     out.push('', '## (c) Flash sale', '');
     out.push(
-      `One product created through \`products.create\` as its seller (stock ${s.flashStock}); then ${a.requests} customers each place one order for it at the same moment: all requests issued at t0 through at most ${a.inFlight} sockets (api + ${s.flashWorkers} workers).`,
+      `One product created through \`products.create\` as its seller (stock ${s.flashStock}); then ${a.requests} customers each place one order for it at the same moment: all requests issued at t0 through at most ${a.inFlight} sockets (${(f.apis ?? 1) > 1 ? `${f.apis} api processes sharing the port (API_REUSE_PORT)` : 'api'} + ${s.flashWorkers} workers).`,
       '',
     );
     out.push(
@@ -821,6 +885,40 @@ export function renderReport(r: BenchResult): string {
     out.push('', 'CPU and memory during the sale (until settled):', '', usageTable(f.usage));
     if (f.profile) out.push('', profileTables(f.profile, 'CPU profile: api during the sale'));
     out.push('', 'Process logs (LOG_LEVEL=warn):', '', logsSection(f.logs));
+  }
+
+  const h = r.hotFlash;
+  if (h) {
+    out.push('', '## (e) Long flash sale: hot products, a fixed rate', '');
+    out.push(
+      `${h.products.length} products created through \`products.create\` (${h.stockEach} units each); ${h.sent} orders offered at ${h.rate}/s for ${h.seconds} s (open loop, as (d)), each for one unit of one of them, ` +
+        `through ${h.apis} api process${h.apis > 1 ? 'es sharing the port (API_REUSE_PORT)' : ''} and ${h.workers} workers. Every answer counts from the order's due time.`,
+      '',
+      table(
+        ['sent', 'accepted', 'refused OUT_OF_STOCK', 'other answers', 'network errors', 'answer p50 ms', 'p90', 'p99', 'p99.9', 'max', 'driver lag max ms', 'sold out after ms'],
+        [
+          [
+            h.sent,
+            h.accepted,
+            h.outOfStock,
+            JSON.stringify(h.other),
+            h.errors,
+            h.answerMs.p50,
+            h.answerMs.p90,
+            `**${h.answerMs.p99}**`,
+            h.answerMs.p999,
+            h.answerMs.max,
+            h.maxSendLagMs,
+            h.soldOutAfterMs ?? '–',
+          ],
+        ],
+      ),
+      '',
+      `After settling: PAID **${h.paid}**, FAILED ${h.failed}; stock in MySQL per product ${h.stockAfter.join(', ')}; gate counters ${h.gateAfter.map((g) => g ?? 'missing').join(', ')}.`,
+    );
+    if (h.errorSamples.length) out.push('', 'Unexpected answers (first few):', '', ...h.errorSamples.map((e) => `- \`${e.replace(/`/g, "'")}\``));
+    out.push('', 'CPU and memory during the sale:', '', usageTable(h.usage));
+    out.push('', 'Process logs (LOG_LEVEL=warn):', '', logsSection(h.logs));
   }
 
   out.push('', '## Notes', '');

@@ -32,7 +32,17 @@ export interface Settings {
   flashStock: number;
   flashInFlight: number;
   flashWorkers: number;
+  /** api processes serving the flash sales, sharing one port (API_REUSE_PORT). */
+  flashApis: number;
+  /** (e) the long flash sale: hot products, units each, orders offered over seconds. */
+  hotProducts: number;
+  hotStock: number;
+  hotOrders: number;
+  hotSeconds: number;
+  hotWorkers: number;
   profile: boolean;
+  /** The profiled run (the best (b) run's shape again, with --cpu-prof): its seconds. The measured runs run without the profiler. */
+  profileSeconds: number;
 }
 
 export interface MicroRun extends MicroResult {
@@ -70,6 +80,35 @@ export interface PipelineRun {
   redis: RedisRates;
   logs: ProcessLog[];
   profiles: ProfileSummary[];
+  /** Whether its api and worker-1 ran with --cpu-prof (then its CPU and RSS include the profiler's). */
+  profiled?: boolean;
+}
+
+/** (e) A long flash sale: orders offered at a fixed rate on a few hot products until they sell out, and after. */
+export interface HotFlashRun {
+  products: number[];
+  stockEach: number;
+  apis: number;
+  workers: number;
+  rate: number;
+  seconds: number;
+  sent: number;
+  accepted: number;
+  outOfStock: number;
+  /** Answers neither accepted nor OUT_OF_STOCK, by status, and network errors. */
+  other: Record<string, number>;
+  errors: number;
+  answerMs: { p50: number; p90: number; p99: number; p999: number; max: number };
+  maxSendLagMs: number;
+  /** From the first order to the last unit accepted. */
+  soldOutAfterMs: number | null;
+  paid: number;
+  failed: number;
+  stockAfter: number[];
+  gateAfter: (number | null)[];
+  usage: PhaseUsage;
+  errorSamples: string[];
+  logs: ProcessLog[];
 }
 
 export interface OpenLoopRun {
@@ -96,6 +135,8 @@ export interface OpenLoopRun {
 
 export interface FlashRun {
   productId: number;
+  /** api processes sharing the port (absent: one). */
+  apis?: number;
   answers: Omit<FlashAnswers, 'acceptedOrderIds'>;
   settledMs: number | null;
   paid: number;
@@ -133,6 +174,9 @@ export interface BenchResult {
   /** Open loop: orders offered at fixed rates (issue 11's latency targets). */
   openLoop?: OpenLoopRun[];
   flash: FlashRun | null;
+  /** The best (b) run's shape again with --cpu-prof, for the profiles (its figures are not the measured ones). */
+  profileRun?: PipelineRun | null;
+  hotFlash?: HotFlashRun | null;
   targets: Target[];
   findings: string[];
   profileDir: string | null;

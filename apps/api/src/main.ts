@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+import type { ListenOptions } from 'node:net';
+import type { FastifyListenOptions } from 'fastify';
 import { createLogger, loadConfigOrExit } from '@bazaar/platform';
 import { createDeps } from './deps';
 import { buildServer } from './server';
@@ -8,7 +10,14 @@ async function main(): Promise<void> {
   const logger = createLogger('api', config.LOG_LEVEL);
   const deps = await createDeps(config);
   const app = await buildServer(deps, logger);
-  await app.listen({ host: config.API_HOST, port: config.API_PORT, backlog: config.API_LISTEN_BACKLOG });
+  // Fastify hands these options to Node's server.listen as they are; its type does not list reusePort (Node's ListenOptions does).
+  const listen: FastifyListenOptions & Pick<ListenOptions, 'reusePort'> = {
+    host: config.API_HOST,
+    port: config.API_PORT,
+    backlog: config.API_LISTEN_BACKLOG,
+    reusePort: config.API_REUSE_PORT,
+  };
+  await app.listen(listen);
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -50,13 +50,21 @@ export const configSchema = z.object({
   API_BODY_LIMIT_BYTES: positiveInt(10_000_000).default(1_048_576),
   /** Connections waiting to be accepted (a flash sale opens thousands at once; Node's default is 511; the kernel caps it at somaxconn). */
   API_LISTEN_BACKLOG: positiveInt(65_535).default(4096),
+  /**
+   * Listen with SO_REUSEPORT: several api processes on one host share API_PORT and the kernel spreads new
+   * connections over them (one process per core without a balancer in front). Linux; off by default.
+   */
+  API_REUSE_PORT: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   WORKER_METRICS_PORT: port.default(9101),
   WORKER_CONCURRENCY: positiveInt(256).default(16),
-  /** How long a worker holds a job before others may take it as stalled (BullMQ lockDuration; stalled checks run at this interval). */
   /** Group commit: at most this many BALANCE orders per worker transaction (1: one order per transaction). */
   WORKER_BATCH_SIZE: positiveInt(256).default(16),
   /** A batch that is not full commits this many ms after its first order arrived. */
   WORKER_BATCH_WAIT_MS: z.coerce.number().min(0).max(1000).default(2),
+  /** How long a worker holds a job before others may take it as stalled (BullMQ lockDuration; stalled checks run at this interval). */
   WORKER_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   /**
    * How long a worker holds a customer's lock (one worker at a time changes a customer's money). It expires so a
