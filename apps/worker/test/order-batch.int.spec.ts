@@ -7,6 +7,7 @@ import { acceptedOrderFor, line, sqlFixtures } from '../../../test/support/db-fi
 import { testEnv } from '../../../test/support/test-env';
 import { PaymentGatewayClient } from '../src/gateway/payment-gateway.client';
 import { BALANCE_ORDER, orderContext } from '../src/workflows/apply-order/apply-order.workflow';
+import { OrderTransaction } from '../src/workflows/apply-order/order-transaction';
 import { createOrderWorkflows } from '../src/workflows/order-workflows';
 
 /**
@@ -139,5 +140,24 @@ describe('group commit of BALANCE orders', () => {
     const again = await Promise.all(orders.map((o) => apply.run(o)));
     expect(again.every((o) => !o.appliedNow)).toBe(true);
     expect(await stockOf(hot.id)).toBe(0);
+  });
+
+  it('batches on the same hot products in opposite orders never deadlock: 40 pairs at once, each allowed a single attempt', async () => {
+    // attempts = 1: a deadlock (or lock-wait timeout) would throw instead of being retried quietly.
+    const tx = new OrderTransaction(ds, metrics, 1);
+    const store = await newStore();
+    const hot = await Promise.all([newProduct(store, 100, 1_000), newProduct(store, 100, 1_000), newProduct(store, 100, 1_000)]);
+    const pairs = 40;
+    const customers = await Promise.all(Array.from({ length: pairs * 6 }, () => newCustomer(10_000)));
+    const batchOf = (who: number[], products: typeof hot) =>
+      who.map((c, i) => ({ ctx: orderContext(acceptedOrderFor(c, [line(products[i % products.length]!, 1)], { fulfillment: DELIVERY }), OrderStatus.PAID, new Date()), plan: BALANCE_ORDER }));
+    const runs = Array.from({ length: pairs }, (_, k) => {
+      const who = customers.slice(k * 6, k * 6 + 6);
+      // One batch takes the products first to last, the other last to first.
+      return [tx.runMany(batchOf(who.slice(0, 3), hot)), tx.runMany(batchOf(who.slice(3), [...hot].reverse()))];
+    }).flat();
+    const outcomes = await Promise.all(runs);
+    expect(outcomes.flat().every((o) => o.kind === 'committed')).toBe(true);
+    for (const p of hot) expect(await stockOf(p.id)).toBe(1_000 - pairs * 2);
   });
 });

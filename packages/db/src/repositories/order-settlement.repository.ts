@@ -105,6 +105,16 @@ export class OrderSettlementRepository {
     ];
   }
 
+  /**
+   * A batch's stock rows locked up front, in id order (InnoDB walks the primary key's IN list ascending). Orders
+   * of a batch come in arrival order, so without it two batches taking products 3 and 5 in opposite orders
+   * deadlock, and a batch on a few hot products is retried whole again and again.
+   */
+  static stockLock(productIds: readonly number[]): Statement {
+    const ids = [...new Set(productIds)].sort((a, b) => a - b);
+    return { sql: `SELECT id FROM products WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY id FOR UPDATE`, params: ids };
+  }
+
   /** Conditional decrements in the given order (callers pass product id order): never below 0, never a deleted product; each must change one row. */
   static stockTake(lines: readonly { productId: number; quantity: number }[]): Statement[] {
     return lines.map((l) => ({

@@ -32,6 +32,12 @@ const START = sql('START TRANSACTION');
 const OPEN = [ISOLATION, START];
 const COMMIT = sql('COMMIT');
 
+/** A batch opens with its stock rows locked in id order (OrderSettlementRepository.stockLock): batches never deadlock on stock. */
+const openBatch = (items: readonly { ctx: OrderTxContext }[]): Statement[] => [
+  ...OPEN,
+  OrderSettlementRepository.stockLock(items.flatMap((i) => i.ctx.lines.map((l) => l.productId))),
+];
+
 /** Statements of one round trip, by the step they are counted under. */
 type Part = { step: string; statements: Statement[] };
 
@@ -112,7 +118,7 @@ export class OrderTransaction {
     const batched = items.length > 1;
     const outcomes: OrderTxOutcome[] = [];
     // The transaction opens with the first order's first round trip.
-    let prefix = OPEN;
+    let prefix = batched ? openBatch(items) : OPEN;
     for (const [i, { ctx, plan }] of items.entries()) {
       const last = i === items.length - 1;
       const opening = plan.opening.filter((s) => s.applies(ctx));
@@ -212,7 +218,7 @@ export class OrderTransaction {
       return null;
     };
     let carry: Carry | null = null;
-    let prefix: Statement[] = OPEN;
+    let prefix: Statement[] = openBatch(items);
     for (const [i, { ctx, plan }] of items.entries()) {
       const effects = plan.effects.filter((s) => s.applies(ctx));
       const openWrites: Part[] = plan.opening.filter((s) => s.applies(ctx)).map((s) => ({ step: s.name, statements: s.statements(ctx) }));
