@@ -1,10 +1,16 @@
 import 'reflect-metadata';
+import { setPriority } from 'node:os';
 import { createLogger, loadConfigOrExit } from '@bazaar/platform';
 import { startWorkerApp } from './worker-app';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const log = createLogger('worker', config.LOG_LEVEL);
+  if (config.WORKER_NICE > 0) {
+    // Below the api on a shared host: accepting stays quick while settling takes the CPU left (the queue absorbs the difference).
+    setPriority(0, config.WORKER_NICE);
+    log.info({ nice: config.WORKER_NICE }, 'worker runs at a lower CPU priority');
+  }
   const app = await startWorkerApp(config, { log });
 
   let stopping = false;

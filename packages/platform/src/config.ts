@@ -64,6 +64,12 @@ export const configSchema = z.object({
   WORKER_BATCH_SIZE: positiveInt(256).default(16),
   /** A batch that is not full commits this many ms after its first order arrived. */
   WORKER_BATCH_WAIT_MS: z.coerce.number().min(0).max(1000).default(2),
+  /**
+   * The worker's CPU niceness (0–19; 0 = as the api). Where workers share cores with an api (one host, or
+   * containers without CPU limits), a nice worker leaves the api the CPU it needs to answer quickly and
+   * settles with what remains; the queue holds the difference. Only a process's own priority is lowered.
+   */
+  WORKER_NICE: z.coerce.number().int().min(0).max(19).default(0),
   /** How long a worker holds a job before others may take it as stalled (BullMQ lockDuration; stalled checks run at this interval). */
   WORKER_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   /**
