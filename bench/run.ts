@@ -622,7 +622,7 @@ async function phaseHotFlash(ctx: Ctx): Promise<HotFlashRun> {
     const lastAccepted = r.accepted.length ? Math.max(...r.accepted.map(ulidTime)) : null;
     say(
       `    ${r.sent} sent: ${r.ok} accepted, ${r.other.OUT_OF_STOCK ?? 0} OUT_OF_STOCK, other ${JSON.stringify(Object.fromEntries(Object.entries(r.other).filter(([k]) => k !== 'OUT_OF_STOCK')))}, errors ${r.errors}; ` +
-        `answer p50 ${round(r.latencyMs.p50, 1)} ms, p99 ${round(r.latencyMs.p99, 1)} ms, max ${round(r.latencyMs.max, 0)} ms`,
+        `answer p50 ${round(r.latencyMs.p50, 1)} ms, p99 ${round(r.latencyMs.p99, 1)} ms, max ${round(r.latencyMs.max, 0)} ms; ${r.connectionsOpened} connections opened`,
     );
     const ids = hot.map((p) => p.id);
     const unsettled = () =>

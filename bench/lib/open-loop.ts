@@ -18,6 +18,8 @@ export interface OpenLoopResult {
   /** The orders accepted (200), with the time each was scheduled (performance.now()). */
   accepted: string[];
   errorSamples: string[];
+  /** TCP connections the driver opened (keep-alive: more than a few hundred means the pool churned). */
+  connectionsOpened: number;
 }
 
 /**
@@ -35,7 +37,10 @@ export async function openLoopOrders(opts: {
   keyPrefix: string;
   maxSockets?: number;
 }): Promise<OpenLoopResult> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 2048 });
+  // Free sockets are kept up to the pool's size (Node's default keeps 256 and closes the rest, so a burst of answers
+  // would make the next requests open new connections, a churn no balancer in front of an api has).
+  const maxSockets = opts.maxSockets ?? 2048;
+  const agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
   const auth = opts.customers.map((c) => `Bearer ${c.token}`);
   const salt = Math.random().toString(36).slice(2, 8);
   const lat = new Samples();
@@ -45,6 +50,8 @@ export async function openLoopOrders(opts: {
   let ok = 0;
   let errors = 0;
   let maxSendLagMs = 0;
+  let connectionsOpened = 0;
+  const seen = new WeakSet<object>();
   const total = Math.round(opts.rate * opts.seconds);
   const pending: Promise<void>[] = [];
   const started = performance.now();
@@ -83,6 +90,11 @@ export async function openLoopOrders(opts: {
           });
         },
       );
+      req.on('socket', (socket) => {
+        if (seen.has(socket)) return;
+        seen.add(socket);
+        connectionsOpened++;
+      });
       req.on('error', (err) => {
         errors++;
         lat.push(performance.now() - due);
@@ -119,5 +131,6 @@ export async function openLoopOrders(opts: {
     maxSendLagMs,
     accepted,
     errorSamples,
+    connectionsOpened,
   };
 }
