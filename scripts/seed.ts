@@ -8,7 +8,7 @@
 import 'reflect-metadata';
 import { Role } from '@bazaar/contracts';
 import { CatalogRepository, UsersRepository, WalletRepository, createDataSource } from '@bazaar/db';
-import { createMetrics, createRedis, loadConfigOrExit, redisKeys } from '@bazaar/platform';
+import { CatalogVersions, createMetrics, createRedis, loadConfigOrExit, redisKeys } from '@bazaar/platform';
 import { SoldOutGate } from '@bazaar/queue';
 import { PasswordService } from '../apps/api/src/services/password.service';
 import { ProductPricingCache } from '../apps/api/src/services/product-pricing.cache';
@@ -54,6 +54,8 @@ async function main(): Promise<void> {
       added += missing.length;
       total += have.size + missing.length;
     }
+    // As products.create does: a running api's cached list pages are stale once products were added.
+    if (added > 0) await new CatalogVersions(redis, keys).catalogChanged();
 
     // The admin account: created, or its password and role set again, from ADMIN_EMAIL / ADMIN_PASSWORD.
     let adminNote = 'no admin (ADMIN_EMAIL / ADMIN_PASSWORD not set)';

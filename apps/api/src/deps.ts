@@ -15,7 +15,7 @@ import {
   WalletRepository,
   createDataSource,
 } from '@bazaar/db';
-import { createMetrics, createRedis, redisKeys, type Config, type Metrics, type RedisKeys } from '@bazaar/platform';
+import { CatalogVersions, createMetrics, createRedis, redisKeys, type Config, type Metrics, type RedisKeys } from '@bazaar/platform';
 import {
   AcceptedOrderStore,
   OrderOutcomePublisher,
@@ -35,7 +35,10 @@ import { OrderEventsHub } from './services/order-events.hub';
 import { OrderQueryService } from './services/order-query.service';
 import { PasswordService } from './services/password.service';
 import { PopularProductsService } from './services/popular-products.service';
+import { listPageLoader } from './routers/products/list.page';
+import { ProductCaches } from './services/product-caches';
 import { ProductDetailCache } from './services/product-detail.cache';
+import { ProductListCache } from './services/product-list.cache';
 import { ProductPricingCache } from './services/product-pricing.cache';
 import { RefundService } from './services/refund.service';
 import { FulfillmentService } from './services/fulfillment.service';
@@ -70,6 +73,10 @@ export interface Deps {
   pricing: ProductPricingCache;
   gate: SoldOutGate;
   productDetails: ProductDetailCache;
+  /** products.list's pages (both the fast path and the handler read through it). */
+  productLists: ProductListCache;
+  /** A product changed: the detail cache and the list pages learn of it (products.create/update/remove/restock). */
+  productCaches: ProductCaches;
   popular: PopularProductsService;
   acceptance: OrderAcceptanceService;
   orderQueries: OrderQueryService;
@@ -126,15 +133,9 @@ export async function createDeps(config: Config): Promise<Deps> {
   const pricing = new ProductPricingCache(redis, keys, catalog, metrics);
   const gate = new SoldOutGate(redis, keys);
   const orderEvents = new OrderEventsHub(createRedis(config.REDIS_URL, 'worker'), keys);
-  const productDetails = new ProductDetailCache(
-    redis,
-    keys,
-    catalog,
-    gate,
-    new ProductViewsStore(redis, keys),
-    metrics,
-    createRedis(config.REDIS_URL, 'worker'),
-  );
+  const views = new ProductViewsStore(redis, keys);
+  const productDetails = new ProductDetailCache(redis, keys, catalog, gate, views, metrics, createRedis(config.REDIS_URL, 'worker'));
+  const productLists = new ProductListCache(new CatalogVersions(redis, keys), gate, views, listPageLoader(catalog), metrics);
   // The accept path's pricing copies go too: an order through another process is priced at the new price
   // as soon as the change is published, not when the 2 s local TTL ends.
   await productDetails.listen((productId) => pricing.forget(productId));
@@ -175,6 +176,8 @@ export async function createDeps(config: Config): Promise<Deps> {
     pricing,
     gate,
     productDetails,
+    productLists,
+    productCaches: new ProductCaches(productDetails, productLists),
     popular: new PopularProductsService(new PopularProductsStore(redis, keys), new PopularProductsRepository(ds), pricing, metrics),
     acceptance: new OrderAcceptanceService(
       pricing,

@@ -12,7 +12,7 @@ import {
   ViewCountsRepository,
   createDataSource,
 } from '@bazaar/db';
-import { createLogger, createMetrics, createRedis, loadConfigOrExit, redisKeys, startHealthServer, type Logger } from '@bazaar/platform';
+import { CatalogVersions, createLogger, createMetrics, createRedis, loadConfigOrExit, redisKeys, startHealthServer, type Logger } from '@bazaar/platform';
 import {
   AcceptedOrderStore,
   CouponStore,
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
 
   // View counts flush on a plain timer: cron ticks are whole seconds, and the flush may run every 100 ms.
   // Every replica ticks; the lease lets one flush at a time, and a batch is applied once whoever runs it.
-  const flushViews = new FlushProductViewsJob(new ProductViewsStore(redis, keys), new ViewCountsRepository(ds), metrics);
+  const flushViews = new FlushProductViewsJob(new ProductViewsStore(redis, keys), new ViewCountsRepository(ds), metrics, new CatalogVersions(redis, keys));
   // A short lease: a flusher that dies holds up the others only briefly (two flushing at once is safe anyway).
   const flushTick = tick({ name: FlushProductViewsJob.NAME, leaseMs: Math.max(2_000, config.VIEW_FLUSH_SECONDS * 2_000), run: (l) => flushViews.run(l) });
   let flushTimer: NodeJS.Timeout | undefined;

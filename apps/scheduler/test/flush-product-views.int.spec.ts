@@ -1,8 +1,9 @@
 import type { DataSource } from 'typeorm';
 import { ViewCountsRepository, createDataSource, selectRows } from '@bazaar/db';
-import { createLogger, createMetrics, createRedis, loadConfig, redisKeys, type Config, type Redis, type RedisKeys } from '@bazaar/platform';
+import { CatalogVersions, createLogger, createMetrics, createRedis, loadConfig, redisKeys, type Config, type Redis, type RedisKeys } from '@bazaar/platform';
 import { ProductViewsStore } from '@bazaar/queue';
 import { sqlFixtures } from '../../../test/support/db-fixtures';
+import { newAccount, startTestApi } from '../../../test/support/api-harness';
 import { testEnv } from '../../../test/support/test-env';
 import { FlushProductViewsJob, type FlushFaults } from '../src/jobs/flush-product-views.job';
 
@@ -43,7 +44,7 @@ describe('FlushProductViewsJob (Redis + MariaDB)', () => {
     const ids: number[] = [];
     for (let i = 0; i < products; i++) ids.push((await fx.newProduct(storeId, 1_000, 10)).id);
     const store = new ProductViewsStore(redis, keys);
-    const job = (faults: FlushFaults = {}) => new FlushProductViewsJob(store, repo, createMetrics('scheduler'), faults);
+    const job = (faults: FlushFaults = {}) => new FlushProductViewsJob(store, repo, createMetrics('scheduler'), new CatalogVersions(redis, keys), faults);
     const inMysql = async () => {
       const rows = await selectRows<{ id: string; view_count: string }>(ds, `SELECT id, view_count FROM products WHERE id IN (${ids.join(',')})`);
       return new Map(rows.map((r) => [Number(r.id), Number(r.view_count)]));
@@ -114,7 +115,7 @@ describe('FlushProductViewsJob (Redis + MariaDB)', () => {
   });
 
   it('a batch committed by a flush that died before dropping it is dropped by the next, not added again', async () => {
-    const { ids, store, job, inMysql } = await setup(2);
+    const { keys, ids, store, job, inMysql } = await setup(2);
     const [a = 0, b = 0] = ids;
     await store.count([
       [a, 5],
@@ -147,7 +148,7 @@ describe('FlushProductViewsJob (Redis + MariaDB)', () => {
     // Meanwhile more views arrive; the next flush finishes the old batch (no double count), then flushes these.
     await store.count([[a, 2]]);
     const metrics = createMetrics('scheduler');
-    const result = await new FlushProductViewsJob(store, repo, metrics).run(log);
+    const result = await new FlushProductViewsJob(store, repo, metrics, new CatalogVersions(redis, keys)).run(log);
     expect(result).toEqual({ batches: 2, views: 2 });
     expect(await inMysql()).toEqual(
       new Map([
@@ -185,9 +186,50 @@ describe('FlushProductViewsJob (Redis + MariaDB)', () => {
     expect(shown).toEqual(Array.from({ length: 1_500 }, (_, i) => i + 1));
   });
 
-  it('nothing to flush: an empty run changes nothing', async () => {
-    const { job, inMysql, ids } = await setup(1);
+  it('nothing to flush: an empty run changes nothing, not even the views version', async () => {
+    const { keys, job, inMysql, ids } = await setup(1);
+    const before = await new CatalogVersions(redis, keys).read();
     expect(await job().run(log)).toEqual({ batches: 0, views: 0 });
     expect(await inMysql()).toEqual(new Map([[ids[0], 0]]));
+    expect(await new CatalogVersions(redis, keys).read()).toEqual(before);
+  });
+
+  it("a flush that moved MySQL's counts reorders products.list's popular pages on the next read; other sorts stay cached", async () => {
+    const keys = redisKeys(`${testEnv().REDIS_PREFIX}-vflush`); // one the api's config accepts
+    const job = () => new FlushProductViewsJob(new ProductViewsStore(redis, keys), repo, createMetrics('scheduler'), new CatalogVersions(redis, keys));
+    const api = await startTestApi({ REDIS_PREFIX: keys.prefix });
+    try {
+      const seller = await newAccount(api, 'SELLER');
+      const storeId = (await seller.client.stores.create.mutate({ name: 'flush reorders' })).id;
+      const [a, b, c] = await Promise.all(
+        ['a', 'b', 'c'].map((n) => seller.client.products.create.mutate({ storeId, name: `popular ${n}`, description: '', price: 100, stock: 1 })),
+      );
+      const popular = async () => (await api.client().products.list.query({ storeId, sort: 'popular' })).items.map((i) => [i.id, i.viewCount]);
+      const byId = [a!, b!, c!].map((p) => p.id).sort((x, y) => y - x);
+      const rebuilds = async () =>
+        Number(/bazaar_product_list_loads_total\{[^}]*why="rebuild"[^}]*\} (\d+)/.exec(await api.deps.metrics.registry.metrics())?.[1] ?? 0);
+      expect(await popular()).toEqual(byId.map((id) => [id, 0])); // no views: ties by id, newest first
+      for (let i = 0; i < 5; i++) await api.client().products.get.query({ productId: a!.id });
+      await api.client().products.get.query({ productId: b!.id });
+      // Counted, not flushed: the views show at once, the order is still MySQL's.
+      const shown = new Map([
+        [a!.id, 5],
+        [b!.id, 1],
+        [c!.id, 0],
+      ]);
+      expect(await popular()).toEqual(byId.map((id) => [id, shown.get(id)]));
+      const newest = await api.client().products.list.query({ storeId });
+      const before = await rebuilds();
+      await job().run(log);
+      expect(await popular()).toEqual([
+        [a!.id, 5],
+        [b!.id, 1],
+        [c!.id, 0],
+      ]);
+      expect(await api.client().products.list.query({ storeId })).toEqual(newest);
+      expect(await rebuilds()).toBe(before + 1); // the popular page only
+    } finally {
+      await api.close();
+    }
   });
 });

@@ -6,3 +6,4 @@ export * from './redis';
 export * from './keys';
 export * from './health-server';
 export * from './redis-lock';
+export * from './catalog-versions';

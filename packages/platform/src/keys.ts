@@ -32,6 +32,12 @@ export function redisKeys(prefix: string) {
     productDetail: (productId: number) => `{${prefix}:p${productId}}:detail:v2`,
     productDetailVersion: (productId: number) => `{${prefix}:p${productId}}:ver`,
     productDetailLock: (productId: number) => `{${prefix}:p${productId}}:rebuild`,
+    /**
+     * products.list's cached pages hold for one catalog version (every product change sets a new one) and, for the
+     * popular sort, one views version (every view flush that moved MySQL's counts sets a new one). One slot, one MGET.
+     */
+    catalogVersion: `{${prefix}:catalog}:ver`,
+    viewCountsVersion: `{${prefix}:catalog}:views-ver`,
     /** Pub/sub channel: a product changed (its id); every API process drops its local copy. */
     productChanges: `${prefix}:product-changes`,
     /**

@@ -123,6 +123,22 @@ export function createMetrics(service: string, opts: MetricsOptions = {}) {
       help: 'products.get reads served through the product cache (reads / batches = reads per Redis round)',
       registers: [registry],
     }),
+    productListLoads: new Counter({
+      name: 'bazaar_product_list_loads_total',
+      help: 'products.list pages read from MySQL, by why (rebuild: a cached page built for a new version; through: not cached, inStock or a product without a gate count)',
+      labelNames: ['why'] as const,
+      registers: [registry],
+    }),
+    productListReadBatches: new Counter({
+      name: 'bazaar_product_list_read_batches_total',
+      help: 'Batches of products.list reads served together (one Redis round of versions, stock and view counts each)',
+      registers: [registry],
+    }),
+    productListReads: new Counter({
+      name: 'bazaar_product_list_reads_total',
+      help: 'products.list reads served through the list cache (reads / batches = reads per Redis round)',
+      registers: [registry],
+    }),
     paymentGatewayBreaker: new Gauge({
       name: 'bazaar_payment_gateway_breaker_open',
       help: 'Payment gateway circuit breaker: 1 open, 0.5 half-open, 0 closed',

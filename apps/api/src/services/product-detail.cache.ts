@@ -114,21 +114,6 @@ export class ProductDetailCache {
     return r && { ...r.entry.view, stock: r.stock, viewCount: r.viewCount };
   }
 
-  /**
-   * Listed products (products.list) as products.get shows them: the stock is the
-   * gate's count of units still available, the view count includes the views
-   * not yet flushed. Counts no view. Two commands for the whole page.
-   */
-  async withLiveFigures<T extends { id: number; stock: number; viewCount: number }>(items: T[]): Promise<T[]> {
-    if (items.length === 0) return items;
-    const ids = items.map((i) => i.id);
-    const [available, tallies] = await Promise.all([this.gate.availableMany(ids), this.views.read(ids)]);
-    return items.map((item, i) => {
-      const tally = tallies[i] ?? { flushed: null, unflushed: 0 };
-      return { ...item, stock: available[i] ?? item.stock, viewCount: (tally.flushed ?? item.viewCount) + tally.unflushed };
-    });
-  }
-
   /** A product changed (update, remove, restock): every cached copy is stale from now on. */
   async invalidate(productId: number): Promise<void> {
     await this.redis.incr(this.keys.productDetailVersion(productId));

@@ -1,5 +1,5 @@
 import type { ViewCountsRepository } from '@bazaar/db';
-import { newId, type Logger, type Metrics } from '@bazaar/platform';
+import { newId, type CatalogVersions, type Logger, type Metrics } from '@bazaar/platform';
 import type { ProductViewsStore } from '@bazaar/queue';
 
 /** Points where a test stops a flush, as a crash would. */
@@ -15,6 +15,11 @@ export interface FlushFaults {
  * it from Redis together with mirroring MySQL's new totals. A flush that dies
  * at any point leaves the batch claimed, and the next flush finishes it.
  * Views keep landing in a fresh pending hash meanwhile.
+ *
+ * A batch that moved MySQL's counts (applied now, or by an earlier flush that
+ * died before dropping it) sets a new views version once it is dropped: the
+ * api's cached products.list pages sorted by view count are rebuilt on their
+ * next read, in MySQL's new order (other sorts stay cached).
  */
 export class FlushProductViewsJob {
   static readonly NAME = 'flush-product-views';
@@ -26,6 +31,7 @@ export class FlushProductViewsJob {
     private readonly views: ProductViewsStore,
     private readonly counts: ViewCountsRepository,
     private readonly metrics: Metrics,
+    private readonly versions: Pick<CatalogVersions, 'viewCountsChanged'>,
     private readonly faults: FlushFaults = {},
   ) {}
 
@@ -42,6 +48,7 @@ export class FlushProductViewsJob {
         const { outcome, totals } = await this.counts.applyBatch(batch.id, batch.counts);
         await this.faults.afterApply?.();
         await this.views.complete(batch.id, totals);
+        if (batch.counts.size > 0) await this.versions.viewCountsChanged();
         const n = [...batch.counts.values()].reduce((s, v) => s + v, 0);
         this.metrics.viewFlushes.inc({ outcome });
         if (outcome === 'applied') {

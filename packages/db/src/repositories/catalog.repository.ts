@@ -181,9 +181,15 @@ export class CatalogRepository {
     });
   }
 
-  /** One page of products.list (productListQuery), read from a replica. */
-  listProducts(filter: ProductListFilter): Promise<ProductListItem[]> {
+  /**
+   * One page of products.list (productListQuery), from a replica, or from the
+   * primary for a page that is cached under the catalog version read just
+   * before (a replica behind the primary would keep the rows from before the
+   * change under the version that announced it).
+   */
+  async listProducts(filter: ProductListFilter, from: 'replica' | 'primary' = 'replica'): Promise<ProductListItem[]> {
     const { sql, params } = productListQuery(filter);
+    if (from === 'primary') return (await selectRows<ProductListRow>(this.ds, sql, params)).map(toProductListItem);
     return onReplica(this.ds, async (q) => (await selectRows<ProductListRow>(q, sql, params)).map(toProductListItem));
   }
 

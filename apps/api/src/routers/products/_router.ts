@@ -36,7 +36,7 @@ export const productsRouter = router({
     const p = await ctx.deps.catalog.createProduct(input);
     await ctx.deps.pricing.put({ id: p.id, storeId: p.storeId, name: p.name, price: p.price, status: p.status });
     await ctx.deps.gate.init(p.id, p.stock);
-    await ctx.deps.productDetails.invalidate(p.id);
+    await ctx.deps.productCaches.changed(p.id);
     return toProductView(p);
   }),
 
@@ -57,7 +57,7 @@ export const productsRouter = router({
     const updated = (await ctx.deps.catalog.findProduct(p.id)) ?? p;
     // Orders accepted from now on are priced at the new price.
     await ctx.deps.pricing.put({ id: updated.id, storeId: updated.storeId, name: updated.name, price: updated.price, status: updated.status });
-    await ctx.deps.productDetails.invalidate(updated.id);
+    await ctx.deps.productCaches.changed(updated.id);
     return toProductView(updated);
   }),
 
@@ -67,7 +67,7 @@ export const productsRouter = router({
     // No longer on sale: the accept path stops pricing it and the gate stops letting orders through.
     await ctx.deps.pricing.put({ id: p.id, storeId: p.storeId, name: p.name, price: p.price, status: ProductStatus.DELETED });
     await ctx.deps.gate.init(p.id, 0);
-    await ctx.deps.productDetails.invalidate(p.id);
+    await ctx.deps.productCaches.changed(p.id);
     // Subscriptions holding it pause (the customer sees why) rather than fail every cycle.
     await ctx.deps.subscriptions.pauseHolding({ productIds: [p.id] }, 'PRODUCT_UNAVAILABLE', `product ${p.id} was removed from sale`);
     return { productId: p.id, status: ProductStatus.DELETED };
@@ -78,7 +78,7 @@ export const productsRouter = router({
     if (p.stock + input.quantity > LIMITS.maxStock) throw badField(['quantity'], `stock may not exceed ${LIMITS.maxStock}`);
     if (!(await ctx.deps.catalog.restock(p.id, input.quantity))) throw new TRPCError({ code: 'CONFLICT', message: 'the product changed meanwhile; try again' });
     await ctx.deps.gate.add(p.id, input.quantity);
-    await ctx.deps.productDetails.invalidate(p.id);
+    await ctx.deps.productCaches.changed(p.id);
     return toProductView((await ctx.deps.catalog.findProduct(p.id)) ?? p);
   }),
 
