@@ -149,7 +149,7 @@ describe('group commit of BALANCE orders', () => {
     const hot = await Promise.all([newProduct(store, 100, 1_000), newProduct(store, 100, 1_000), newProduct(store, 100, 1_000)]);
     const pairs = 40;
     const customers = await Promise.all(Array.from({ length: pairs * 6 }, () => newCustomer(10_000)));
-    const batchOf = (who: number[], products: typeof hot) =>
+    const batchOf = (who: number[], products: readonly (typeof hot)[number][]) =>
       who.map((c, i) => ({ ctx: orderContext(acceptedOrderFor(c, [line(products[i % products.length]!, 1)], { fulfillment: DELIVERY }), OrderStatus.PAID, new Date()), plan: BALANCE_ORDER }));
     const runs = Array.from({ length: pairs }, (_, k) => {
       const who = customers.slice(k * 6, k * 6 + 6);
