@@ -68,6 +68,8 @@ function settings(): Settings {
     batchSizes: list('BENCH_BATCH', [16, 1]),
     openRates: list('BENCH_OPEN_RATES', [500, 1000]),
     openWorkers: num('BENCH_OPEN_WORKERS', 2),
+    openNice: process.env.BENCH_OPEN_NICE === undefined ? [0, 10] : process.env.BENCH_OPEN_NICE.split(',').map(Number).filter((n) => n >= 0 && n <= 19),
+    hotNice: num('BENCH_HOT_NICE', 10),
     openSeconds: num('BENCH_OPEN_SECONDS', 30),
     otherNode: otherNode(),
     workerConcurrency,
@@ -397,13 +399,13 @@ function ulidTime(id: string): number {
  * workers batching: accept latency from each request's due time, accepted → PAID from the order id's time to
  * settled_at, and whether the backlog stays bounded.
  */
-async function phaseOpenLoop(ctx: Ctx, rate: number): Promise<OpenLoopRun> {
+async function phaseOpenLoop(ctx: Ctx, rate: number, nice: number): Promise<OpenLoopRun> {
   const { env, s, db, seeded } = ctx;
-  const prefix = `${env.prefixBase}o${rate}`;
-  const keyPrefix = `o${rate}`;
+  const prefix = `${env.prefixBase}o${rate}n${nice}`;
+  const keyPrefix = `o${rate}n${nice}`;
   const batchSize = s.batchSizes[0] ?? 16;
   await seedPrefix(ctx, prefix);
-  say(`(d) open loop at ${rate} orders/s, ${s.openWorkers} workers batching ${batchSize > 1 ? `on (${batchSize})` : 'off'}`);
+  say(`(d) open loop at ${rate} orders/s, ${s.openWorkers} workers batching ${batchSize > 1 ? `on (${batchSize})` : 'off'}, WORKER_NICE=${nice}`);
   const api = await startProcess('api', 'api', { env: processEnv(env, prefix, { MYSQL_POOL_SIZE: String(s.apiPoolSize) }) });
   const workers = await Promise.all(
     Array.from({ length: s.openWorkers }, (_, i) =>
@@ -412,6 +414,7 @@ async function phaseOpenLoop(ctx: Ctx, rate: number): Promise<OpenLoopRun> {
           WORKER_CONCURRENCY: String(s.workerConcurrency),
           MYSQL_POOL_SIZE: String(s.workerPoolSize),
           WORKER_BATCH_SIZE: String(batchSize),
+          WORKER_NICE: String(nice),
         }),
       }),
     ),
@@ -453,6 +456,7 @@ async function phaseOpenLoop(ctx: Ctx, rate: number): Promise<OpenLoopRun> {
     const run: OpenLoopRun = {
       rate,
       workers: s.openWorkers,
+      workerNice: nice,
       batchSize,
       seconds: s.openSeconds,
       sent: r.sent,
@@ -593,12 +597,12 @@ async function phaseHotFlash(ctx: Ctx): Promise<HotFlashRun> {
   const keys = redisKeys(prefix);
   const rate = Math.round(s.hotOrders / s.hotSeconds);
   await seedPrefix(ctx, prefix);
-  say(`(e) long flash sale: ${s.hotOrders} orders over ${s.hotSeconds} s (${rate}/s) on ${s.hotProducts} products × ${s.hotStock} units; ${s.flashApis} api processes, ${s.hotWorkers} workers`);
+  say(`(e) long flash sale: ${s.hotOrders} orders over ${s.hotSeconds} s (${rate}/s) on ${s.hotProducts} products × ${s.hotStock} units; ${s.flashApis} api processes, ${s.hotWorkers} workers (WORKER_NICE=${s.hotNice})`);
   const { api, apis } = await startApis(ctx, prefix, s.flashApis, null);
   const workers = await Promise.all(
     Array.from({ length: s.hotWorkers }, (_, i) =>
       startProcess('worker', `hf-worker-${i + 1}`, {
-        env: processEnv(env, prefix, { WORKER_CONCURRENCY: String(s.workerConcurrency), MYSQL_POOL_SIZE: String(s.workerPoolSize) }),
+        env: processEnv(env, prefix, { WORKER_CONCURRENCY: String(s.workerConcurrency), MYSQL_POOL_SIZE: String(s.workerPoolSize), WORKER_NICE: String(s.hotNice) }),
       }),
     ),
   );
@@ -631,7 +635,7 @@ async function phaseHotFlash(ctx: Ctx): Promise<HotFlashRun> {
         `SELECT COUNT(*) FROM orders o JOIN order_items i ON i.order_id = o.id WHERE i.product_id IN (${ids.map(() => '?').join(',')}) AND o.status = 'PENDING'`,
         ids,
       );
-    for (let i = 0; i < 120 && (await unsettled()) > 0; i++) await sleep(250);
+    for (let i = 0; i < 480 && (await unsettled()) > 0; i++) await sleep(250);
     const [counts] = (await db.query(
       `SELECT o.status, COUNT(*) AS n FROM orders o JOIN order_items i ON i.order_id = o.id WHERE i.product_id IN (${ids.map(() => '?').join(',')}) GROUP BY o.status`,
       ids,
@@ -649,6 +653,7 @@ async function phaseHotFlash(ctx: Ctx): Promise<HotFlashRun> {
       stockEach: s.hotStock,
       apis: apis.length,
       workers: workers.length,
+      workerNice: s.hotNice,
       rate,
       seconds: s.hotSeconds,
       sent: r.sent,
@@ -762,7 +767,7 @@ async function main(): Promise<void> {
       result.profileRun = await phasePipeline(ctx, best.workers, best.batchSize, null, { profile: true, seconds: s.profileSeconds });
     }
     result.openLoop = [];
-    for (const rate of s.openRates) result.openLoop.push(await phaseOpenLoop(ctx, rate));
+    for (const rate of s.openRates) for (const nice of s.openNice) result.openLoop.push(await phaseOpenLoop(ctx, rate, nice));
     if (s.flashOrders > 0) result.flash = await phaseFlash(ctx);
     if (s.hotOrders > 0) result.hotFlash = await phaseHotFlash(ctx);
   } catch (err) {

@@ -209,7 +209,7 @@ export function analyze(r: BenchResult): { targets: Target[]; findings: string[]
   }
 
   for (const o of r.openLoop ?? []) {
-    const name = `open loop ${o.rate}/s offered (${o.workers} workers)`;
+    const name = `open loop ${o.rate}/s offered (${o.workers} workers${o.workerNice ? `, WORKER_NICE=${o.workerNice}` : ''})`;
     const lat = (label: string, v: number, limit: number) =>
       targets.push({ phase: '(d)', what: `${name}: accept ${label}`, target: `< ${limit} ms`, measured: `${v} ms`, pass: v < limit, gap: v < limit ? '' : `${round(v - limit, 1)} ms over (${round(v / limit, 1)}×)` });
     lat('p50', o.acceptMs.p50, 5);
@@ -796,7 +796,7 @@ export function renderReport(r: BenchResult): string {
         ['offered/s', 'workers', 'sent', '200', 'other', 'accept p50 ms', 'p90', 'p99', 'p99.9', 'max', 'send lag max ms', '→ PAID p50 ms', '→ PAID p99 ms', 'backlog at end', 'unsettled after drain', 'PAID/s', 'machine busy %'],
         r.openLoop.map((o) => [
           o.rate,
-          `${o.workers} (batch ${o.batchSize})`,
+          `${o.workers} (batch ${o.batchSize}${o.workerNice ? `, nice ${o.workerNice}` : ''})`,
           o.sent,
           o.ok,
           JSON.stringify(o.other),
@@ -815,7 +815,7 @@ export function renderReport(r: BenchResult): string {
         ]),
       ),
     );
-    for (const o of r.openLoop) out.push('', `- ${o.rate}/s: CPU ${cpuLine(o.usage)}.${o.errorSamples.length ? ` Other answers: ${o.errorSamples.map((e) => `\`${e.replace(/`/g, "'")}\``).join(', ')}` : ''}`);
+    for (const o of r.openLoop) out.push('', `- ${o.rate}/s${o.workerNice ? ` (WORKER_NICE=${o.workerNice})` : ''}: CPU ${cpuLine(o.usage)}.${o.errorSamples.length ? ` Other answers: ${o.errorSamples.map((e) => `\`${e.replace(/`/g, "'")}\``).join(', ')}` : ''}`);
   }
   const f = r.flash;
   if (f) {
@@ -892,7 +892,7 @@ export function renderReport(r: BenchResult): string {
     out.push('', '## (e) Long flash sale: hot products, a fixed rate', '');
     out.push(
       `${h.products.length} products created through \`products.create\` (${h.stockEach} units each); ${h.sent} orders offered at ${h.rate}/s for ${h.seconds} s (open loop, as (d)), each for one unit of one of them, ` +
-        `through ${h.apis} api process${h.apis > 1 ? 'es sharing the port (API_REUSE_PORT)' : ''} and ${h.workers} workers. Every answer counts from the order's due time.`,
+        `through ${h.apis} api process${h.apis > 1 ? 'es sharing the port (API_REUSE_PORT)' : ''} and ${h.workers} workers (WORKER_NICE=${h.workerNice}). Every answer counts from the order's due time.`,
       '',
       table(
         ['sent', 'accepted', 'refused OUT_OF_STOCK', 'other answers', 'network errors', 'answer p50 ms', 'p90', 'p99', 'p99.9', 'max', 'driver lag max ms', 'sold out after ms'],

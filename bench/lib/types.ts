@@ -16,6 +16,10 @@ export interface Settings {
   /** Open-loop offered rates (orders/s), their workers and seconds. */
   openRates: number[];
   openWorkers: number;
+  /** WORKER_NICE values each open-loop rate runs with (0: workers at the api's priority). */
+  openNice: number[];
+  /** WORKER_NICE of the long flash sale's workers. */
+  hotNice: number;
   openSeconds: number;
   /** Group commit sizes the pipeline runs with (WORKER_BATCH_SIZE; 1 = one order per transaction). */
   batchSizes: number[];
@@ -90,6 +94,7 @@ export interface HotFlashRun {
   stockEach: number;
   apis: number;
   workers: number;
+  workerNice: number;
   rate: number;
   seconds: number;
   sent: number;
@@ -114,6 +119,8 @@ export interface HotFlashRun {
 export interface OpenLoopRun {
   rate: number;
   workers: number;
+  /** The workers' WORKER_NICE (absent: 0). */
+  workerNice?: number;
   batchSize: number;
   seconds: number;
   sent: number;
