@@ -99,8 +99,9 @@ describe('group commit of BALANCE orders', () => {
       { kind: 'refused', reason: FailureReason.INSUFFICIENT_BALANCE },
     ]);
     // 6 opening round trips (each with the previous order's effects) + 1 re-open after #0's refusal + its refusal
-    // + the last order's effects + its refusal with the COMMIT: 10, where one order at a time takes 6 × 3 = 18.
-    expect(Number(await trips()) - before).toBe(10);
+    // + the last order's effects with the batch's stock + its refusal with the others' stock again + the COMMIT:
+    // 11, where one order at a time takes 6 × 3 = 18.
+    expect(Number(await trips()) - before).toBe(11);
     const statuses = await Promise.all(orders.map((o) => statusOf(o.orderId)));
     expect(statuses.map((x) => x?.status)).toEqual(['FAILED', 'PAID', 'FAILED', 'PAID', 'PAID', 'FAILED']);
     expect(await Promise.all(who.map(balanceOf))).toEqual([500, 49_000, 50_000, 49_000, 49_000, 500]);

@@ -1,7 +1,8 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { PaymentStatus, type FailureReason } from '@bazaar/contracts';
-import { OrderSettlementRepository, isDuplicateKey, retryOnTxConflict, runBatch, type Statement, type StatementResult } from '@bazaar/db';
+import { OrderSettlementRepository, affected, isDuplicateKey, retryOnTxConflict, runBatch, type Statement, type StatementResult } from '@bazaar/db';
 import type { Metrics } from '@bazaar/platform';
+import { stockStep } from './steps/5-stock.step';
 import { hasPaymentRow } from './steps/8-payment-row.step';
 import type { OrderStep, OrderTxContext } from './steps/order-step';
 
@@ -32,11 +33,24 @@ const START = sql('START TRANSACTION');
 const OPEN = [ISOLATION, START];
 const COMMIT = sql('COMMIT');
 
-/** A batch opens with its stock rows locked in id order (OrderSettlementRepository.stockLock): batches never deadlock on stock. */
+/**
+ * A batch run one order after the other opens with its stock rows locked in id order
+ * (OrderSettlementRepository.stockLock): orders come in any order, and batches must not deadlock on stock.
+ */
 const openBatch = (items: readonly { ctx: OrderTxContext }[]): Statement[] => [
   ...OPEN,
   OrderSettlementRepository.stockLock(items.flatMap((i) => i.ctx.lines.map((l) => l.productId))),
 ];
+
+/** A pipelined batch's stock take fell short (the gate let through more than MySQL holds): the batch runs again one order after the other. */
+class BatchStockShort extends Error {}
+
+/** The committed orders' lines as one conditional decrement per product, in product id order. */
+function stockTotals(lines: readonly { productId: number; quantity: number }[]): Statement[] {
+  const totals = new Map<number, number>();
+  for (const l of lines) totals.set(l.productId, (totals.get(l.productId) ?? 0) + l.quantity);
+  return OrderSettlementRepository.stockTake([...totals].sort((a, b) => a[0] - b[0]).map(([productId, quantity]) => ({ productId, quantity })));
+}
 
 /** Statements of one round trip, by the step they are counted under. */
 type Part = { step: string; statements: Statement[] };
@@ -92,7 +106,8 @@ export class OrderTransaction {
       return await retryOnTxConflict(() => this.onConnection((q) => this.pipelined(q, items)), this.attempts);
     } catch (err) {
       // An order of the batch was settled before (a retried job): one order after the other, each behind its savepoints, skips it.
-      if (isDuplicateKey(err)) return sequential();
+      // A stock take fell short: one order after the other finds which orders the stock does not cover.
+      if (isDuplicateKey(err) || err instanceof BatchStockShort) return sequential();
       throw err;
     }
   }
@@ -196,6 +211,13 @@ export class OrderTransaction {
    * rollback to its own savepoint and the FAILED record cannot be refused). The last order's effects and the
    * COMMIT close it: N + 2 round trips for N orders, where one at a time takes 2N + 1.
    *
+   * Stock is taken once for the whole batch, at its end: one conditional decrement per product for the
+   * committed orders' units, in product id order, with the last order's effects. So a batch holds its stock
+   * rows (the hot rows of a sale) only for its last round trip and the COMMIT, and batches always lock them
+   * in the same order. The gate in front admits only units that exist, so a decrement falls short only when
+   * the gate and MySQL disagree; then the attempt fails and the batch runs one order after the other, where
+   * each order's own stock take decides which orders are OUT_OF_STOCK.
+   *
    * Any error (an order found settled before: its row's duplicate key) fails the whole attempt, which rolls
    * back; the batcher then runs the batch one order at a time, where such an order is found and skipped.
    */
@@ -218,9 +240,11 @@ export class OrderTransaction {
       return null;
     };
     let carry: Carry | null = null;
-    let prefix: Statement[] = openBatch(items);
+    let prefix: Statement[] = OPEN;
+    /** Lines of the orders whose effects went through: their stock is taken at the end. */
+    const taken: { productId: number; quantity: number }[] = [];
     for (const [i, { ctx, plan }] of items.entries()) {
-      const effects = plan.effects.filter((s) => s.applies(ctx));
+      const effects = plan.effects.filter((s) => s !== stockStep && s.applies(ctx));
       const openWrites: Part[] = plan.opening.filter((s) => s.applies(ctx)).map((s) => ({ step: s.name, statements: s.statements(ctx) }));
       const reads = effects.map((s) => ({ step: s, statements: s.read?.(ctx) ?? [] }));
       const openParts: Part[] = [
@@ -245,6 +269,7 @@ export class OrderTransaction {
           at = 0;
         } else {
           outcomes[carry.index] = { kind: 'committed' };
+          taken.push(...carry.ctx.lines);
           at += n;
         }
       } else {
@@ -267,18 +292,32 @@ export class OrderTransaction {
       }
     }
     const commit: Part = { step: 'tx', statements: [COMMIT] };
+    const kind = carry?.kind ?? 'balance';
+    /** `before` (statements that cannot be refused), the stock of the orders taken so far, and the COMMIT once every decrement held. */
+    const takeStockAndCommit = async (before: Part[]) => {
+      if (taken.length === 0) return void (await this.send(q, kind, [...before, commit]));
+      const stock = stockTotals(taken);
+      const results = await this.send(q, kind, [...before, { step: stockStep.name, statements: stock }]);
+      if (results.slice(results.length - stock.length).some((r) => affected(r) !== 1)) throw new BatchStockShort();
+      await this.send(q, kind, [commit]);
+    };
     if (carry !== null && 'effects' in carry) {
-      const results = await this.send(q, carry.kind, effectsParts(carry));
-      const refusal = verdictOf(carry, results);
+      // The last order's effects with the whole batch's stock (its own included): usually the round trip before the COMMIT.
+      const stock = stockTotals([...taken, ...carry.ctx.lines]);
+      const parts = effectsParts(carry);
+      const results = await this.send(q, carry.kind, [...parts, { step: stockStep.name, statements: stock }]);
+      const refusal = verdictOf(carry, results.slice(0, count(parts)));
       if (refusal) {
-        await this.send(q, carry.kind, [...refusalParts(carry.index, carry.ctx, refusal), commit]);
+        // Back to its savepoint (the stock decrements after it go too); the others' stock again, then the COMMIT.
         outcomes[carry.index] = { kind: 'refused', reason: refusal };
+        await takeStockAndCommit(refusalParts(carry.index, carry.ctx, refusal));
       } else {
+        if (results.slice(count(parts)).some((r) => affected(r) !== 1)) throw new BatchStockShort();
         outcomes[carry.index] = { kind: 'committed' };
         await this.send(q, carry.kind, [commit]);
       }
     } else if (carry !== null) {
-      await this.send(q, carry.kind, [...carry.refusal, commit]);
+      await takeStockAndCommit(carry.refusal);
     }
     return outcomes;
   }
