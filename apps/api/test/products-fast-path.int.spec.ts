@@ -64,6 +64,19 @@ describe('products.get fast path: the tRPC wire format, unchanged', () => {
     expect((await raw(fast, single(2_000_000_000))).status).toBe(404);
   });
 
+  it('a streaming request (a trpc-accept header, or an accept header naming application/jsonl) is left to tRPC', async () => {
+    const { product } = await newProduct(api(), { stock: 1, price: 100 });
+    for (const headers of [{ 'trpc-accept': 'application/jsonl' }, { accept: 'application/jsonl' }, { accept: 'text/html, application/jsonl' }]) {
+      const [a, b] = await Promise.all(
+        [fast, trpc].map(async (x) => {
+          const res = await fetch(`${x.url}${batch(product.id)}`, { headers });
+          return { status: res.status, contentType: res.headers.get('content-type'), body: (await res.text()).replace(/"viewCount":\d+/g, '') };
+        }),
+      );
+      expect({ headers, ...a }).toEqual({ headers, ...b });
+    }
+  });
+
   it('counts one view per answered read, none for an unknown product; the typed client reads it batched and not', async () => {
     const { product } = await newProduct(api(), { stock: 2, price: 700 });
     const batched = bazaarClient(fast.url);

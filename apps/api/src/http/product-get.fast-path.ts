@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { productGetInput } from '@bazaar/contracts';
 import type { Metrics } from '@bazaar/platform';
 import type { ProductDetailCache, ProductRead } from '../services/product-detail.cache';
+import { isStreamRequest } from './stream-request';
 
 const PATH = '/trpc/products.get';
 
@@ -51,7 +52,7 @@ export function productGetFastPath(products: ProductDetailCache, metrics: Metric
 }
 
 /** A GET of products.get that is not a streaming request: the only requests the fast path looks at. */
-export const mayServe = (req: FastifyRequest): boolean => req.method === 'GET' && req.url.startsWith(PATH) && req.headers['trpc-accept'] === undefined;
+export const mayServe = (req: FastifyRequest): boolean => req.method === 'GET' && req.url.startsWith(PATH) && !isStreamRequest(req);
 
 const result = (r: ProductRead): string => `{"result":{"data":${r.entry.head}${r.stock},"viewCount":${r.viewCount}}}}`;
 
