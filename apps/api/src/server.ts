@@ -8,6 +8,7 @@ import type { Logger } from '@bazaar/platform';
 import { createContextFactory } from './context';
 import { orderPlaceFastPath } from './http/order-place.fast-path';
 import { mayServe, productGetFastPath } from './http/product-get.fast-path';
+import { mayServeList, productListFastPath } from './http/product-list.fast-path';
 import type { Deps } from './deps';
 import { appRouter, type AppRouter } from './router';
 
@@ -32,17 +33,19 @@ export async function buildServer(deps: Deps, logger: Logger) {
     reply.header('x-request-id', req.id);
   });
   if (deps.config.API_FAST_PATHS) {
-    // products.get straight from the cache (same wire format); whatever it does not serve goes on to tRPC.
-    const fastPath = productGetFastPath(deps.productDetails, deps.metrics);
-    // Callback style, so that every other request passes with one synchronous check and no promise.
+    // products.get and products.list straight from their caches (same wire format); whatever they do not serve goes on to tRPC.
+    const getPath = productGetFastPath(deps.productDetails, deps.metrics);
+    const listPath = productListFastPath(deps.productLists, deps.metrics);
+    // Callback style, so that every other request passes with one or two synchronous checks and no promise.
     app.addHook('onRequest', (req, reply, done) => {
-      if (!mayServe(req)) return done();
+      const [fastPath, name] = mayServe(req) ? [getPath, 'products.get'] : mayServeList(req) ? [listPath, 'products.list'] : [null, ''];
+      if (!fastPath) return done();
       fastPath(req, reply).then(
         (served) => {
           if (!served) done();
         },
         (err: unknown) => {
-          req.log.warn({ err }, 'products.get fast path failed; tRPC answers');
+          req.log.warn({ err }, `${name} fast path failed; tRPC answers`);
           done();
         },
       );
