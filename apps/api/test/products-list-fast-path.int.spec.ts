@@ -62,16 +62,16 @@ describe('products.list fast path: the tRPC wire format, unchanged', () => {
   const batch = (...inputs: unknown[]) =>
     `/trpc/${inputs.map(() => 'products.list').join(',')}?batch=1&input=${encodeURIComponent(JSON.stringify(Object.fromEntries(inputs.map((v, i) => [i, v]))))}`;
 
-  /** Both answers, asserted equal; and whether the fast path answered it (it reads the cache's JSON; the handler its objects). */
+  /** Both answers, asserted equal; and whether the fast path answered it (it reads the cache's bytes; the handler its objects). */
   async function same(path: string, headers: Record<string, string> = {}): Promise<{ answer: Answer; served: boolean }> {
-    const json = jest.spyOn(fast.deps.productLists, 'json');
+    const bytes = jest.spyOn(fast.deps.productLists, 'bytes');
     try {
       const a = await raw(fast, path, headers);
       const b = await raw(trpc, path, headers);
       expect({ path, ...a }).toEqual({ path, ...b });
-      return { answer: a, served: json.mock.calls.length > 0 };
+      return { answer: a, served: bytes.mock.calls.length > 0 };
     } finally {
-      json.mockRestore();
+      bytes.mockRestore();
     }
   }
 

@@ -42,6 +42,8 @@ function harness(rows: ProductListItem[]) {
   return { cache, calls, v, available, tallies, rows };
 }
 
+const text = async (cache: ProductListCache, f: ProductListFilter) => (await cache.bytes(f)).toString();
+
 const filter = (over: Partial<ProductListFilter> = {}): ProductListFilter => ({ sort: 'newest', limit: 2, ...over });
 
 describe('cutAroundFigures', () => {
@@ -71,7 +73,7 @@ describe('cutAroundFigures', () => {
 });
 
 describe('ProductListCache (Redis and MySQL stood in for)', () => {
-  it('answers json() byte for byte as JSON.stringify(page()), with the live figures', async () => {
+  it('answers bytes() byte for byte as JSON.stringify(page()), between any head and tail, with the live figures', async () => {
     const { cache } = harness([item(3), item(2), item(1)]);
     const page = await cache.page(filter());
     expect(page.items.map((i) => [i.id, i.stock, i.viewCount])).toEqual([
@@ -79,21 +81,22 @@ describe('ProductListCache (Redis and MySQL stood in for)', () => {
       [2, 102, 5],
     ]);
     expect(page.nextCursor).toBe('next-cursor');
-    expect(await cache.json(filter())).toBe(JSON.stringify(page));
+    expect(await text(cache, filter())).toBe(JSON.stringify(page));
+    expect((await cache.bytes(filter(), Buffer.from('[{"x":'), Buffer.from('}]'))).toString()).toBe(`[{"x":${JSON.stringify(page)}}]`);
     const all = await cache.page(filter({ limit: 10 }));
     expect(all.nextCursor).toBeNull();
-    expect(await cache.json(filter({ limit: 10 }))).toBe(JSON.stringify(all));
+    expect(await text(cache, filter({ limit: 10 }))).toBe(JSON.stringify(all));
   });
 
   it('serves the reads of one turn with one version read and one read of each live figure, and rebuilds a page once', async () => {
     const { cache, calls } = harness([item(3), item(2), item(1)]);
     const pages = await Promise.all([
-      ...Array.from({ length: 50 }, () => cache.json(filter())),
-      ...Array.from({ length: 50 }, () => cache.json(filter({ limit: 1 }))),
+      ...Array.from({ length: 50 }, () => text(cache, filter())),
+      ...Array.from({ length: 50 }, () => text(cache, filter({ limit: 1 }))),
     ]);
     expect(new Set(pages).size).toBe(2);
     expect(calls).toEqual({ versions: 1, gate: 1, views: 1, primary: 2, replica: 0 }); // nothing held: the figures after the rebuilds
-    await Promise.all(Array.from({ length: 10 }, () => cache.json(filter())));
+    await Promise.all(Array.from({ length: 10 }, () => text(cache, filter())));
     expect(calls).toEqual({ versions: 2, gate: 2, views: 2, primary: 2, replica: 0 }); // held: the figures in the versions' round
   });
 
@@ -127,7 +130,7 @@ describe('ProductListCache (Redis and MySQL stood in for)', () => {
     available.delete(2);
     const page = await cache.page(filter());
     expect(page.items.map((i) => i.stock)).toEqual([103, 7]); // MySQL's stock for the one the gate does not know, as before
-    expect(await cache.json(filter())).toBe(JSON.stringify(page));
+    expect(await text(cache, filter())).toBe(JSON.stringify(page));
     expect(calls.replica).toBe(3);
   });
 
@@ -148,7 +151,7 @@ describe('ProductListCache (Redis and MySQL stood in for)', () => {
     const gate = (h.cache as unknown as { gate: { availableMany: (ids: number[]) => Promise<(number | null)[]> } }).gate;
     const real = gate.availableMany;
     gate.availableMany = () => Promise.reject(new Error('redis down'));
-    await expect(Promise.all([h.cache.page(filter()), h.cache.json(filter())])).rejects.toThrow('redis down');
+    await expect(Promise.all([h.cache.page(filter()), text(h.cache, filter())])).rejects.toThrow('redis down');
     gate.availableMany = real;
     expect((await h.cache.page(filter())).items).toHaveLength(1);
   });
