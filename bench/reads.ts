@@ -5,8 +5,11 @@
  *   bare     a bare Fastify route answering the same bytes as a cached products.get (the ceiling);
  *   hot      products.get of one product, cached (the fast path: no tRPC adapter, same wire format);
  *   cold-ish products.get of 1,000 products, uniformly at random;
- *   list     products.list, first page, newest first; and a search;
- *   adapter  products.get hot through the stock tRPC adapter (API_FAST_PATHS=false), for reference.
+ *   adapter  products.get hot through the stock tRPC adapter (API_FAST_PATHS=false), for reference;
+ *   list     products.list's first page in each sort (newest, price, price_desc, popular) through the
+ *            fast path, each right after a bare route answering the same bytes (its own ceiling), and
+ *            newest through the adapter for reference;
+ *   search   products.list searching "가방", after its bare route.
  *
  * Each phase runs autocannon at BENCH_READ_CONNECTIONS (100) for
  * BENCH_READ_SECONDS (20) after a short warm-up, samples the API's CPU and
@@ -58,20 +61,24 @@ interface Phase {
   readsPerBatch: number | null;
 }
 
-const batchTotals = new Map<number, { reads: number; batches: number }>();
+const batchTotals = new Map<string, { reads: number; batches: number }>();
 
-/** Reads per batch since the last call, from the servers' own counters. */
-async function batching(procs: BenchProcess[]): Promise<number | null> {
+/** Reads per batch since the last call, from the servers' own counters (products.get's, or products.list's). */
+async function batching(procs: BenchProcess[], of: 'get' | 'list'): Promise<number | null> {
   let reads = 0;
   let batches = 0;
+  const names =
+    of === 'get'
+      ? ['bazaar_product_reads_total', 'bazaar_product_read_batches_total']
+      : ['bazaar_product_list_reads_total', 'bazaar_product_list_read_batches_total'];
   for (const p of procs) {
     const text = await fetch(`http://127.0.0.1:${p.port}/metrics`)
       .then((r) => r.text())
       .catch(() => '');
     const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
-    const now = { reads: value('bazaar_product_reads_total'), batches: value('bazaar_product_read_batches_total') };
-    const before = batchTotals.get(p.port) ?? { reads: 0, batches: 0 };
-    batchTotals.set(p.port, now);
+    const now = { reads: value(names[0]!), batches: value(names[1]!) };
+    const before = batchTotals.get(`${p.port} ${of}`) ?? { reads: 0, batches: 0 };
+    batchTotals.set(`${p.port} ${of}`, now);
     reads += now.reads - before.reads;
     batches += now.batches - before.batches;
   }
@@ -95,6 +102,13 @@ function cannon(port: number, seconds: number, path: string | (() => string), co
     );
   });
 }
+
+const LIST_SORTS = ['newest', 'price', 'price_desc', 'popular'] as const;
+/** Each list phase's answer, in bytes. */
+const listBodies: Record<string, number> = {};
+/** Issue 11's targets for list pages: the first page of each sort, and the search, as a share of their bare routes. */
+const LIST_TARGET_PCT = 30;
+const SEARCH_TARGET_PCT = 15;
 
 const getPath = (productId: number) => `/trpc/products.get?input=${encodeURIComponent(JSON.stringify({ productId }))}`;
 const listPath = (input: Record<string, unknown>) => `/trpc/products.list?input=${encodeURIComponent(JSON.stringify(input))}`;
@@ -190,7 +204,7 @@ async function main(): Promise<void> {
       const rs = await all(S.seconds);
       const toUs = monoMicros();
       const u = usage.end();
-      const readsPerBatch = await batching(procs);
+      const readsPerBatch = await batching(procs, name.startsWith('list') || name.startsWith('search') ? 'list' : 'get');
       // Latency percentiles of the split run: the worst process's (each saw half the load).
       const worst = (f: (r: autocannon.Result) => number) => Math.max(...rs.map(f));
       const phase: Phase = {
@@ -236,9 +250,43 @@ async function main(): Promise<void> {
     await runPhase('hot ×2', 'products.get, one product, cached, two api processes (half the connections each)', [api, api2], getPath(hotId));
     await runPhase('cold-ish', `products.get, ${ids.length.toLocaleString('en')} products uniformly at random`, [api], randomGet);
     await runPhase('cold-ish ×2', 'the same, two api processes', [api, api2], randomGet);
-    await runPhase('list', 'products.list, first page (20), newest first', [api], listPath({ limit: 20 }));
-    await runPhase('search', 'products.list, search "가방" (2-syllable Korean word), 20 a page', [api], listPath({ query: '가방', limit: 20 }));
     await runPhase('adapter', 'products.get hot through the stock tRPC adapter (API_FAST_PATHS=false)', [adapter], getPath(hotId));
+
+    // products.list: each page's own ceiling is a bare route answering its bytes, taken now (the views counted above are in them).
+    const lists = [
+      ...LIST_SORTS.map((sort) => ({
+        name: `list ${sort}`,
+        bareName: `list-${sort}`,
+        path: listPath({ sort, limit: 20 }),
+        what: `products.list, first page (20), sort ${sort}`,
+      })),
+      {
+        name: 'search',
+        bareName: 'search',
+        path: listPath({ query: '가방', limit: 20 }),
+        what: 'products.list, search "가방" (2-syllable Korean word), 20 a page',
+      },
+    ];
+    const listDir = mkdtempSync(join(tmpdir(), 'bazaar-bare-lists-'));
+    const listFiles: string[] = [];
+    for (const l of lists) {
+      const body = await (await fetch(`http://127.0.0.1:${api.port}${l.path}`)).text();
+      const viaAdapter = await (await fetch(`http://127.0.0.1:${adapter.port}${l.path}`)).text();
+      if (body !== viaAdapter) throw new Error(`${l.name}: the fast path and the adapter answer different bytes`);
+      const file = join(listDir, `${l.bareName}.json`);
+      writeFileSync(file, body);
+      listFiles.push(`${l.bareName}:${file}`);
+      listBodies[l.name] = Buffer.byteLength(body);
+    }
+    const bareLists = await startProcess('bare', 'bare lists', { env: { BARE_GET_FILES: listFiles.join(',') } });
+    sampler.track('bare lists', bareLists.pid);
+    say(`list pages: ${lists.map((l) => `${l.name} ${listBodies[l.name]} bytes`).join(', ')} (the fast path's and the adapter's answers the same bytes)`);
+    for (const l of lists) {
+      await runPhase(`bare ${l.name}`, `bare Fastify route, the same bytes as ${l.name} (its ceiling)`, [bareLists], `/bare/${l.bareName}`);
+      await runPhase(l.name, `${l.what}, the fast path`, [api], l.path);
+      if (l.name === 'list newest')
+        await runPhase('list adapter', 'products.list newest through the stock tRPC adapter (API_FAST_PATHS=false; the same page cache)', [adapter], l.path);
+    }
     // Each phase against the ceiling measured nearest before it.
     let bareRps = 0;
     for (const p of phases) {
@@ -271,6 +319,44 @@ async function main(): Promise<void> {
   say(`report: bench/reports/${date}-reads.md`);
 }
 
+/**
+ * Issue 11's list targets, read off this run: each sort's first page ≥ 30% of
+ * the bare route answering its bytes, the search ≥ 15% of its own; a miss says
+ * by how much and what the api's profile shows it spent the time on.
+ */
+function listVerdict(phases: Phase[], profiles: ProfileSummary[]): string[] {
+  const out: string[] = [];
+  let met = 0;
+  let total = 0;
+  for (const p of phases.filter((x) => (x.name.startsWith('list ') && x.name !== 'list adapter') || x.name === 'search')) {
+    const bare = phases.find((x) => x.name === `bare ${p.name}`);
+    if (!bare) continue;
+    const target = p.name === 'search' ? SEARCH_TARGET_PCT : LIST_TARGET_PCT;
+    const pct = round((100 * p.rps) / bare.rps, 1);
+    const ok = pct >= target;
+    total++;
+    if (ok) met++;
+    let line = `- **${p.name}** (${(listBodies[p.name] ?? 0).toLocaleString('en')} bytes): ${p.rps.toLocaleString('en')} req/s = ${pct}% of its bare route (${bare.rps.toLocaleString('en')} req/s, measured just before); target ≥ ${target}%: ${ok ? `met, by ${round(pct - target, 1)} points` : `**missed by ${round(target - pct, 1)} points**`}; p99 ${p.latencyMs.p99} ms (bare: ${bare.latencyMs.p99} ms); ${p.readsPerBatch ?? '?'} reads per Redis round.`;
+    if (!ok) {
+      const prof = profiles.find((x) => x.label === `api during "${p.name}"`);
+      if (prof)
+        line += ` What bounds it: the api's main thread ${prof.busyPct}% busy (machine ${p.usage.machineBusyPct}%); ${prof.byOwner
+          .slice(0, 4)
+          .map((o) => `${o.name} ${o.pct}%`)
+          .join(', ')}; top function ${prof.topFunctions[0]?.name ?? '?'} (${prof.topFunctions[0]?.pct ?? '?'}%).`;
+    }
+    out.push(line);
+  }
+  const adapter = phases.find((x) => x.name === 'list adapter');
+  const newest = phases.find((x) => x.name === 'list newest');
+  if (adapter && newest)
+    out.push(
+      `- **list adapter** (newest through the stock tRPC adapter, the same page cache): ${adapter.rps.toLocaleString('en')} req/s = ${adapter.pctOfBare}% of newest's bare route; the fast path answers ${round(newest.rps / adapter.rps, 1)}× as many.`,
+    );
+  if (total > 0) out.push(`- **List targets**: ${met} of ${total} met.`);
+  return out;
+}
+
 /** The targets (cached products.get ≥ 50% of the bare route, p99 < 10 ms), read off this run. */
 function verdict(phases: Phase[]): string[] {
   const out: string[] = [];
@@ -296,7 +382,7 @@ function verdict(phases: Phase[]): string[] {
   return out;
 }
 
-const CPU_COLUMNS = ['bench (autocannon)', 'api', 'api-2', 'bare fastify', 'api (tRPC adapter)', 'redis-server', 'mariadbd'];
+const CPU_COLUMNS = ['bench (autocannon)', 'api', 'api-2', 'bare fastify', 'bare lists', 'api (tRPC adapter)', 'redis-server', 'mariadbd'];
 
 function render(r: { date: string; settings: typeof S; machine: MachineInfo | null; phases: Phase[]; profiles: ProfileSummary[] }): string {
   const lines = [
@@ -305,6 +391,10 @@ function render(r: { date: string; settings: typeof S; machine: MachineInfo | nu
     `\`npm run bench:reads\` (also the second part of \`npm run bench\`). autocannon, ${r.settings.connections} connections, ${r.settings.warmupSeconds} s warm-up then ${r.settings.seconds} s per phase (split evenly when two api processes serve), on ${r.machine ? `${r.machine.cores} cores (${r.machine.cpuModel})` : 'this machine'}; the load generator runs on the same machine, in the bench's own process. With two processes the p50/p99 shown are the worse of the two.`,
     '',
     ...verdict(r.phases),
+    '',
+    '### products.list (issue 11, target 5: list pages under a storm)',
+    '',
+    ...listVerdict(r.phases, r.profiles),
     '',
     '| phase | what | req/s | % of bare | p50 ms | p99 ms | non-2xx | errors | server CPU, % of a core | server RSS max, MB | reads per Redis round |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
