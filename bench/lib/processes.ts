@@ -93,7 +93,9 @@ export async function startProcess(kind: Kind, name: string, opts: StartOptions)
   if (aborted) throw new Error('the bench is stopping');
   const portVar = { api: 'API_PORT', worker: 'WORKER_METRICS_PORT', bare: 'BARE_PORT' }[kind];
   const prof = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
-  const child = spawn(opts.nodePath ?? process.execPath, [...prof, ...(kind === 'bare' ? ['--import', 'tsx'] : []), ENTRY[kind]], {
+  // BENCH_NODE_ARGS: extra node flags for the api and workers (to try V8 settings; the report says which ran).
+  const extra = kind === 'bare' ? [] : (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(opts.nodePath ?? process.execPath, [...extra, ...prof, ...(kind === 'bare' ? ['--import', 'tsx'] : []), ENTRY[kind]], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'production', API_HOST: '127.0.0.1', ...opts.env, [portVar]: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

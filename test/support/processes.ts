@@ -30,8 +30,9 @@ export interface RunningProcess {
  * until its /readyz answers.
  */
 export async function startProcess(kind: keyof typeof ENTRY, env: Record<string, string> = {}): Promise<RunningProcess> {
-  const port = await freePort();
   const portVar = { api: 'API_PORT', worker: 'WORKER_METRICS_PORT', scheduler: 'SCHEDULER_METRICS_PORT' }[kind];
+  // A port given in env is used (api processes sharing one with API_REUSE_PORT); otherwise a free one.
+  const port = env[portVar] ? Number(env[portVar]) : await freePort();
   const child = spawn(process.execPath, ['--enable-source-maps', ENTRY[kind]], {
     cwd: ROOT,
     env: { ...process.env, ...testEnv(), NODE_ENV: 'test', LOG_LEVEL: 'info', API_HOST: '127.0.0.1', [portVar]: String(port), ...env },
@@ -49,8 +50,10 @@ export async function startProcess(kind: keyof typeof ENTRY, env: Record<string,
   const until = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${kind} exited with ${child.exitCode}:\n${logs.slice(-20).join('\n')}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`)
-      .then((r) => r.ok)
+    // On a port given (shared), another process may answer: ready means this one did (an api's request ids start with its pid).
+    const own = env[portVar] && kind === 'api' ? `${(child.pid ?? 0).toString(36)}-` : null;
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`, own ? { headers: { connection: 'close' } } : {})
+      .then((r) => r.ok && (own === null || (r.headers.get('x-request-id') ?? '').startsWith(own)))
       .catch(() => false);
     if (ok) break;
     if (Date.now() > until) {
