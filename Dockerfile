@@ -56,6 +56,9 @@ COPY --from=build /app/packages/domain/dist packages/domain/dist
 COPY --from=build /app/packages/platform/dist packages/platform/dist
 COPY --from=build /app/packages/queue/dist packages/queue/dist
 
+# V8 heap settings (scripts/lib/node-options.json, which says why); set NODE_OPTIONS to override.
+ENV NODE_OPTIONS="--max-semi-space-size=16 --max-old-space-size=128"
+
 # Run unprivileged.
 USER node
 

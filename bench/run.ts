@@ -22,6 +22,7 @@ import type mysql from 'mysql2/promise';
 import { redisKeys } from '@bazaar/platform';
 import { createOrdersQueue } from '@bazaar/queue';
 import { bazaarClient } from '../scripts/lib/client';
+import { nodeOptions } from '../scripts/lib/node-options';
 import { mainThreadProfile, summarizeProfile, type ProfileSummary } from './lib/cpuprofile';
 import {
   benchEnv,
@@ -91,6 +92,7 @@ function settings(): Settings {
     hotWorkers: num('BENCH_HOT_WORKERS', 2),
     profile: process.env.BENCH_PROFILE !== '0',
     profileSeconds: num('BENCH_PROFILE_SECONDS', 20),
+    nodeOptions: [nodeOptions(), process.env.BENCH_NODE_ARGS ?? ''].join(' ').trim(),
   };
 }
 

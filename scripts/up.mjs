@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const NODE_OPTIONS_DEFAULT = JSON.parse(readFileSync(join(ROOT, 'scripts', 'lib', 'node-options.json'), 'utf8')).NODE_OPTIONS;
 const RUN = join(ROOT, '.run');
 const say = (msg) => process.stdout.write(`${msg}\n`);
 const fail = (msg) => {
@@ -117,7 +118,8 @@ for (const p of fleet) {
   const out = openSync(logFile, 'a');
   const child = spawn(NODE, ['--enable-source-maps', p.entry], {
     cwd: ROOT,
-    env: { ...env, ...p.env },
+    // The project's V8 heap settings (scripts/lib/node-options.json) unless NODE_OPTIONS is set.
+    env: { ...env, NODE_OPTIONS: env.NODE_OPTIONS || NODE_OPTIONS_DEFAULT, ...p.env },
     detached: true,
     stdio: ['ignore', out, out],
   });

@@ -13,6 +13,7 @@ const ENTRY = {
 export type Kind = keyof typeof ENTRY;
 
 import { freePort } from '../../scripts/lib/net';
+import { nodeOptions } from '../../scripts/lib/node-options';
 
 export { freePort };
 
@@ -97,7 +98,7 @@ export async function startProcess(kind: Kind, name: string, opts: StartOptions)
   const extra = kind === 'bare' ? [] : (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(opts.nodePath ?? process.execPath, [...extra, ...prof, ...(kind === 'bare' ? ['--import', 'tsx'] : []), ENTRY[kind]], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production', API_HOST: '127.0.0.1', ...opts.env, [portVar]: String(port) },
+    env: { ...process.env, NODE_OPTIONS: nodeOptions(), NODE_ENV: 'production', API_HOST: '127.0.0.1', ...opts.env, [portVar]: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];

@@ -604,7 +604,7 @@ export function renderReport(r: BenchResult): string {
   out.push(
     '',
     `Settings: ${s.customers} customers (one session each), ${s.products} products; workers run WORKER_CONCURRENCY=${s.workerConcurrency} with MYSQL_POOL_SIZE=${s.workerPoolSize}, the api MYSQL_POOL_SIZE=${s.apiPoolSize}; LOG_LEVEL=warn; ` +
-      `processes started as \`node apps/<x>/dist/main.js\` (compiled) like \`npm run up\`${
+      `processes started as \`node apps/<x>/dist/main.js\` (compiled) like \`npm run up\`${s.nodeOptions ? `, with NODE_OPTIONS \`${s.nodeOptions}\`` : ''}${
         r.profileRun
           ? `; the measured runs ran without a profiler, and the profiles come from a separate ${r.profileRun.load.seconds} s run of the best shape with the api and worker-1 under \`--cpu-prof\``
           : s.profile

@@ -47,6 +47,8 @@ export interface Settings {
   profile: boolean;
   /** The profiled run (the best (b) run's shape again, with --cpu-prof): its seconds. The measured runs run without the profiler. */
   profileSeconds: number;
+  /** NODE_OPTIONS of the api and workers (the project's default unless set), and BENCH_NODE_ARGS if any. */
+  nodeOptions?: string;
 }
 
 export interface MicroRun extends MicroResult {

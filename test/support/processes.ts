@@ -11,6 +11,7 @@ const ENTRY = {
 } as const;
 
 import { freePort } from '../../scripts/lib/net';
+import { nodeOptions } from '../../scripts/lib/node-options';
 
 export { freePort };
 
@@ -35,7 +36,7 @@ export async function startProcess(kind: keyof typeof ENTRY, env: Record<string,
   const port = env[portVar] ? Number(env[portVar]) : await freePort();
   const child = spawn(process.execPath, ['--enable-source-maps', ENTRY[kind]], {
     cwd: ROOT,
-    env: { ...process.env, ...testEnv(), NODE_ENV: 'test', LOG_LEVEL: 'info', API_HOST: '127.0.0.1', [portVar]: String(port), ...env },
+    env: { ...process.env, NODE_OPTIONS: nodeOptions(), ...testEnv(), NODE_ENV: 'test', LOG_LEVEL: 'info', API_HOST: '127.0.0.1', [portVar]: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
