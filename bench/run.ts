@@ -761,7 +761,14 @@ async function main(): Promise<void> {
     // The machine's own Node beside the project's: the same run as the best one so far, on the other runtime.
     if (s.otherNode && result.pipeline.length > 0) {
       const best = result.pipeline.reduce((a, b) => (b.paidPerSec > a.paidPerSec ? b : a));
-      result.pipeline.push(await phasePipeline(ctx, best.workers, best.batchSize, s.otherNode));
+      try {
+        result.pipeline.push(await phasePipeline(ctx, best.workers, best.batchSize, s.otherNode));
+      } catch (err) {
+        // The other runtime is for comparison only: its failure (a native module built for another Node) is reported, not fatal.
+        if (shuttingDown) throw err;
+        result.otherNodeError = err instanceof Error ? err.message.split('\n').slice(0, 6).join(' | ') : String(err);
+        say(`    ${s.otherNode.version} run failed: ${result.otherNodeError}`);
+      }
     }
     // Where the CPU goes: the best shape again, profiled (a shorter run; its own figures are not the measured ones).
     if (ctx.profileDir && result.pipeline.length > 0) {

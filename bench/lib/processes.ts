@@ -142,7 +142,7 @@ export async function startProcess(kind: Kind, name: string, opts: StartOptions)
 
   const until = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} while starting:\n${logs.slice(-20).join('\n')}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited with ${child.exitCode ?? child.signalCode} while starting:\n${logs.slice(-20).join('\n')}`);
     // On a shared port another process may answer: then ready means this process answered (its request ids start with its pid).
     const ok = opts.port === undefined ? await readyAt(port) : await readyAt(port, `${(child.pid ?? 0).toString(36)}-`);
     if (ok) break;

@@ -922,6 +922,7 @@ export function renderReport(r: BenchResult): string {
   }
 
   out.push('', '## Notes', '');
+  if (r.otherNodeError) out.push(`- The run on ${s.otherNode?.version ?? 'the other Node'} failed, so there is no side-by-side row this time: ${r.otherNodeError.replace(/`/g, "'")}`);
   out.push(
     `- Everything (api, workers, MariaDB, Redis and the load generator) shares the same ${m.cores} cores, so the figures are for this machine, not for a fleet.`,
     `- CPU profiles (.cpuprofile, open in Chrome DevTools): ${r.profileDir ?? 'not taken (BENCH_PROFILE=0)'}.`,

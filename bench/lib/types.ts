@@ -186,6 +186,8 @@ export interface BenchResult {
   /** The best (b) run's shape again with --cpu-prof, for the profiles (its figures are not the measured ones). */
   profileRun?: PipelineRun | null;
   hotFlash?: HotFlashRun | null;
+  /** Why the run on the other Node (settings.otherNode) failed, if it did. */
+  otherNodeError?: string;
   targets: Target[];
   findings: string[];
   profileDir: string | null;
