@@ -222,7 +222,11 @@ export class OrderAcceptanceService {
     for (const storeId of new Set(lines.map((l) => l.storeId))) {
       const p = profiles.get(storeId);
       if (!p) continue;
-      const why = pickupRefusal({ hours: p.openingHours ?? DEFAULT_OPENING_HOURS, timeZone: p.timeZone, pickupLeadMinutes: p.pickupLeadMinutes }, pickupAt, now);
+      const why = pickupRefusal(
+        { hours: p.openingHours ?? DEFAULT_OPENING_HOURS, timeZone: p.timeZone, pickupLeadMinutes: p.pickupLeadMinutes },
+        pickupAt,
+        now,
+      );
       if (why) throw badField(['fulfillment', 'pickupAt'], `store ${storeId}: ${why}`);
     }
   }
@@ -243,7 +247,10 @@ export class OrderAcceptanceService {
     const held = await this.coupons.reserveForOrder(order.userId, coupon.couponId, order.orderId, Date.parse(order.acceptedAt));
     if (held === 'NOT_ACTIVE') throw preconditionFailed(FailureReason.COUPON_UNAVAILABLE, `coupon ${coupon.couponId} is not valid now`);
     if (held !== 'ok') {
-      throw preconditionFailed(FailureReason.COUPON_UNAVAILABLE, `coupon ${coupon.couponId} is not yours to use: claim it first, or it is held by another order`);
+      throw preconditionFailed(
+        FailureReason.COUPON_UNAVAILABLE,
+        `coupon ${coupon.couponId} is not yours to use: claim it first, or it is held by another order`,
+      );
     }
   }
 

@@ -13,14 +13,7 @@ import {
   type RefundRequestResult,
   type RefundView,
 } from '@bazaar/contracts';
-import {
-  inRetryingTransaction,
-  isDuplicateKey,
-  refundRequestHash,
-  type RefundRow,
-  type RefundableOrder,
-  type RefundsRepository,
-} from '@bazaar/db';
+import { inRetryingTransaction, isDuplicateKey, refundRequestHash, type RefundRow, type RefundableOrder, type RefundsRepository } from '@bazaar/db';
 import { newId, type Logger, type Metrics } from '@bazaar/platform';
 import { enqueueRefund, type AcceptedOrderStore, type RefundJobData } from '@bazaar/queue';
 import { badField, preconditionFailed } from '../errors';
@@ -101,7 +94,12 @@ export class RefundService {
   async requestCancel(customerId: number, orderId: string, requestId: string, log: Logger): Promise<Created & { job: Job<RefundJobData> | null }> {
     const refundId = newId();
     const record = () =>
-      inRetryingTransaction(this.ds, (q) => this.refunds.recordCancel(q, orderId, customerId, { id: refundId, requestId, createdAt: new Date() }), 5, 'READ COMMITTED');
+      inRetryingTransaction(
+        this.ds,
+        (q) => this.refunds.recordCancel(q, orderId, customerId, { id: refundId, requestId, createdAt: new Date() }),
+        5,
+        'READ COMMITTED',
+      );
     // Two first cancels at once: the loser of the unique key reads the winner's refund (recordCancel answers it).
     const made = await record().catch((err: unknown) => {
       if (isDuplicateKey(err)) return record();
@@ -109,9 +107,13 @@ export class RefundService {
     });
     if ('refused' in made) {
       if (made.refused === 'NOT_FOUND') throw notFound(orderId);
-      if (made.refused === 'NOT_PAID') throw preconditionFailed(RefundRefusal.ORDER_NOT_REFUNDABLE, `an order in status ${made.orderStatus} cannot be cancelled`);
+      if (made.refused === 'NOT_PAID')
+        throw preconditionFailed(RefundRefusal.ORDER_NOT_REFUNDABLE, `an order in status ${made.orderStatus} cannot be cancelled`);
       if (made.refused === 'ALREADY_FULFILLED') {
-        throw preconditionFailed(CancelRefusal.ALREADY_FULFILLED, 'a store has already shipped or readied its part of this order; request a refund of the lines instead');
+        throw preconditionFailed(
+          CancelRefusal.ALREADY_FULFILLED,
+          'a store has already shipped or readied its part of this order; request a refund of the lines instead',
+        );
       }
       throw preconditionFailed(RefundRefusal.REFUND_IN_PROGRESS, 'a refund of this order is still pending; request a refund of the rest instead');
     }
@@ -126,11 +128,7 @@ export class RefundService {
    * The cancel refund's job, for orders.cancel to wait on: added if it is not there yet (by the refund id, so
    * concurrent cancels of one order — the first still between its commit and its enqueue — all get the one job).
    */
-  private async cancelRefundJob(
-    r: Created,
-    data: Omit<RefundJobData, 'refundId'>,
-    log: Logger,
-  ): Promise<Created & { job: Job<RefundJobData> | null }> {
+  private async cancelRefundJob(r: Created, data: Omit<RefundJobData, 'refundId'>, log: Logger): Promise<Created & { job: Job<RefundJobData> | null }> {
     if (r.status !== RefundStatus.PENDING) return { ...r, job: null };
     try {
       return { ...r, job: await enqueueRefund(this.queue, { ...data, refundId: r.refundId }) };
