@@ -3,11 +3,13 @@ import { LRUCache } from 'lru-cache';
 import { ProductStatus } from '@bazaar/contracts';
 import type { CatalogRepository, ProductPricing } from '@bazaar/db';
 import type { Metrics, RedisKeys } from '@bazaar/platform';
+import { CoalescedLoads } from './coalesced-loads';
 
 /**
  * What the accept path needs of a product (price, name, store, status),
  * without a MySQL round trip per request: an in-process LRU with a short TTL
  * in front of a Redis snapshot; MySQL (a replica) only on a miss of both.
+ * Concurrent misses of one product share one load.
  */
 export class ProductPricingCache {
   private readonly local = new LRUCache<number, ProductPricing>({ max: 50_000, ttl: 2_000 });
@@ -23,7 +25,7 @@ export class ProductPricingCache {
   /** Products by id; ids that do not exist (or are deleted) are absent from the map. */
   async getMany(ids: number[]): Promise<Map<number, ProductPricing>> {
     const out = new Map<number, ProductPricing>();
-    let missing = ids.filter((id) => {
+    const missing = ids.filter((id) => {
       const hit = this.local.get(id);
       if (hit) out.set(id, hit);
       return !hit;
@@ -32,8 +34,14 @@ export class ProductPricingCache {
     if (missing.length === 0) return this.live(out);
     this.metrics.cacheRequests.inc({ cache: 'pricing_local', result: 'miss' }, missing.length);
 
-    const cached = await Promise.all(missing.map((id) => this.redis.get(this.keys.productSnapshot(id))));
-    missing = missing.filter((id, i) => {
+    for (const [id, p] of await this.shared.get(missing)) out.set(id, p);
+    return this.live(out);
+  }
+
+  private readonly shared = new CoalescedLoads<ProductPricing>(async (ids) => {
+    const out = new Map<number, ProductPricing>();
+    const cached = await Promise.all(ids.map((id) => this.redis.get(this.keys.productSnapshot(id))));
+    const missing = ids.filter((id, i) => {
       const raw = cached[i];
       if (!raw) return true;
       const p = JSON.parse(raw) as ProductPricing;
@@ -49,8 +57,8 @@ export class ProductPricingCache {
         out.set(p.id, p);
       }
     }
-    return this.live(out);
-  }
+    return out;
+  });
 
   /** Another process changed the product (pub/sub): the next order reads its new snapshot from Redis. */
   forget(productId: number): void {

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { CatalogRepository, StoreProfile } from '@bazaar/db';
 import type { Metrics, RedisKeys } from '@bazaar/platform';
+import { CoalescedLoads } from './coalesced-loads';
 
 /**
  * What the accept path needs of a store (open or closed, opening hours, time
@@ -9,7 +10,7 @@ import type { Metrics, RedisKeys } from '@bazaar/platform';
  * LRU with a 2 s TTL in front of a Redis snapshot that every store change
  * rewrites; MySQL (a replica) only when both miss. So a change is seen by
  * every api process within 2 s, and an accept keeps working with MySQL down
- * while the snapshot lives.
+ * while the snapshot lives. Concurrent misses of one store share one load.
  */
 export class StoreProfileCache {
   private readonly local = new LRUCache<number, StoreProfile>({ max: 20_000, ttl: 2_000 });
@@ -24,16 +25,22 @@ export class StoreProfileCache {
 
   async getMany(ids: number[]): Promise<Map<number, StoreProfile>> {
     const out = new Map<number, StoreProfile>();
-    let missing = [...new Set(ids)].filter((id) => {
+    const missing = [...new Set(ids)].filter((id) => {
       const hit = this.local.get(id);
       if (hit) out.set(id, hit);
       return !hit;
     });
     if (missing.length === 0) return out;
     this.metrics.cacheRequests.inc({ cache: 'store_local', result: 'miss' }, missing.length);
+    for (const [id, p] of await this.shared.get(missing)) out.set(id, p);
+    return out;
+  }
+
+  private readonly shared = new CoalescedLoads<StoreProfile>(async (ids) => {
+    const out = new Map<number, StoreProfile>();
     // One GET per store, not MGET: stores' keys live in different Redis Cluster slots.
-    const cached = await Promise.all(missing.map((id) => this.redis.get(this.keys.storeProfile(id))));
-    missing = missing.filter((id, i) => {
+    const cached = await Promise.all(ids.map((id) => this.redis.get(this.keys.storeProfile(id))));
+    const missing = ids.filter((id, i) => {
       const raw = cached[i];
       if (!raw) return true;
       const p = JSON.parse(raw) as StoreProfile;
@@ -49,7 +56,7 @@ export class StoreProfileCache {
       }
     }
     return out;
-  }
+  });
 
   /** After a store change (primary committed): the snapshot every process reads next. */
   async put(p: StoreProfile): Promise<void> {
