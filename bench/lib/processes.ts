@@ -96,9 +96,18 @@ export async function startProcess(kind: Kind, name: string, opts: StartOptions)
   const prof = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
   // BENCH_NODE_ARGS: extra node flags for the api and workers (to try V8 settings; the report says which ran).
   const extra = kind === 'bare' ? [] : (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // Rate limits off (RATE_LIMITS=off): the bench fires thousands of calls from one address and a few users on purpose.
   const child = spawn(opts.nodePath ?? process.execPath, [...extra, ...prof, ...(kind === 'bare' ? ['--import', 'tsx'] : []), ENTRY[kind]], {
     cwd: ROOT,
-    env: { ...process.env, NODE_OPTIONS: nodeOptions(), NODE_ENV: 'production', API_HOST: '127.0.0.1', ...opts.env, [portVar]: String(port) },
+    env: {
+      ...process.env,
+      NODE_OPTIONS: nodeOptions(),
+      NODE_ENV: 'production',
+      API_HOST: '127.0.0.1',
+      RATE_LIMITS: 'off',
+      ...opts.env,
+      [portVar]: String(port),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];

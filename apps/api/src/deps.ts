@@ -44,6 +44,7 @@ import { RefundService } from './services/refund.service';
 import { FulfillmentService } from './services/fulfillment.service';
 import { StoreProfileCache } from './services/store-profile.cache';
 import { SessionService } from './services/session.service';
+import { RateLimits } from './services/rate-limits';
 import { createSubscriptionService, type SubscriptionService } from './services/subscription.service';
 import { createCouponService, type CouponService } from './services/coupon.service';
 
@@ -94,6 +95,8 @@ export interface Deps {
   subscriptions: SubscriptionService;
   /** chat.*: threads, messages, the send rate limit and the per-thread fan-out. */
   chat: ChatService;
+  /** RATE_LIMITS, counted in Redis across api processes; null when RATE_LIMITS=off. */
+  rateLimits: RateLimits | null;
   close(): Promise<void>;
 }
 
@@ -202,6 +205,7 @@ export async function createDeps(config: Config): Promise<Deps> {
     storeProfiles,
     parts,
     chat,
+    rateLimits: config.RATE_LIMITS && new RateLimits(config.RATE_LIMITS, redis, keys.prefix, metrics),
     async close() {
       await orderEvents.close();
       await chatEvents.close();

@@ -34,8 +34,8 @@ export async function buildServer(deps: Deps, logger: Logger) {
   });
   if (deps.config.API_FAST_PATHS) {
     // products.get and products.list straight from their caches (same wire format); whatever they do not serve goes on to tRPC.
-    const getPath = productGetFastPath(deps.productDetails, deps.metrics);
-    const listPath = productListFastPath(deps.productLists, deps.metrics);
+    const getPath = productGetFastPath(deps.productDetails, deps.metrics, deps.rateLimits);
+    const listPath = productListFastPath(deps.productLists, deps.metrics, deps.rateLimits);
     // Callback style, so that every other request passes with one or two synchronous checks and no promise.
     app.addHook('onRequest', (req, reply, done) => {
       const [fastPath, name] = mayServe(req) ? [getPath, 'products.get'] : mayServeList(req) ? [listPath, 'products.list'] : [null, ''];
@@ -65,12 +65,18 @@ export async function buildServer(deps: Deps, logger: Logger) {
   app.get('/metrics', async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
 
   const createContext = createContextFactory(deps);
+  if (deps.rateLimits) {
+    const unknown = deps.rateLimits.named().filter((p) => !(p in appRouter._def.procedures));
+    if (unknown.length) logger.warn({ procedures: unknown }, 'RATE_LIMITS names procedures the api does not have; their limits apply to nothing');
+  }
   const trpcOptions = {
     router: appRouter,
     createContext,
     onError: ({ error, path }) => {
       if (error.code === 'INTERNAL_SERVER_ERROR') logger.error({ err: error.cause ?? error, path }, 'tRPC internal error');
     },
+    // RateLimit-Limit/-Remaining/-Reset (and Retry-After on a 429): the most restrictive limit the request's calls met.
+    responseMeta: ({ ctx }) => (ctx ? { headers: ctx.rateLimits.headers() } : {}),
   } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'];
   // orders.place through a caller, answered as the adapter answers (everything it does not take goes to the adapter).
   if (deps.config.API_FAST_PATHS)

@@ -60,14 +60,36 @@ const timed = t.middleware(async ({ ctx, path, next }) => {
   return result;
 });
 
-export const publicProcedure = t.procedure.use(timed);
+/**
+ * Rate limits (RATE_LIMITS; services/rate-limits.ts) sit here, at the procedure, not in an HTTP-layer plugin: one
+ * request may carry a batch of procedures (`/trpc/a,b?batch=1`), each counted as itself, and orders.place's fast
+ * path answers outside tRPC's route yet through these same middlewares. Per IP on every procedure, before
+ * authentication (password guessing, signups); per user once the session is known (below).
+ */
+const limitedByIp = t.middleware(async ({ ctx, path, next }) => {
+  const limits = ctx.deps.rateLimits;
+  if (limits) await limits.take(path, 'ip', ctx.ip, ctx);
+  return next();
+});
 
-/** Resolves the bearer token to a session; narrows ctx.user. */
-export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+/** After `.input(…)`: counts the call against the account it names (auth.login: guesses at one account from many addresses). */
+export const limitedByEmail = t.middleware(async ({ ctx, path, input, next }) => {
+  const limits = ctx.deps.rateLimits;
+  const email = (input as { email?: unknown } | undefined)?.email;
+  if (limits && typeof email === 'string') await limits.take(path, 'email', email, ctx);
+  return next();
+});
+
+export const publicProcedure = t.procedure.use(timed).use(limitedByIp);
+
+/** Resolves the bearer token to a session; narrows ctx.user. Then the per-user rate limit of the procedure, if any. */
+export const protectedProcedure = publicProcedure.use(async ({ ctx, path, next }) => {
   const token = /^Bearer\s+(\S+)\s*$/i.exec(ctx.authorization ?? '')?.[1];
   if (!token) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'sign in first: Authorization: Bearer <token>' });
   const session = await ctx.deps.sessions.resolve(token);
   if (!session) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'the token is unknown or has expired' });
+  const limits = ctx.deps.rateLimits;
+  if (limits) await limits.take(path, 'user', session.userId, ctx);
   return next({ ctx: { ...ctx, user: session, token, log: ctx.log.child({ userId: session.userId }) } });
 });
 

@@ -4,10 +4,26 @@ interface Wire {
   status: number;
   contentType: string | null;
   vary: string | null;
+  /** RateLimit-Limit / -Remaining and whether Retry-After and RateLimit-Reset came (their seconds may differ by one between two calls). */
+  rateLimit: [string | null, string | null, boolean, boolean];
   body: string;
 }
 
 const ULID = /"[0-9A-HJKMNP-TV-Z]{26}"/g;
+/** Everything but the limits that always let every call through, for the byte-for-byte cases below. */
+const OTHER_LIMITS_OFF = '*=ip:off;auth.signup=ip:off;auth.login=ip:off,email:off';
+
+/** An answer as compared: the order id aside (a fresh ULID each time), and seconds to wait, which may differ by one. */
+function wire(res: Response, text: string): Wire {
+  const h = (name: string) => res.headers.get(name);
+  return {
+    status: res.status,
+    contentType: h('content-type'),
+    vary: h('vary'),
+    rateLimit: [h('ratelimit-limit'), h('ratelimit-remaining'), h('retry-after') !== null, h('ratelimit-reset') !== null],
+    body: text.replace(ULID, '"<ulid>"').replace(/"retryAfterSeconds":\d+/, '"retryAfterSeconds":"<s>"'),
+  };
+}
 
 /**
  * orders.place's fast path against the tRPC adapter, byte for byte: two apis on the same database and Redis,
@@ -16,7 +32,11 @@ const ULID = /"[0-9A-HJKMNP-TV-Z]{26}"/g;
  * — valid input, every kind of bad input, every refusal — the order id aside (a fresh ULID each time), and the
  * framing aside (a Content-Length where the adapter streams chunked).
  */
-describe('orders.place fast path: the same bytes as the tRPC adapter', () => {
+describe.each<[string, Record<string, string>]>([
+  ['rate limits off', {}],
+  // The same cases with limits on, generous enough that none is refused (one describe below hits them).
+  ['rate limits on', { RATE_LIMITS: `${OTHER_LIMITS_OFF};orders.place=user:1000/600,ip:off` }],
+])('orders.place fast path: the same bytes as the tRPC adapter (%s)', (_name, limitEnv) => {
   let fast: TestApi;
   let plain: TestApi;
   const f = {} as {
@@ -28,7 +48,7 @@ describe('orders.place fast path: the same bytes as the tRPC adapter', () => {
   };
 
   beforeAll(async () => {
-    [fast, plain] = await Promise.all([startTestApi({ API_FAST_PATHS: 'true' }), startTestApi({ API_FAST_PATHS: 'false' })]);
+    [fast, plain] = await Promise.all([startTestApi({ API_FAST_PATHS: 'true', ...limitEnv }), startTestApi({ API_FAST_PATHS: 'false', ...limitEnv })]);
     const [a, b] = await Promise.all([newAccount(fast, 'CUSTOMER'), newAccount(plain, 'CUSTOMER')]);
     for (const c of [a, b]) await c.client.wallet.charge.mutate({ amount: 100_000, idempotencyKey: 'fast-path-topup' });
     const [sa, sb] = await Promise.all([newAccount(fast, 'SELLER'), newAccount(plain, 'SELLER')]);
@@ -61,7 +81,7 @@ describe('orders.place fast path: the same bytes as the tRPC adapter', () => {
     const length = res.headers.get('content-length');
     if (length !== null) expect(Number(length)).toBe(Buffer.byteLength(text));
     framings.push(length === null ? 'chunked' : 'length');
-    return { status: res.status, contentType: res.headers.get('content-type'), vary: res.headers.get('vary'), body: text.replace(ULID, '"<ulid>"') };
+    return wire(res, text);
   }
 
   /** The same call through both apis, each as its own customer (or seller, or nobody): the same answer. */
@@ -91,8 +111,8 @@ describe('orders.place fast path: the same bytes as the tRPC adapter', () => {
     expect(framings).toEqual(['length', 'chunked']);
     expect(first).toMatchObject({ status: 200, contentType: 'application/json' });
     expect(JSON.parse(first.body)).toEqual({ result: { data: { orderId: '<ulid>', status: 'PENDING' } } });
-    // The retry (same key, same input) answers the same order.
-    expect(await same(() => input)).toEqual(first);
+    // The retry (same key, same input) answers the same order (it is a call, so it counts: one point less remains).
+    expect({ ...(await same(() => input)), rateLimit: first.rateLimit }).toEqual(first);
   });
 
   it.each<[string, () => unknown]>([
@@ -164,5 +184,53 @@ describe('orders.place fast path: the same bytes as the tRPC adapter', () => {
     await same(() => input);
     const conflict = await same(() => ({ ...input, items: [{ productId: f.productId, quantity: 2 }] }));
     expect(conflict.status).toBe(409);
+  });
+});
+
+describe('orders.place fast path: a 429 is the same through both', () => {
+  let fast: TestApi;
+  let plain: TestApi;
+  const env = { RATE_LIMITS: `${OTHER_LIMITS_OFF};orders.place=user:2/600,ip:off` };
+
+  beforeAll(async () => {
+    [fast, plain] = await Promise.all([startTestApi({ API_FAST_PATHS: 'true', ...env }), startTestApi({ API_FAST_PATHS: 'false', ...env })]);
+  });
+  afterAll(async () => {
+    await fast?.close();
+    await plain?.close();
+  });
+
+  it('the limit’s headers on each answer, then the same TOO_MANY_REQUESTS with Retry-After and data.retryAfterSeconds', async () => {
+    const [a, b] = await Promise.all([newAccount(fast, 'CUSTOMER'), newAccount(plain, 'CUSTOMER')]);
+    const { product } = await newProduct(fast, { stock: 100, price: 100 });
+    for (const c of [a, b]) await c.client.wallet.charge.mutate({ amount: 10_000, idempotencyKey: 'fast-path-429-topup' });
+    let n = 0;
+    const send = async (api: TestApi, token: string, key: string) => {
+      const body = JSON.stringify({ idempotencyKey: key, items: [{ productId: product.id, quantity: 1 }], paymentMethod: 'BALANCE', fulfillment: DELIVERY });
+      const res = await fetch(`${api.url}/trpc/orders.place`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body,
+      });
+      return { res, wire: wire(res, await res.text()) };
+    };
+    const answers: Wire[] = [];
+    for (let i = 0; i < 4; i++) {
+      const key = `fast-path-429-${Date.now()}-${n++}`;
+      const x = await send(fast, a.token, key);
+      const y = await send(plain, b.token, key);
+      expect(x.wire).toEqual(y.wire);
+      answers.push(x.wire);
+      if (x.wire.status === 429) {
+        for (const r of [x.res, y.res]) expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(599);
+      }
+    }
+    expect(answers.map((w) => [w.status, ...w.rateLimit])).toEqual([
+      [200, '2', '1', false, true],
+      [200, '2', '0', false, true],
+      [429, '2', '0', true, true],
+      [429, '2', '0', true, true],
+    ]);
+    expect(JSON.parse(answers[2]!.body)).toMatchObject({ error: { data: { code: 'TOO_MANY_REQUESTS', httpStatus: 429, path: 'orders.place' } } });
   });
 });

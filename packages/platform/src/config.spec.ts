@@ -41,3 +41,46 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ API_PORT: '-1', WORKER_CONCURRENCY: 'x' })).toThrow(/API_PORT[\s\S]*WORKER_CONCURRENCY/);
   });
 });
+
+describe('RATE_LIMITS', () => {
+  const limits = (value?: string) => loadConfig(value === undefined ? {} : { RATE_LIMITS: value }).RATE_LIMITS;
+
+  it('has production defaults: auth.login per IP and per email, signups per IP, orders and coupon claims per user, 600/60 s per IP for the rest', () => {
+    expect(limits()).toEqual({
+      '*': { ip: { points: 600, seconds: 60 } },
+      'auth.login': { ip: { points: 10, seconds: 60 }, email: { points: 5, seconds: 60 } },
+      'auth.signup': { ip: { points: 5, seconds: 3600 } },
+      'orders.place': { user: { points: 20, seconds: 1 }, ip: { points: 100, seconds: 1 } },
+      'coupons.claim': { user: { points: 10, seconds: 10 } },
+    });
+  });
+
+  it('is null when off', () => {
+    expect(limits('off')).toBeNull();
+    expect(limits(' off ')).toBeNull();
+  });
+
+  it('lays entries over the defaults scope by scope; scope:off drops one; * is every other procedure', () => {
+    const t = limits('orders.place=user:3/2; auth.login=email:off ;*=ip:50/10,user:100/60;chat.send=user:5/1')!;
+    expect(t['orders.place']).toEqual({ user: { points: 3, seconds: 2 }, ip: { points: 100, seconds: 1 } });
+    expect(t['auth.login']).toEqual({ ip: { points: 10, seconds: 60 }, email: null });
+    expect(t['*']).toEqual({ ip: { points: 50, seconds: 10 }, user: { points: 100, seconds: 60 } });
+    expect(t['chat.send']).toEqual({ user: { points: 5, seconds: 1 } });
+    expect(t['auth.signup']).toEqual({ ip: { points: 5, seconds: 3600 } });
+  });
+
+  it.each([
+    ['orders.place', 'no = sign'],
+    ['orders.place=user', 'no limit'],
+    ['orders.place=user:0/1', 'zero points'],
+    ['orders.place=user:5/0', 'a zero window'],
+    ['orders.place=user:5/86401', 'a window over a day'],
+    ['orders.place=user:5/1.5', 'a fractional window'],
+    ['orders.place=device:5/1', 'an unknown scope'],
+    ['orders.place=email:5/60', 'email on another procedure than auth.login'],
+    ['orders=user:5/1', 'a procedure without a router'],
+    ['on', 'neither off nor entries'],
+  ])('refuses %s (%s), naming RATE_LIMITS', (value) => {
+    expect(() => loadConfig({ RATE_LIMITS: value })).toThrow(/RATE_LIMITS/);
+  });
+});

@@ -127,6 +127,45 @@ export const configSchema = z.object({
   /** chat.send: at most this many sends per user in each window of CHAT_SEND_WINDOW_SECONDS (across api processes). */
   CHAT_SEND_LIMIT: positiveInt(100_000).default(30),
   CHAT_SEND_WINDOW_SECONDS: positiveInt(3600).default(10),
+  /**
+   * Rate limits per procedure (apps/api/src/services/rate-limits.ts; README, "Rate limits"), counted in Redis across
+   * api processes. `off` turns them all off (benchmarks, the test suites); otherwise `;`-separated entries
+   * `procedure=scope:points/seconds[,scope:points/seconds…]` laid over the defaults below, scope by scope. Scopes: `ip`
+   * (any procedure, counted before authentication), `user` (signed-in procedures), `email` (auth.login's target account).
+   * `*` stands for every procedure without a value of its own for that scope; `scope:off` drops one. Parsed into
+   * { procedure: { ip?, user?, email? } } with null for a scope turned off, or null for all off.
+   */
+  RATE_LIMITS: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      if (value.trim() === 'off') return null;
+      const defaults = '*=ip:600/60; auth.login=ip:10/60,email:5/60; auth.signup=ip:5/3600; orders.place=user:20/1,ip:100/1; coupons.claim=user:10/10';
+      type Limit = { points: number; seconds: number } | null;
+      const table: Record<string, { ip?: Limit; user?: Limit; email?: Limit }> = {};
+      const entries = `${defaults};${value}`.split(';').map((e) => e.trim());
+      for (const entry of entries.filter(Boolean)) {
+        const m = /^(\*|[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)+)=(.+)$/.exec(entry);
+        if (!m) {
+          ctx.addIssue({ code: 'custom', message: `"${entry}": expected procedure=scope:points/seconds (e.g. auth.login=ip:10/60)` });
+          continue;
+        }
+        const procedure = m[1]!;
+        const rules = (table[procedure] ??= {});
+        for (const rule of m[2]!.split(',').map((r) => r.trim())) {
+          const r = /^(ip|user|email):(?:(off)|([0-9]{1,9})\/([0-9]{1,6}))$/.exec(rule);
+          const [points, seconds] = [Number(r?.[3]), Number(r?.[4])];
+          if (!r || (!r[2] && (points < 1 || seconds < 1 || seconds > 86_400))) {
+            ctx.addIssue({ code: 'custom', message: `"${rule}" in "${entry}": expected ip|user|email:points/seconds (1 s to 1 day) or scope:off` });
+          } else if (r[1] === 'email' && procedure !== 'auth.login') {
+            ctx.addIssue({ code: 'custom', message: `"${entry}": the email scope is auth.login's only` });
+          } else {
+            rules[r[1] as 'ip' | 'user' | 'email'] = r[2] ? null : { points, seconds };
+          }
+        }
+      }
+      return table;
+    }),
   BULL_BOARD_USER: z.string().min(1).default('admin'),
   BULL_BOARD_PASSWORD: z.string().min(8, 'at least 8 characters').default('bazaar-admin'),
   SHUTDOWN_TIMEOUT_MS: positiveInt(120_000).default(10_000),

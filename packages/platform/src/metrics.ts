@@ -186,6 +186,12 @@ export function createMetrics(service: string, opts: MetricsOptions = {}) {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    rateLimited: new Counter({
+      name: 'bazaar_rate_limited_total',
+      help: 'Calls refused with TOO_MANY_REQUESTS by the per-procedure rate limits, by procedure and scope (user, ip, email)',
+      labelNames: ['procedure', 'scope'] as const,
+      registers: [registry],
+    }),
   };
   return m;
 }

@@ -49,11 +49,13 @@ export function orderPlaceFastPath(
       }
       // Written straight to the socket, head and body in one write, as products.get's fast path does.
       reply.hijack();
+      // With the RateLimit-* headers (and Retry-After on a 429) that responseMeta adds to the adapter's answers.
       reply.raw.writeHead(status, {
         vary: 'trpc-accept, accept',
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(body),
         'x-request-id': String(req.id),
+        ...ctx.rateLimits.headers(),
       });
       reply.raw.end(body);
     });

@@ -2,6 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { productGetInput } from '@bazaar/contracts';
 import type { Metrics } from '@bazaar/platform';
 import type { ProductDetailCache, ProductRead } from '../services/product-detail.cache';
+import type { RateLimits } from '../services/rate-limits';
+import { fastPathLimit } from './fast-path-limit';
 import { isStreamRequest } from './stream-request';
 
 const PATH = '/trpc/products.get';
@@ -20,12 +22,14 @@ const PATH = '/trpc/products.get';
  * found product is answered here (its view counted once); an unknown one
  * counts nothing, so tRPC's second look counts nothing either.
  */
-export function productGetFastPath(products: ProductDetailCache, metrics: Metrics) {
+export function productGetFastPath(products: ProductDetailCache, metrics: Metrics, limits: RateLimits | null = null) {
   return async function fastPath(req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
     if (!mayServe(req)) return false;
     const started = process.hrtime.bigint();
     const call = parse(req.url);
     if (!call) return false;
+    const limitHeaders = await fastPathLimit(limits, 'products.get', req, call.productIds.length);
+    if (!limitHeaders) return false;
     let body: string;
     if (call.batch) {
       const reads = await Promise.all(call.productIds.map((id) => products.read(id)));
@@ -44,6 +48,7 @@ export function productGetFastPath(products: ProductDetailCache, metrics: Metric
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(body),
       'x-request-id': String(req.id),
+      ...limitHeaders,
     });
     reply.raw.end(body);
     metrics.httpDuration.observe({ procedure: 'products.get', code: 'OK' }, Number(process.hrtime.bigint() - started) / 1e9);

@@ -4,6 +4,8 @@ import type { ProductListFilter } from '@bazaar/db';
 import type { Metrics } from '@bazaar/platform';
 import { listFilterOf } from '../routers/products/list.request';
 import type { ProductListCache } from '../services/product-list.cache';
+import type { RateLimits } from '../services/rate-limits';
+import { fastPathLimit } from './fast-path-limit';
 import { isStreamRequest } from './stream-request';
 
 const PATH = '/trpc/products.list';
@@ -23,12 +25,14 @@ const PROCEDURE = 'products.list';
  * answers with its own errors. Reads count nothing, so a second look by tRPC
  * changes nothing.
  */
-export function productListFastPath(lists: ProductListCache, metrics: Metrics) {
+export function productListFastPath(lists: ProductListCache, metrics: Metrics, limits: RateLimits | null = null) {
   return async function fastPath(req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
     if (!mayServeList(req)) return false;
     const started = process.hrtime.bigint();
     const call = parse(req.url);
     if (!call) return false;
+    const limitHeaders = await fastPathLimit(limits, PROCEDURE, req, call.filters.length);
+    if (!limitHeaders) return false;
     let body: Buffer;
     if (call.batch) {
       const n = call.filters.length;
@@ -44,6 +48,7 @@ export function productListFastPath(lists: ProductListCache, metrics: Metrics) {
       vary: 'trpc-accept, accept',
       'content-type': 'application/json',
       'x-request-id': String(req.id),
+      ...limitHeaders,
       'transfer-encoding': 'chunked',
     });
     reply.raw.end(body);

@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { loginInput, signupInput, type UserView } from '@bazaar/contracts';
 import { DuplicateEmailError, type UserEntity } from '@bazaar/db';
-import { protectedProcedure, publicProcedure, router } from '../../trpc';
+import { limitedByEmail, protectedProcedure, publicProcedure, router } from '../../trpc';
 
 export const toUserView = (u: UserEntity): UserView => ({ id: u.id, email: u.email, name: u.name, role: u.role, createdAt: u.createdAt.toISOString() });
 
@@ -17,12 +17,17 @@ export const authRouter = router({
     }
   }),
 
-  login: publicProcedure.input(loginInput).mutation(async ({ ctx, input }) => {
-    const user = await ctx.deps.users.findByEmail(input.email);
-    const ok = await ctx.deps.passwords.verify(user?.passwordHash ?? null, input.password);
-    if (!user || !ok) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'wrong email or password' });
-    return ctx.deps.sessions.issue({ userId: user.id, role: user.role });
-  }),
+  // Every attempt counts against the address it names (RATE_LIMITS auth.login email), right or wrong: counted atomically
+  // before the password is checked, so a burst of parallel guesses cannot slip past the limit.
+  login: publicProcedure
+    .input(loginInput)
+    .use(limitedByEmail)
+    .mutation(async ({ ctx, input }) => {
+      const user = await ctx.deps.users.findByEmail(input.email);
+      const ok = await ctx.deps.passwords.verify(user?.passwordHash ?? null, input.password);
+      if (!user || !ok) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'wrong email or password' });
+      return ctx.deps.sessions.issue({ userId: user.id, role: user.role });
+    }),
 
   me: protectedProcedure.query(async ({ ctx }) => {
     const user = await ctx.deps.users.findById(ctx.user.userId);
