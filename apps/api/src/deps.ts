@@ -12,6 +12,7 @@ import {
   QuestionsRepository,
   RefundsRepository,
   UsersRepository,
+  WaitingRoomRepository,
   WalletRepository,
   createDataSource,
 } from '@bazaar/db';
@@ -22,11 +23,13 @@ import {
   PopularProductsStore,
   ProductViewsStore,
   SoldOutGate,
+  WaitingRoomStore,
   createOrdersQueue,
   createRefundsQueue,
   type OrdersQueueData,
   type RefundJobData,
 } from '@bazaar/queue';
+import { AdmissionTokens } from './services/admission-tokens';
 import { ChatEventsHub } from './services/chat-events.hub';
 import { ChatService } from './services/chat.service';
 import { OrderAcceptanceService } from './services/order-acceptance.service';
@@ -47,6 +50,7 @@ import { SessionService } from './services/session.service';
 import { RateLimits } from './services/rate-limits';
 import { createSubscriptionService, type SubscriptionService } from './services/subscription.service';
 import { createCouponService, type CouponService } from './services/coupon.service';
+import { WaitingRoomService } from './services/waiting-room.service';
 
 /** Everything the API's procedures use, built once per process. */
 export interface Deps {
@@ -97,6 +101,9 @@ export interface Deps {
   chat: ChatService;
   /** RATE_LIMITS, counted in Redis across api processes; null when RATE_LIMITS=off. */
   rateLimits: RateLimits | null;
+  /** waitingRoom.*: events, lines and admission tokens (the admission loop is the scheduler's). */
+  waitingRoom: WaitingRoomService;
+  admissionTokens: AdmissionTokens;
   close(): Promise<void>;
 }
 
@@ -155,6 +162,8 @@ export async function createDeps(config: Config): Promise<Deps> {
     sendLimit: config.CHAT_SEND_LIMIT,
     windowSeconds: config.CHAT_SEND_WINDOW_SECONDS,
   });
+  const admissionTokens = new AdmissionTokens(config.ADMISSION_TOKEN_KEYS, config.ADMISSION_TOKEN_KEYS_FILE);
+  const waitingRoom = new WaitingRoomService(new WaitingRoomRepository(ds), catalog, new WaitingRoomStore(redis, keys), gate, admissionTokens);
   return {
     config,
     metrics,
@@ -194,6 +203,7 @@ export async function createDeps(config: Config): Promise<Deps> {
       coupons,
       config.REWARD_BPS,
       storeProfiles,
+      admissionTokens,
     ),
     orderQueries: new OrderQueryService(store, orders, metrics, parts),
     orderEvents,
@@ -205,6 +215,8 @@ export async function createDeps(config: Config): Promise<Deps> {
     storeProfiles,
     parts,
     chat,
+    waitingRoom,
+    admissionTokens,
     rateLimits: config.RATE_LIMITS && new RateLimits(config.RATE_LIMITS, redis, keys.prefix, metrics),
     async close() {
       await orderEvents.close();

@@ -11,6 +11,7 @@ import { refundsRouter } from './routers/refunds/_router';
 import { storesRouter } from './routers/stores/_router';
 import { subscriptionsRouter } from './routers/subscriptions/_router';
 import { walletRouter } from './routers/wallet/_router';
+import { waitingRoomRouter } from './routers/waiting-room/_router';
 import { router } from './trpc';
 
 export const appRouter = router({
@@ -27,6 +28,7 @@ export const appRouter = router({
   fulfillment: fulfillmentRouter,
   subscriptions: subscriptionsRouter,
   chat: chatRouter,
+  waitingRoom: waitingRoomRouter,
 });
 
 export type AppRouter = typeof appRouter;

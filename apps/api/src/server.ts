@@ -9,6 +9,7 @@ import { createContextFactory } from './context';
 import { orderPlaceFastPath } from './http/order-place.fast-path';
 import { mayServe, productGetFastPath } from './http/product-get.fast-path';
 import { mayServeList, productListFastPath } from './http/product-list.fast-path';
+import { mayServeRoomStatus, roomStatusFastPath } from './http/room-status.fast-path';
 import type { Deps } from './deps';
 import { appRouter, type AppRouter } from './router';
 
@@ -33,12 +34,19 @@ export async function buildServer(deps: Deps, logger: Logger) {
     reply.header('x-request-id', req.id);
   });
   if (deps.config.API_FAST_PATHS) {
-    // products.get and products.list straight from their caches (same wire format); whatever they do not serve goes on to tRPC.
+    // products.get and products.list straight from their caches, waitingRoom.status from its room (same wire format); whatever they do not serve goes on to tRPC.
     const getPath = productGetFastPath(deps.productDetails, deps.metrics, deps.rateLimits);
     const listPath = productListFastPath(deps.productLists, deps.metrics, deps.rateLimits);
+    const roomPath = roomStatusFastPath(deps.waitingRoom, deps.sessions, deps.metrics, deps.rateLimits);
     // Callback style, so that every other request passes with one or two synchronous checks and no promise.
     app.addHook('onRequest', (req, reply, done) => {
-      const [fastPath, name] = mayServe(req) ? [getPath, 'products.get'] : mayServeList(req) ? [listPath, 'products.list'] : [null, ''];
+      const [fastPath, name] = mayServe(req)
+        ? [getPath, 'products.get']
+        : mayServeList(req)
+          ? [listPath, 'products.list']
+          : mayServeRoomStatus(req)
+            ? [roomPath, 'waitingRoom.status']
+            : [null, ''];
       if (!fastPath) return done();
       fastPath(req, reply).then(
         (served) => {

@@ -74,6 +74,10 @@ const PROCEDURES: Record<string, Kind> = {
   'chat.history': 'query',
   'chat.threads': 'query',
   'chat.markRead': 'mutation',
+  'waitingRoom.createEvent': 'mutation',
+  'waitingRoom.get': 'query',
+  'waitingRoom.enter': 'mutation',
+  'waitingRoom.status': 'query',
 };
 
 /** Subscriptions run over SSE; their refusals are tested end to end (test/e2e/order-slice.e2e.spec.ts, test/e2e/chat.e2e.spec.ts). */
@@ -865,6 +869,9 @@ describe('bad input on every procedure, over HTTP', () => {
         c('51 lines', (v) => ({ ...v, items: Array.from({ length: LIMITS.maxLinesPerOrder + 1 }, (_, i) => ({ productId: i + 1, quantity: 1 })) }), 'items'),
         c('both items and fromCart', (v) => ({ ...v, fromCart: true }), 'items', 'fromCart'),
         c('fromCart false', ({ items: _i, ...v }) => ({ ...v, fromCart: false }), 'fromCart'),
+        c('admissionToken empty', (v) => ({ ...v, admissionToken: '' }), 'admissionToken'),
+        c('admissionToken 201 characters', (v) => ({ ...v, admissionToken: 't'.repeat(201) }), 'admissionToken'),
+        c('admissionToken a number', (v) => ({ ...v, admissionToken: 42 }), 'admissionToken'),
         c('quantity zero', (v) => line(v, { quantity: 0 }), 'items.0.quantity'),
         c('quantity negative', (v) => line(v, { quantity: -1 }), 'items.0.quantity'),
         c('quantity fractional', (v) => line(v, { quantity: 0.5 }), 'items.0.quantity'),
@@ -1819,6 +1826,58 @@ describe('bad input on every procedure, over HTTP', () => {
     });
   });
 
+  describe('waitingRoom.*', () => {
+    const expectNoEvent = async () => {
+      const [row] = await selectRows<{ n: number | string }>(api.deps.ds, 'SELECT COUNT(*) n FROM waiting_room_events WHERE created_by IN (?, ?)', [
+        f.sellerA.userId,
+        f.admin.userId,
+      ]);
+      expect(Number(row!.n)).toBe(0);
+    };
+    type Create = { productIds: number[]; opensAt: string; closesAt?: string; admitPerSecond: number; maxActive?: number; tokenTtlSeconds?: number };
+    const ev = caseFor<Create>();
+    table(
+      'waitingRoom.createEvent',
+      () => f.sellerA.token,
+      () => ({ productIds: [f.sellerA.productId], opensAt: inDays(30), admitPerSecond: 10 }),
+      [
+        ...junk<Create>(),
+        ev('productIds missing', ({ productIds: _p, ...v }) => v, 'productIds'),
+        ev('productIds empty', (v) => ({ ...v, productIds: [] }), 'productIds'),
+        ev('51 products', (v) => ({ ...v, productIds: Array.from({ length: 51 }, (_, i) => i + 1) }), 'productIds'),
+        ev('a product twice', (v) => ({ ...v, productIds: [f.sellerA.productId, f.sellerA.productId] }), 'productIds'),
+        ev('a product id a string', (v) => ({ ...v, productIds: ['1'] }), 'productIds.0'),
+        ev('a product id negative', (v) => ({ ...v, productIds: [-1] }), 'productIds.0'),
+        ev('an unknown product', (v) => ({ ...v, productIds: [f.sellerA.productId, UNKNOWN_ID] }), 'productIds.1'),
+        ev('opensAt missing', ({ opensAt: _o, ...v }) => v, 'opensAt'),
+        ev('opensAt not a date', (v) => ({ ...v, opensAt: 'tomorrow' }), 'opensAt'),
+        ev('opensAt without an offset', (v) => ({ ...v, opensAt: '2030-01-01T09:00:00' }), 'opensAt'),
+        ev('opensAt a number', (v) => ({ ...v, opensAt: Date.now() }), 'opensAt'),
+        ev('closesAt before opensAt', (v) => ({ ...v, closesAt: inDays(29) }), 'closesAt'),
+        ev('closesAt 31 days after opensAt', (v) => ({ ...v, closesAt: inDays(61) }), 'closesAt'),
+        ev('the whole event in the past', (v) => ({ ...v, opensAt: inDays(-3), closesAt: inDays(-2) }), 'closesAt'),
+        ev('admitPerSecond 0', (v) => ({ ...v, admitPerSecond: 0 }), 'admitPerSecond'),
+        ev('admitPerSecond 10,001', (v) => ({ ...v, admitPerSecond: 10_001 }), 'admitPerSecond'),
+        ev('admitPerSecond fractional', (v) => ({ ...v, admitPerSecond: 1.5 }), 'admitPerSecond'),
+        ev('maxActive 0', (v) => ({ ...v, maxActive: 0 }), 'maxActive'),
+        ev('tokenTtlSeconds 29', (v) => ({ ...v, tokenTtlSeconds: 29 }), 'tokenTtlSeconds'),
+        ev('tokenTtlSeconds 3,601', (v) => ({ ...v, tokenTtlSeconds: 3_601 }), 'tokenTtlSeconds'),
+      ],
+      expectNoEvent,
+    );
+    for (const path of ['waitingRoom.enter', 'waitingRoom.status']) {
+      table(path, () => f.customer.token, () => ({ eventId: UNKNOWN_ID }), [...junk<{ eventId: number }>(), ...idCases<{ eventId: number }>('eventId')], expectNoEvent);
+    }
+    table('waitingRoom.get', () => undefined, () => ({ eventId: UNKNOWN_ID }), [...junk<{ eventId: number }>(), ...idCases<{ eventId: number }>('eventId')]);
+
+    it("another seller's product → FORBIDDEN; an unknown event → NOT_FOUND; nothing is created", async () => {
+      expectError(await send('waitingRoom.createEvent', { productIds: [f.sellerB.productId], opensAt: inDays(30), admitPerSecond: 10 }, { token: f.sellerA.token }), 'FORBIDDEN');
+      for (const path of ['waitingRoom.enter', 'waitingRoom.status']) expectError(await send(path, { eventId: UNKNOWN_ID }, { token: f.customer.token }), 'NOT_FOUND');
+      expectError(await send('waitingRoom.get', { eventId: UNKNOWN_ID }), 'NOT_FOUND');
+      await expectNoEvent();
+    });
+  });
+
   describe('authentication and roles', () => {
     /** Every protected procedure, with a valid input and the role it is for ('any': every signed-in role, checked per order). */
     type Role = 'customer' | 'seller' | 'admin' | 'any';
@@ -1904,9 +1963,12 @@ describe('bad input on every procedure, over HTTP', () => {
       ['chat.history', 'any', () => ({ threadId: f.chat.threadId })],
       ['chat.threads', 'any', () => ({ limit: 10 })],
       ['chat.markRead', 'any', () => ({ threadId: f.chat.threadId, messageId: f.chat.messageId })],
+      ['waitingRoom.createEvent', 'seller', () => ({ productIds: [f.sellerA.productId], opensAt: inDays(30), admitPerSecond: 10 })],
+      ['waitingRoom.enter', 'customer', () => ({ eventId: UNKNOWN_ID })],
+      ['waitingRoom.status', 'customer', () => ({ eventId: UNKNOWN_ID })],
     ];
     /** The public ones: the rest of the router. */
-    const PUBLIC = ['auth.signup', 'auth.login', 'stores.get', 'products.get', 'products.list', 'products.popular', 'questions.list', 'coupons.list'];
+    const PUBLIC = ['auth.signup', 'auth.login', 'stores.get', 'products.get', 'products.list', 'products.popular', 'questions.list', 'coupons.list', 'waitingRoom.get'];
     /** Tokens of the roles a procedure is not for (sellerProcedure admits admins, so a seller's procedure has only the customer). */
     const WRONG_ROLES: Record<Role, () => [name: string, token: string][]> = {
       customer: () => [

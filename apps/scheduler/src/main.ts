@@ -10,6 +10,7 @@ import {
   RefundsRepository,
   SubscriptionsRepository,
   ViewCountsRepository,
+  WaitingRoomRepository,
   createDataSource,
 } from '@bazaar/db';
 import { CatalogVersions, createLogger, createMetrics, createRedis, loadConfigOrExit, redisKeys, startHealthServer, type Logger } from '@bazaar/platform';
@@ -20,10 +21,12 @@ import {
   PopularProductsStore,
   ProductViewsStore,
   SoldOutGate,
+  WaitingRoomStore,
   createOrdersQueue,
   createRefundsQueue,
 } from '@bazaar/queue';
 import { JobLease, RedisRunCoordinator } from './cron/redis-run-coordinator';
+import { AdmitWaitingRoomsLoop } from './jobs/admit-waiting-rooms.loop';
 import { ExpireCardOrdersJob } from './jobs/expire-card-orders.job';
 import { ExpirePointsJob } from './jobs/expire-points.job';
 import { FlushProductViewsJob } from './jobs/flush-product-views.job';
@@ -131,6 +134,19 @@ async function main(): Promise<void> {
   scheduleFlush();
   for (const task of tasks) await task.start();
 
+  // Waiting rooms admit every WAITING_ROOM_TICK_MS (sub-second, so a plain timer); one runner at a time by lease.
+  const admitLoop = new AdmitWaitingRoomsLoop(
+    redis,
+    keys,
+    new WaitingRoomRepository(ds),
+    new WaitingRoomStore(redis, keys),
+    gate,
+    metrics,
+    log.child({ job: AdmitWaitingRoomsLoop.NAME }),
+    { tickMs: config.WAITING_ROOM_TICK_MS, abandonAfterMs: config.WAITING_ROOM_ABANDON_SECONDS * 1000 },
+  );
+  admitLoop.start();
+
   const health = await startHealthServer({
     port: config.SCHEDULER_METRICS_PORT,
     registry: metrics.registry,
@@ -140,7 +156,7 @@ async function main(): Promise<void> {
     },
   });
   log.info(
-    { metricsPort: health.port, jobs: [...jobs.map((j) => `${j.name} ${j.schedule}`), `${FlushProductViewsJob.NAME} every ${config.VIEW_FLUSH_SECONDS}s`] },
+    { metricsPort: health.port, jobs: [...jobs.map((j) => `${j.name} ${j.schedule}`), `${FlushProductViewsJob.NAME} every ${config.VIEW_FLUSH_SECONDS}s`, `${AdmitWaitingRoomsLoop.NAME} every ${config.WAITING_ROOM_TICK_MS}ms`] },
     'scheduler started',
   );
 
@@ -150,6 +166,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     for (const task of tasks) await task.stop();
+    await admitLoop.stop();
     flushStopped = true;
     clearTimeout(flushTimer);
     await flushing;

@@ -22,6 +22,8 @@ export const FailureReason = {
   COUPON_UNAVAILABLE: 'COUPON_UNAVAILABLE',
   PAYMENT_DECLINED: 'PAYMENT_DECLINED',
   PAYMENT_ERROR: 'PAYMENT_ERROR',
+  /** A waiting-room event's product ordered without a valid admission token (refused at accept, never stored). */
+  ADMISSION_REQUIRED: 'ADMISSION_REQUIRED',
 } as const;
 export type FailureReason = (typeof FailureReason)[keyof typeof FailureReason];
 export const FAILURE_REASONS = Object.values(FailureReason) as [FailureReason, ...FailureReason[]];

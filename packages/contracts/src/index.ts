@@ -14,3 +14,4 @@ export * from './refunds.schema';
 export * from './chat.schema';
 export * from './fulfillment.schema';
 export * from './subscriptions.schema';
+export * from './waiting-room.schema';

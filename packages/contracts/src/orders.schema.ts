@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { LIMITS, id, idempotencyKey, listInput, ulid } from './common';
 import type { StorePartView } from './fulfillment.schema';
 import { FulfillmentType, PAYMENT_METHODS, PaymentMethod, type FailureReason, type OrderStatus } from './enums';
+import { admissionToken } from './waiting-room.schema';
 
 export const orderLineInput = z.strictObject({
   productId: id,
@@ -35,6 +36,8 @@ export const orderPlaceInput = z
     points: z.number().int().min(0).max(LIMITS.maxWalletBalance).optional(),
     paymentMethod: z.enum(PAYMENT_METHODS),
     paymentKey: z.string().min(1).max(200).optional(),
+    /** For a product in an open waiting-room event: the token waitingRoom.status handed out (one order per token). */
+    admissionToken: admissionToken.optional(),
     fulfillment: fulfillmentInput,
   })
   .superRefine((v, ctx) => {

@@ -21,3 +21,4 @@ export * from './repositories/fulfillment.repository';
 export * from './repositories/subscriptions.repository';
 export * from './repositories/billing-keys.repository';
 export * from './repositories/chat.repository';
+export * from './repositories/waiting-room.repository';

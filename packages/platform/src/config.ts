@@ -79,6 +79,21 @@ export const configSchema = z.object({
    */
   CUSTOMER_LOCK_MS: z.coerce.number().int().min(500).max(600_000).default(15_000),
   SCHEDULER_METRICS_PORT: port.default(9201),
+  /**
+   * Waiting-room admission tokens are signed with HMAC-SHA256 by a key ring: "kid:secret" entries, comma-separated,
+   * the first one signing and every one verifying (rotation: add the new key second everywhere, then move it first,
+   * then drop the old one once its tokens have expired). ADMISSION_TOKEN_KEYS_FILE, when set, names a file holding
+   * the ring in the same form, re-read when it changes, so keys rotate without a restart; it wins over the variable.
+   */
+  ADMISSION_TOKEN_KEYS: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,16}:[^,\s]{16,}(,[A-Za-z0-9_-]{1,16}:[^,\s]{16,})*$/, 'kid:secret entries (secret at least 16 characters), comma-separated')
+    .default('dev:bazaar-development-admission-key'),
+  ADMISSION_TOKEN_KEYS_FILE: z.string().min(1).optional(),
+  /** A waiting customer who has not polled waitingRoom.status for this long loses their place when their turn comes. */
+  WAITING_ROOM_ABANDON_SECONDS: positiveInt(3600).default(30),
+  /** How often the admission loop (one scheduler at a time) admits from each event's line. */
+  WAITING_ROOM_TICK_MS: z.coerce.number().int().min(10).max(5000).default(50),
 
   SESSION_TTL_SECONDS: positiveInt(90 * 86400).default(7 * 86400),
   IDEMPOTENCY_TTL_SECONDS: z.coerce

@@ -64,6 +64,24 @@ export function redisKeys(prefix: string) {
     gateReservedProducts: `{${prefix}:gate}:res-products`,
     gateReturned: (operationId: string) => `{${prefix}:gate}:returned:${operationId}`,
     /**
+     * A waiting-room event's mark on one of its products ("eventId|opensAtMs|closesAtMs", expiring at closesAt), in the
+     * gate's slot: the gate script refuses an order for the product without the event's admission token. The tokens
+     * orders used (field "userId:ticket" → orderId: one order per token) and the log of uses the admission loop reads.
+     */
+    gateEvent: (productId: number) => `{${prefix}:gate}:event:${productId}`,
+    gateTokensUsed: (eventId: number) => `{${prefix}:gate}:tokens-used:${eventId}`,
+    gateTokensUsedLog: (eventId: number) => `{${prefix}:gate}:tokens-used-log:${eventId}`,
+    /**
+     * A waiting-room event's line, in one slot per event so each step is one script: meta (settings, ticket
+     * sequence, admission credit, state), line (userId → ticket, first come first), seen (userId → last poll, ms),
+     * admitted (userId → token expiry, ms: admitted and unused) and grants (userId → "ticket|expiresAtMs").
+     */
+    roomMeta: (eventId: number) => `{${prefix}:wr:${eventId}}:meta`,
+    roomLine: (eventId: number) => `{${prefix}:wr:${eventId}}:line`,
+    roomSeen: (eventId: number) => `{${prefix}:wr:${eventId}}:seen`,
+    roomAdmitted: (eventId: number) => `{${prefix}:wr:${eventId}}:admitted`,
+    roomGrants: (eventId: number) => `{${prefix}:wr:${eventId}}:grants`,
+    /**
      * A first-come coupon: its meta hash (remaining, window, terms) and its holders hash (userId → A | R:<orderId> |
      * U:<orderId>), in one slot per coupon so every coupon script is atomic; both expire with the coupon.
      */

@@ -66,6 +66,47 @@ export function createMetrics(service: string, opts: MetricsOptions = {}) {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    roomAdmitted: new Counter({
+      name: 'bazaar_waiting_room_admitted_total',
+      help: 'Waiting-room callers admitted (given an admission token), by event',
+      labelNames: ['event'] as const,
+      registers: [registry],
+    }),
+    roomTokens: new Counter({
+      name: 'bazaar_waiting_room_tokens_total',
+      help: 'Admissions that ended, by event and outcome (used by an order, expired unused, abandoned: left the line by not polling)',
+      labelNames: ['event', 'outcome'] as const,
+      registers: [registry],
+    }),
+    roomWaiting: new Gauge({
+      name: 'bazaar_waiting_room_waiting',
+      help: 'Callers in an event line, as the admission loop last saw it (only the process running the loop reports)',
+      labelNames: ['event'] as const,
+      registers: [registry],
+    }),
+    roomActive: new Gauge({
+      name: 'bazaar_waiting_room_active',
+      help: 'Admitted and unused admission tokens of an event (never above its maxActive)',
+      labelNames: ['event'] as const,
+      registers: [registry],
+    }),
+    roomAdmitting: new Gauge({
+      name: 'bazaar_waiting_room_admitting',
+      help: '1 while an event should be admitting: open, not sold out, below maxActive, with callers waiting',
+      labelNames: ['event'] as const,
+      registers: [registry],
+    }),
+    roomSoldOut: new Gauge({
+      name: 'bazaar_waiting_room_sold_out',
+      help: '1 while every product of an event is sold out at the gate (the room admits nobody)',
+      labelNames: ['event'] as const,
+      registers: [registry],
+    }),
+    roomTickErrors: new Counter({
+      name: 'bazaar_waiting_room_tick_errors_total',
+      help: 'Admission-loop steps that failed (Redis or MySQL errors); the next step retries',
+      registers: [registry],
+    }),
     chatMessages: new Counter({
       name: 'bazaar_chat_messages_total',
       help: 'chat.send by outcome (sent, duplicate, conflict, rate_limited)',

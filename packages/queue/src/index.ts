@@ -6,3 +6,4 @@ export * from './order-outcome';
 export * from './product-views.store';
 export * from './popular-products.store';
 export * from './coupon-store';
+export * from './waiting-room.store';

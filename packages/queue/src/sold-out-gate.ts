@@ -3,12 +3,37 @@ import type { RedisKeys } from '@bazaar/platform';
 
 /**
  * TAKE: all lines of an order at once, or none. KEYS = n available counters,
- * then n reservation hashes, then the reserved-products set. Returns
- * {1} taken (or already taken by this order), {0, i} line i does not fit,
- * {-1, i, j, …} those lines' counters are missing (rebuild them, then retry).
+ * then n reservation hashes, then the reserved-products set, then n
+ * waiting-room event marks, then the token-use hash and log of the token's
+ * event. ARGV = orderId, n, n quantities, "userId|acceptedAtMs", n product
+ * ids, nowMs, the token's event id ('0': no token), the token's field
+ * ("userId:ticket"). Returns {1} taken (or already taken by this order),
+ * {0, i} line i does not fit, {-1, i, j, …} those lines' counters are missing
+ * (rebuild them, then retry), {2, i} line i is in an open waiting-room event
+ * and the order has no admission token of that event, {3} the token was used
+ * by another order. The admission check comes first: an order without its
+ * token never takes a unit, nor triggers a rebuild.
  */
 const TAKE_LUA = `
 local n = tonumber(ARGV[2])
+local now = tonumber(ARGV[4 + 2 * n])
+local tokenEvent = ARGV[5 + 2 * n]
+local field = ARGV[6 + 2 * n]
+local needsToken = false
+for i = 1, n do
+  local ev = redis.call('GET', KEYS[2 * n + 1 + i])
+  if ev then
+    local id, opens, closes = string.match(ev, '^(%d+)|(%d+)|(%d+)$')
+    if id and now >= tonumber(opens) and now < tonumber(closes) then
+      if id ~= tokenEvent then return {2, i} end
+      needsToken = true
+    end
+  end
+end
+if needsToken then
+  local usedBy = redis.call('HGET', KEYS[3 * n + 2], field)
+  if usedBy and usedBy ~= ARGV[1] then return {3} end
+end
 local missing = {}
 for i = 1, n do
   if redis.call('EXISTS', KEYS[i]) == 0 then missing[#missing + 1] = i end
@@ -26,7 +51,48 @@ for i = 1, n do
   redis.call('HSET', KEYS[n + i], ARGV[1], ARGV[2 + i] .. '|' .. ARGV[3 + n])
   redis.call('SADD', KEYS[2 * n + 1], ARGV[3 + n + i])
 end
+if needsToken then
+  redis.call('HSET', KEYS[3 * n + 2], field, ARGV[1])
+  redis.call('EXPIRE', KEYS[3 * n + 2], 2592000)
+  redis.call('RPUSH', KEYS[3 * n + 3], field)
+  redis.call('EXPIRE', KEYS[3 * n + 3], 2592000)
+end
 return {1}
+`;
+
+/**
+ * MARK a waiting-room event's products in the gate's slot (KEYS = their event marks; ARGV = "eventId|opensAtMs|closesAtMs",
+ * opensAtMs, closesAtMs): set where a product has no mark, has this event's, or has one of an event opening later (a
+ * product is in at most one event at a time, so the earliest unclosed event holds it). Returns the marks set.
+ */
+const MARK_EVENT_LUA = `
+local set = 0
+for i = 1, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  local opens = v and tonumber(string.match(v, '^%d+|(%d+)|'))
+  if (not v) or v == ARGV[1] or (opens and opens > tonumber(ARGV[2])) then
+    redis.call('SET', KEYS[i], ARGV[1], 'PXAT', ARGV[3])
+    set = set + 1
+  end
+end
+return set
+`;
+
+/**
+ * POLL for the admission loop: whether every one of the event's products is sold out (1; 0 if any has units or a
+ * counter is missing), and up to ARGV[1] token uses taken from the log (KEYS = n counters, then the log).
+ */
+const ROOM_POLL_LUA = `
+local n = #KEYS - 1
+local soldOut = 1
+for i = 1, n do
+  local v = redis.call('GET', KEYS[i])
+  if (not v) or tonumber(v) > 0 then soldOut = 0 end
+end
+local used = redis.call('LPOP', KEYS[n + 1], ARGV[1])
+if not used then used = {} end
+table.insert(used, 1, soldOut)
+return used
 `;
 
 /**
@@ -85,9 +151,25 @@ type Commands = {
   gateReturn(...args: (string | number)[]): Promise<number>;
   gateAdd(key: string, qty: number): Promise<number>;
   gateSetRebuilt(...args: (string | number)[]): Promise<number>;
+  gateMarkEvent(...args: (string | number)[]): Promise<number>;
+  gateRoomPoll(...args: (string | number)[]): Promise<(number | string)[]>;
 };
 
-export type TakeResult = { ok: true } | { ok: false; productId: number } | { ok: 'missing'; productIds: number[] };
+export type TakeResult =
+  | { ok: true }
+  | { ok: false; productId: number }
+  | { ok: 'missing'; productIds: number[] }
+  /** The product is in an open waiting-room event and the order has no admission token of that event. */
+  | { ok: 'admission'; productId: number }
+  /** The admission token was used by another order. */
+  | { ok: 'token_used' };
+
+/** An order's admission token, verified by the caller (signature, owner, expiry): which event and which admission. */
+export interface GateAdmission {
+  eventId: number;
+  userId: number;
+  ticket: number;
+}
 
 export interface GateLine {
   productId: number;
@@ -127,24 +209,63 @@ export class SoldOutGate {
       redis.defineCommand('gateReturn', { lua: RETURN_LUA });
       redis.defineCommand('gateAdd', { numberOfKeys: 1, lua: ADD_LUA });
       redis.defineCommand('gateSetRebuilt', { numberOfKeys: 2, lua: SET_REBUILT_LUA });
+      redis.defineCommand('gateMarkEvent', { lua: MARK_EVENT_LUA });
+      redis.defineCommand('gateRoomPoll', { lua: ROOM_POLL_LUA });
     }
     this.r = redis as Redis & Commands;
   }
 
-  /** Reserve every line for this order, or nothing. Idempotent per order id. */
-  async take(orderId: string, userId: number, lines: GateLine[], acceptedAtMs: number): Promise<TakeResult> {
+  /**
+   * Reserve every line for this order, or nothing. Idempotent per order id. A line whose product is in an open
+   * waiting-room event needs `admission` of that event, and the admission is then used by this order (one order each).
+   */
+  async take(orderId: string, userId: number, lines: GateLine[], acceptedAtMs: number, admission?: GateAdmission): Promise<TakeResult> {
     const n = lines.length;
+    const tokenEvent = admission?.eventId ?? 0;
     const keys = [
       ...lines.map((l) => this.keys.gateAvailable(l.productId)),
       ...lines.map((l) => this.keys.gateReservations(l.productId)),
       this.keys.gateReservedProducts,
+      ...lines.map((l) => this.keys.gateEvent(l.productId)),
+      this.keys.gateTokensUsed(tokenEvent),
+      this.keys.gateTokensUsedLog(tokenEvent),
     ];
-    const argv = [orderId, n, ...lines.map((l) => l.quantity), `${userId}|${acceptedAtMs}`, ...lines.map((l) => l.productId)];
+    const argv = [
+      orderId,
+      n,
+      ...lines.map((l) => l.quantity),
+      `${userId}|${acceptedAtMs}`,
+      ...lines.map((l) => l.productId),
+      acceptedAtMs,
+      String(tokenEvent),
+      admission ? `${admission.userId}:${admission.ticket}` : '',
+    ];
     const res = await this.r.gateTake(keys.length, ...keys, ...argv);
     const [code, ...rest] = res;
     if (code === 1) return { ok: true };
     if (code === 0) return { ok: false, productId: lines[(rest[0] ?? 1) - 1]!.productId };
+    if (code === 2) return { ok: 'admission', productId: lines[(rest[0] ?? 1) - 1]!.productId };
+    if (code === 3) return { ok: 'token_used' };
     return { ok: 'missing', productIds: rest.map((i) => lines[i - 1]!.productId) };
+  }
+
+  /** Marks a waiting-room event's products (see MARK_EVENT_LUA); returns how many marks were set. */
+  markEvent(event: { id: number; productIds: readonly number[]; opensAtMs: number; closesAtMs: number }): Promise<number> {
+    if (event.closesAtMs <= Date.now()) return Promise.resolve(0);
+    const keys = event.productIds.map((p) => this.keys.gateEvent(p));
+    return this.r.gateMarkEvent(keys.length, ...keys, `${event.id}|${event.opensAtMs}|${event.closesAtMs}`, event.opensAtMs, event.closesAtMs);
+  }
+
+  /** The event's mark on a product ("eventId|opensAtMs|closesAtMs"), or null. */
+  eventMark(productId: number): Promise<string | null> {
+    return this.r.get(this.keys.gateEvent(productId));
+  }
+
+  /** For the admission loop: whether all of an event's products are sold out, and up to `max` token uses from its log. */
+  async pollRoom(eventId: number, productIds: readonly number[], max: number): Promise<{ soldOut: boolean; used: string[] }> {
+    const keys = [...productIds.map((p) => this.keys.gateAvailable(p)), this.keys.gateTokensUsedLog(eventId)];
+    const [soldOut, ...used] = await this.r.gateRoomPoll(keys.length, ...keys, max);
+    return { soldOut: Number(soldOut) === 1, used: used.map(String) };
   }
 
   /** The order settled: drop its reservations; give the units back unless it was paid. Returns units given back. */

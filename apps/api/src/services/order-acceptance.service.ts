@@ -10,11 +10,13 @@ import {
   type AcceptedLine,
   type AcceptedOrder,
   type AcceptedOrderStore,
+  type GateAdmission,
   type OrdersQueueData,
   type SoldOutGate,
   type StockSnapshot,
 } from '@bazaar/queue';
 import { ReasonedError, badField, preconditionFailed } from '../errors';
+import type { AdmissionTokens } from './admission-tokens';
 import type { ProductPricingCache } from './product-pricing.cache';
 import type { StoreProfileCache } from './store-profile.cache';
 
@@ -105,6 +107,7 @@ export class OrderAcceptanceService {
     private readonly coupons: CouponReservations,
     private readonly rewardBps: number,
     private readonly stores?: StoreProfileCache,
+    private readonly admissions?: AdmissionTokens,
   ) {}
 
   async place(userId: number, input: OrderPlaceInput, requestId: string, log: Logger, server: ServerPlaceOptions = {}): Promise<OrderPlaceResult> {
@@ -134,6 +137,7 @@ export class OrderAcceptanceService {
     log: Logger,
     server: ServerPlaceOptions,
   ): Promise<OrderPlaceResult> {
+    const admission = this.admission(userId, input.admissionToken);
     const fromCart = input.fromCart === true;
     const items = fromCart ? await this.itemsFromCart(userId) : (input.items ?? []);
     const products = await this.pricing.getMany(items.map((i) => i.productId));
@@ -174,7 +178,7 @@ export class OrderAcceptanceService {
     if (coupon) await this.reserveCoupon(order, coupon);
     let accepted: Awaited<ReturnType<AcceptedOrderStore['accept']>>;
     try {
-      await this.passGate(order, log);
+      await this.passGate(order, log, admission);
       accepted = await this.store.accept(order, hash, this.idempotencyTtlSeconds);
     } catch (err) {
       if (coupon) await this.coupons.releaseForOrder(userId, coupon.couponId, order.orderId);
@@ -272,11 +276,22 @@ export class OrderAcceptanceService {
    * refused here with OUT_OF_STOCK and never queued. A counter Redis lost is
    * rebuilt from MySQL first.
    */
-  private async passGate(order: AcceptedOrder, log: Logger): Promise<void> {
+  private async passGate(order: AcceptedOrder, log: Logger, admission: GateAdmission | undefined): Promise<void> {
     const lines = order.lines.map((l) => ({ productId: l.productId, quantity: l.quantity }));
     for (let attempt = 0; attempt < 3; attempt++) {
-      const taken = await this.gate.take(order.orderId, order.userId, lines, Date.parse(order.acceptedAt));
+      const taken = await this.gate.take(order.orderId, order.userId, lines, Date.parse(order.acceptedAt), admission);
       if (taken.ok === true) return;
+      if (taken.ok === 'admission') {
+        const i = order.lines.findIndex((l) => l.productId === taken.productId);
+        const where = order.fromCart ? 'in your cart' : `(items.${i})`;
+        throw preconditionFailed(
+          FailureReason.ADMISSION_REQUIRED,
+          `product ${taken.productId} ${where} is in a waiting-room event: enter its line (waitingRoom.enter) and order with the admissionToken waitingRoom.status gives you`,
+        );
+      }
+      if (taken.ok === 'token_used') {
+        throw preconditionFailed(FailureReason.ADMISSION_REQUIRED, 'this admission token was used by another order: one order per admission');
+      }
       if (taken.ok === false) {
         const i = order.lines.findIndex((l) => l.productId === taken.productId);
         const where = order.fromCart ? 'in your cart' : `(items.${i})`;
@@ -288,6 +303,17 @@ export class OrderAcceptanceService {
       }
     }
     throw new Error('sold-out gate counters could not be rebuilt');
+  }
+
+  /**
+   * The order's admission token, checked here without Redis (signature, owner, expiry); whether the order needs one,
+   * and whether it was used already, the gate's script tells. A token that does not verify is refused at once.
+   */
+  private admission(userId: number, token: string | undefined): GateAdmission | undefined {
+    if (token === undefined) return undefined;
+    const v = this.admissions?.verify(token, userId) ?? { ok: false as const, why: 'admission tokens are not accepted here' };
+    if (!v.ok) throw preconditionFailed(FailureReason.ADMISSION_REQUIRED, `admissionToken refused: ${v.why}`);
+    return { eventId: v.claims.eventId, userId: v.claims.userId, ticket: v.claims.ticket };
   }
 
   /** A duplicate gets the first answer; the same key with other parameters is a CONFLICT. */

@@ -10,6 +10,7 @@ import { Chat1764200000000 } from './1764200000000-chat';
 import { Fulfillment1764200100000 } from './1764200100000-fulfillment';
 import { Subscriptions1764200200000 } from './1764200200000-subscriptions';
 import { BillingKeys1764200300000 } from './1764200300000-billing-keys';
+import { WaitingRoom1764300000000 } from './1764300000000-waiting-room';
 
 /** Every migration, in order. Never edit one that has landed: add a new one. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   Fulfillment1764200100000,
   Subscriptions1764200200000,
   BillingKeys1764200300000,
+  WaitingRoom1764300000000,
 ];
