@@ -5,6 +5,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Ctx } from '../context';
 import { appRouter, type AppRouter } from '../router';
 import { createCallerFactory } from '../trpc';
+import { writeJson } from './write-json';
 
 const PATH = 'orders.place';
 const createCaller = createCallerFactory(appRouter);
@@ -47,17 +48,8 @@ export function orderPlaceFastPath(
         status = getHTTPStatusCodeFromError(error);
         body = JSON.stringify({ error: getErrorShape({ config, error, type: 'mutation', path: PATH, input, ctx }) });
       }
-      // Written straight to the socket, head and body in one write, as products.get's fast path does.
-      reply.hijack();
-      // With the RateLimit-* headers (and Retry-After on a 429) that responseMeta adds to the adapter's answers.
-      reply.raw.writeHead(status, {
-        vary: 'trpc-accept, accept',
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(body),
-        'x-request-id': String(req.id),
-        ...ctx.rateLimits.headers(),
-      });
-      reply.raw.end(body);
+      // Straight to the socket, head and body in one write, with the RateLimit-* headers (and Retry-After on a 429) that responseMeta adds to the adapter's answers.
+      writeJson(req, reply, status, body, ctx.rateLimits.headers());
     });
   };
 }

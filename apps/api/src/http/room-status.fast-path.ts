@@ -5,6 +5,7 @@ import type { RateLimits } from '../services/rate-limits';
 import type { SessionService } from '../services/session.service';
 import type { WaitingRoomService } from '../services/waiting-room.service';
 import { isStreamRequest } from './stream-request';
+import { writeJson } from './write-json';
 
 const PROCEDURE = 'waitingRoom.status';
 const PATH = `/trpc/${PROCEDURE}`;
@@ -53,15 +54,7 @@ export function roomStatusFastPath(rooms: WaitingRoomService, sessions: SessionS
       return false; // tRPC answers (NOT_FOUND for an unknown event) or logs the failure
     }
     const body = `{"result":{"data":${JSON.stringify(status)}}}`;
-    reply.hijack();
-    reply.raw.writeHead(200, {
-      vary: 'trpc-accept, accept',
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(body),
-      'x-request-id': String(req.id),
-      ...headers,
-    });
-    reply.raw.end(body);
+    writeJson(req, reply, 200, body, headers);
     metrics.httpDuration.observe({ procedure: PROCEDURE, code: 'OK' }, Number(process.hrtime.bigint() - started) / 1e9);
     return true;
   };
