@@ -97,7 +97,12 @@ describe('waiting room (2 apis, 2 schedulers)', () => {
     const product = await seller.products.create.mutate({ storeId, name: 'Hot sneakers', description: '', price: 1_000, stock: 100_000 });
     const people = await customers(20_000);
     const opensAtMs = Date.now() + 6_000;
-    const { eventId } = await seller.waitingRoom.createEvent.mutate({ productIds: [product.id], opensAt: new Date(opensAtMs).toISOString(), admitPerSecond: RATE, tokenTtlSeconds: TTL });
+    const { eventId } = await seller.waitingRoom.createEvent.mutate({
+      productIds: [product.id],
+      opensAt: new Date(opensAtMs).toISOString(),
+      admitPerSecond: RATE,
+      tokenTtlSeconds: TTL,
+    });
 
     // Everyone enters, alternating between the two apis, 200 at a time; some enter twice (the place is kept).
     const t0 = Date.now();
@@ -211,11 +216,23 @@ describe('waiting room (2 apis, 2 schedulers)', () => {
 
     // Outsiders order without a token, from the opening on through the sale: every one refused before the gate.
     const order = (c: BazaarClient, key: string, admissionToken?: string) =>
-      c.orders.place.mutate({ idempotencyKey: key, items: [{ productId: product.id, quantity: 1 }], paymentMethod: 'BALANCE', fulfillment: DELIVERY, ...(admissionToken ? { admissionToken } : {}) }).then(
-        (r) => ({ ok: true as const, orderId: r.orderId }),
-        (e: unknown) => ({ ok: false as const, reason: (e as { data?: { reason?: string } }).data?.reason ?? String(e) }),
-      );
-    const outsiderTries = Promise.all(outsiders.flatMap((p, i) => [0, 1, 2].map((k) => sleep(opensAtMs - Date.now() + 50 + k * 700).then(() => order(p.via[(i + k) % 2]!, `outsider-${p.userId}-${k}`)))));
+      c.orders.place
+        .mutate({
+          idempotencyKey: key,
+          items: [{ productId: product.id, quantity: 1 }],
+          paymentMethod: 'BALANCE',
+          fulfillment: DELIVERY,
+          ...(admissionToken ? { admissionToken } : {}),
+        })
+        .then(
+          (r) => ({ ok: true as const, orderId: r.orderId }),
+          (e: unknown) => ({ ok: false as const, reason: (e as { data?: { reason?: string } }).data?.reason ?? String(e) }),
+        );
+    const outsiderTries = Promise.all(
+      outsiders.flatMap((p, i) =>
+        [0, 1, 2].map((k) => sleep(opensAtMs - Date.now() + 50 + k * 700).then(() => order(p.via[(i + k) % 2]!, `outsider-${p.userId}-${k}`))),
+      ),
+    );
 
     // The queued poll every 200 ms; once admitted, they order with their token (half of them slowly, holding a place).
     const accepted: { userId: number; at: number }[] = [];
@@ -257,7 +274,9 @@ describe('waiting room (2 apis, 2 schedulers)', () => {
     const waitingAtEnd = queued.filter((p) => soldOutSeen.has(p.userId));
     expect(waitingAtEnd.length).toBeGreaterThan(0);
     const lag = Math.max(...waitingAtEnd.map((p) => soldOutSeen.get(p.userId)! - lastSale));
-    process.stdout.write(`waiting room sold out: ${accepted.length} sold, max active ${maxActive} (limit 10), ${waitingAtEnd.length} told sold out, the last ${lag} ms after the last sale\n`);
+    process.stdout.write(
+      `waiting room sold out: ${accepted.length} sold, max active ${maxActive} (limit 10), ${waitingAtEnd.length} told sold out, the last ${lag} ms after the last sale\n`,
+    );
     expect(lag).toBeLessThanOrEqual(1_000);
     // And the room admits nobody more.
     const total = Number(await redis.hget(keys.roomMeta(eventId), 'admittedTotal'));

@@ -1866,13 +1866,28 @@ describe('bad input on every procedure, over HTTP', () => {
       expectNoEvent,
     );
     for (const path of ['waitingRoom.enter', 'waitingRoom.status']) {
-      table(path, () => f.customer.token, () => ({ eventId: UNKNOWN_ID }), [...junk<{ eventId: number }>(), ...idCases<{ eventId: number }>('eventId')], expectNoEvent);
+      table(
+        path,
+        () => f.customer.token,
+        () => ({ eventId: UNKNOWN_ID }),
+        [...junk<{ eventId: number }>(), ...idCases<{ eventId: number }>('eventId')],
+        expectNoEvent,
+      );
     }
-    table('waitingRoom.get', () => undefined, () => ({ eventId: UNKNOWN_ID }), [...junk<{ eventId: number }>(), ...idCases<{ eventId: number }>('eventId')]);
+    table(
+      'waitingRoom.get',
+      () => undefined,
+      () => ({ eventId: UNKNOWN_ID }),
+      [...junk<{ eventId: number }>(), ...idCases<{ eventId: number }>('eventId')],
+    );
 
     it("another seller's product → FORBIDDEN; an unknown event → NOT_FOUND; nothing is created", async () => {
-      expectError(await send('waitingRoom.createEvent', { productIds: [f.sellerB.productId], opensAt: inDays(30), admitPerSecond: 10 }, { token: f.sellerA.token }), 'FORBIDDEN');
-      for (const path of ['waitingRoom.enter', 'waitingRoom.status']) expectError(await send(path, { eventId: UNKNOWN_ID }, { token: f.customer.token }), 'NOT_FOUND');
+      expectError(
+        await send('waitingRoom.createEvent', { productIds: [f.sellerB.productId], opensAt: inDays(30), admitPerSecond: 10 }, { token: f.sellerA.token }),
+        'FORBIDDEN',
+      );
+      for (const path of ['waitingRoom.enter', 'waitingRoom.status'])
+        expectError(await send(path, { eventId: UNKNOWN_ID }, { token: f.customer.token }), 'NOT_FOUND');
       expectError(await send('waitingRoom.get', { eventId: UNKNOWN_ID }), 'NOT_FOUND');
       await expectNoEvent();
     });
@@ -1968,7 +1983,17 @@ describe('bad input on every procedure, over HTTP', () => {
       ['waitingRoom.status', 'customer', () => ({ eventId: UNKNOWN_ID })],
     ];
     /** The public ones: the rest of the router. */
-    const PUBLIC = ['auth.signup', 'auth.login', 'stores.get', 'products.get', 'products.list', 'products.popular', 'questions.list', 'coupons.list', 'waitingRoom.get'];
+    const PUBLIC = [
+      'auth.signup',
+      'auth.login',
+      'stores.get',
+      'products.get',
+      'products.list',
+      'products.popular',
+      'questions.list',
+      'coupons.list',
+      'waitingRoom.get',
+    ];
     /** Tokens of the roles a procedure is not for (sellerProcedure admits admins, so a seller's procedure has only the customer). */
     const WRONG_ROLES: Record<Role, () => [name: string, token: string][]> = {
       customer: () => [

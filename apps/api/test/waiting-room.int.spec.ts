@@ -30,11 +30,20 @@ describe('waiting room', () => {
 
   function newLoop(abandonAfterMs: number): AdmitWaitingRoomsLoop {
     const d = api.deps;
-    return new AdmitWaitingRoomsLoop(d.redis, d.keys, new WaitingRoomRepository(d.ds), new WaitingRoomStore(d.redis, d.keys), d.gate, d.metrics, createLogger('test', 'silent'), {
-      tickMs: 100,
-      abandonAfterMs,
-      syncMs: 0,
-    });
+    return new AdmitWaitingRoomsLoop(
+      d.redis,
+      d.keys,
+      new WaitingRoomRepository(d.ds),
+      new WaitingRoomStore(d.redis, d.keys),
+      d.gate,
+      d.metrics,
+      createLogger('test', 'silent'),
+      {
+        tickMs: 100,
+        abandonAfterMs,
+        syncMs: 0,
+      },
+    );
   }
 
   const iso = (fromNowMs: number) => new Date(Date.now() + fromNowMs).toISOString();
@@ -85,7 +94,15 @@ describe('waiting room', () => {
     await expectBadField(seller.client.waitingRoom.createEvent.mutate({ ...input, admitPerSecond: 0 }), 'admitPerSecond');
 
     const { eventId, event } = await seller.client.waitingRoom.createEvent.mutate({ ...input, tokenTtlSeconds: 120 });
-    expect(event).toMatchObject({ id: eventId, productIds: [product.id], admitPerSecond: 10, tokenTtlSeconds: 120, maxActive: 1_200, state: 'SCHEDULED', waiting: 0 });
+    expect(event).toMatchObject({
+      id: eventId,
+      productIds: [product.id],
+      admitPerSecond: 10,
+      tokenTtlSeconds: 120,
+      maxActive: 1_200,
+      state: 'SCHEDULED',
+      waiting: 0,
+    });
     await expectCode(seller.client.waitingRoom.createEvent.mutate({ ...input, opensAt: iso(3_600_000) }), 'CONFLICT');
     expect(await api.client().waitingRoom.get.query({ eventId })).toMatchObject({ id: eventId, state: 'SCHEDULED' });
     await expectCode(api.client().waitingRoom.get.query({ eventId: 999_999_999 }), 'NOT_FOUND');
@@ -97,7 +114,13 @@ describe('waiting room', () => {
     const { seller, product } = await newProduct(api, { stock: 100, price: 1_000 });
     const people = await customers(6);
     const [a, b, c, d, e, late] = people as [Customer, Customer, Customer, Customer, Customer, Customer];
-    const { eventId } = await seller.client.waitingRoom.createEvent.mutate({ productIds: [product.id], opensAt: iso(-1_000), admitPerSecond: 1_000, maxActive: 3, tokenTtlSeconds: 60 });
+    const { eventId } = await seller.client.waitingRoom.createEvent.mutate({
+      productIds: [product.id],
+      opensAt: iso(-1_000),
+      admitPerSecond: 1_000,
+      maxActive: 3,
+      tokenTtlSeconds: 60,
+    });
 
     // Without a token: refused before the gate takes anything.
     const before = await api.deps.gate.available(product.id);
@@ -106,14 +129,19 @@ describe('waiting room', () => {
 
     // Entering in turn: positions 1..5; entering again keeps the place; status before entering: not in line.
     expect(await late.client.waitingRoom.status.query({ eventId })).toEqual({ state: 'NOT_IN_LINE' });
-    for (const [i, p] of [a, b, c, d, e].entries()) expect(await p.client.waitingRoom.enter.mutate({ eventId })).toMatchObject({ state: 'WAITING', position: i + 1 });
+    for (const [i, p] of [a, b, c, d, e].entries())
+      expect(await p.client.waitingRoom.enter.mutate({ eventId })).toMatchObject({ state: 'WAITING', position: i + 1 });
     expect(await c.client.waitingRoom.enter.mutate({ eventId })).toMatchObject({ state: 'WAITING', position: 3 });
     expect(await e.client.waitingRoom.status.query({ eventId })).toMatchObject({ state: 'WAITING', position: 5 });
 
     // One step: the first three (maxActive), in order; the others move up.
     await new Promise((r) => setTimeout(r, 50)); // credit for the step: 1,000/s
     await loop.step();
-    const [ta, tb, tc] = (await Promise.all([a, b, c].map(async (p) => tokenOf(await p.client.waitingRoom.status.query({ eventId }))))) as [string, string, string];
+    const [ta, tb, tc] = (await Promise.all([a, b, c].map(async (p) => tokenOf(await p.client.waitingRoom.status.query({ eventId }))))) as [
+      string,
+      string,
+      string,
+    ];
     expect(await d.client.waitingRoom.status.query({ eventId })).toMatchObject({ state: 'WAITING', position: 1 });
     expect(await e.client.waitingRoom.status.query({ eventId })).toMatchObject({ state: 'WAITING', position: 2 });
     // Polling again gives the same token; entering again while admitted keeps the admission.
@@ -154,7 +182,12 @@ describe('waiting room', () => {
   it('sold out at the gate: the room stops admitting and answers SOLD_OUT to everyone waiting; it resumes when units come back', async () => {
     const { seller, product } = await newProduct(api, { stock: 1, price: 1_000 });
     const [a, b, c] = (await customers(3)) as [Customer, Customer, Customer];
-    const { eventId } = await seller.client.waitingRoom.createEvent.mutate({ productIds: [product.id], opensAt: iso(-1_000), admitPerSecond: 1, tokenTtlSeconds: 60 });
+    const { eventId } = await seller.client.waitingRoom.createEvent.mutate({
+      productIds: [product.id],
+      opensAt: iso(-1_000),
+      admitPerSecond: 1,
+      tokenTtlSeconds: 60,
+    });
     await a.client.waitingRoom.enter.mutate({ eventId });
     await b.client.waitingRoom.enter.mutate({ eventId });
     await new Promise((r) => setTimeout(r, 1_050));
@@ -191,7 +224,12 @@ describe('waiting room', () => {
   it('after closesAt the products sell without a token, and the room says CLOSED', async () => {
     const { seller, product } = await newProduct(api, { stock: 10, price: 1_000 });
     const [a] = await customers(1);
-    const { eventId } = await seller.client.waitingRoom.createEvent.mutate({ productIds: [product.id], opensAt: iso(-1_000), closesAt: iso(1_500), admitPerSecond: 5 });
+    const { eventId } = await seller.client.waitingRoom.createEvent.mutate({
+      productIds: [product.id],
+      opensAt: iso(-1_000),
+      closesAt: iso(1_500),
+      admitPerSecond: 5,
+    });
     expect(await refusalData(order(a!.client, product.id, `during-${eventId}`))).toMatchObject({ reason: 'ADMISSION_REQUIRED' });
     await new Promise((r) => setTimeout(r, 1_600));
     expect(await a!.client.waitingRoom.enter.mutate({ eventId })).toEqual({ state: 'CLOSED' });
@@ -260,7 +298,11 @@ describe('waitingRoom.status fast path: the tRPC wire format, unchanged', () => 
 
   it('WAITING, ADMITTED and NOT_IN_LINE answered by the fast path; errors by tRPC; the same status, headers and bytes', async () => {
     const { seller, product } = await newProduct(fast, { stock: 10, price: 1_000 });
-    const { eventId } = await seller.client.waitingRoom.createEvent.mutate({ productIds: [product.id], opensAt: new Date(Date.now() - 1_000).toISOString(), admitPerSecond: 1_000 });
+    const { eventId } = await seller.client.waitingRoom.createEvent.mutate({
+      productIds: [product.id],
+      opensAt: new Date(Date.now() - 1_000).toISOString(),
+      admitPerSecond: 1_000,
+    });
     const issue = async () => (await fast.deps.sessions.issue({ userId: (await newCustomerId(fast)) ?? 0, role: 'CUSTOMER' })).token;
     const [first, second, outsider] = [await issue(), await issue(), await issue()];
     await bazaarClient(fast.url, { token: first, batch: false }).waitingRoom.enter.mutate({ eventId });
@@ -279,15 +321,28 @@ describe('waitingRoom.status fast path: the tRPC wire format, unchanged', () => 
     const waiting = await compare(statusPath({ eventId }), second);
     expect(waiting).toMatchObject({ status: 200, servedHere: true });
     expect(JSON.parse(waiting.body)).toEqual({ result: { data: { state: 'WAITING', position: 2, etaSeconds: 1 } } });
-    expect(await compare(statusPath({ eventId }), outsider)).toMatchObject({ status: 200, servedHere: true, body: '{"result":{"data":{"state":"NOT_IN_LINE"}}}' });
+    expect(await compare(statusPath({ eventId }), outsider)).toMatchObject({
+      status: 200,
+      servedHere: true,
+      body: '{"result":{"data":{"state":"NOT_IN_LINE"}}}',
+    });
 
     const d = fast.deps;
     await d.redis.del(d.keys.cronLease(AdmitWaitingRoomsLoop.NAME)); // another suite's loop may hold the lease
-    await new AdmitWaitingRoomsLoop(d.redis, d.keys, new WaitingRoomRepository(d.ds), new WaitingRoomStore(d.redis, d.keys), d.gate, d.metrics, createLogger('test', 'silent'), {
-      tickMs: 100,
-      abandonAfterMs: 60_000,
-      syncMs: 0,
-    }).step();
+    await new AdmitWaitingRoomsLoop(
+      d.redis,
+      d.keys,
+      new WaitingRoomRepository(d.ds),
+      new WaitingRoomStore(d.redis, d.keys),
+      d.gate,
+      d.metrics,
+      createLogger('test', 'silent'),
+      {
+        tickMs: 100,
+        abandonAfterMs: 60_000,
+        syncMs: 0,
+      },
+    ).step();
     const admitted = await compare(statusPath({ eventId }), first);
     expect(admitted.servedHere).toBe(true);
     expect(JSON.parse(admitted.body)).toMatchObject({ result: { data: { state: 'ADMITTED', position: 0 } } });

@@ -156,7 +156,14 @@ async function main(): Promise<void> {
     },
   });
   log.info(
-    { metricsPort: health.port, jobs: [...jobs.map((j) => `${j.name} ${j.schedule}`), `${FlushProductViewsJob.NAME} every ${config.VIEW_FLUSH_SECONDS}s`, `${AdmitWaitingRoomsLoop.NAME} every ${config.WAITING_ROOM_TICK_MS}ms`] },
+    {
+      metricsPort: health.port,
+      jobs: [
+        ...jobs.map((j) => `${j.name} ${j.schedule}`),
+        `${FlushProductViewsJob.NAME} every ${config.VIEW_FLUSH_SECONDS}s`,
+        `${AdmitWaitingRoomsLoop.NAME} every ${config.WAITING_ROOM_TICK_MS}ms`,
+      ],
+    },
     'scheduler started',
   );
 

@@ -43,7 +43,8 @@ export const waitingRoomCreateInput = z
     if (closes <= opens) ctx.addIssue({ code: 'custom', path: ['closesAt'], message: 'must be after opensAt' });
     else if (closes - opens > WAITING_ROOM_LIMITS.maxDurationSeconds * 1000) {
       ctx.addIssue({ code: 'custom', path: ['closesAt'], message: `at most ${WAITING_ROOM_LIMITS.maxDurationSeconds / 86_400} days after opensAt` });
-    } else if (closes <= Date.now()) ctx.addIssue({ code: 'custom', path: [v.closesAt === undefined ? 'opensAt' : 'closesAt'], message: 'the event would be over already' });
+    } else if (closes <= Date.now())
+      ctx.addIssue({ code: 'custom', path: [v.closesAt === undefined ? 'opensAt' : 'closesAt'], message: 'the event would be over already' });
   });
 export type WaitingRoomCreateInput = z.infer<typeof waitingRoomCreateInput>;
 

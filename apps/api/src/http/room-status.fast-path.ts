@@ -61,8 +61,7 @@ export function roomStatusFastPath(rooms: WaitingRoomService, sessions: SessionS
 }
 
 /** A GET of waitingRoom.status alone that is not a streaming request: the only requests the fast path looks at. */
-export const mayServeRoomStatus = (req: FastifyRequest): boolean =>
-  req.method === 'GET' && req.url.startsWith(`${PATH}?`) && !isStreamRequest(req);
+export const mayServeRoomStatus = (req: FastifyRequest): boolean => req.method === 'GET' && req.url.startsWith(`${PATH}?`) && !isStreamRequest(req);
 
 /** The eventId of `/trpc/waitingRoom.status?input=…` (no other parameter), or null. */
 function parse(url: string): number | null {

@@ -29,7 +29,8 @@ export function parseKeyRing(ring: string): SigningKey[] {
       const at = e.indexOf(':');
       const kid = e.slice(0, at);
       const secret = e.slice(at + 1);
-      if (at < 1 || !/^[A-Za-z0-9_-]{1,16}$/.test(kid) || secret.length < 16) throw new Error('admission key ring: entries are kid:secret, the secret at least 16 characters');
+      if (at < 1 || !/^[A-Za-z0-9_-]{1,16}$/.test(kid) || secret.length < 16)
+        throw new Error('admission key ring: entries are kid:secret, the secret at least 16 characters');
       return { kid, secret: Buffer.from(secret) };
     });
   if (keys.length === 0) throw new Error('admission key ring is empty');

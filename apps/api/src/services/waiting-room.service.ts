@@ -1,12 +1,5 @@
 import { TRPCError } from '@trpc/server';
-import {
-  ProductStatus,
-  Role,
-  WAITING_ROOM_LIMITS,
-  type WaitingRoomCreateInput,
-  type WaitingRoomEventView,
-  type WaitingRoomStatus,
-} from '@bazaar/contracts';
+import { ProductStatus, Role, WAITING_ROOM_LIMITS, type WaitingRoomCreateInput, type WaitingRoomEventView, type WaitingRoomStatus } from '@bazaar/contracts';
 import type { CatalogRepository, WaitingRoomEventRecord, WaitingRoomRepository } from '@bazaar/db';
 import type { Logger } from '@bazaar/platform';
 import type { SoldOutGate, WaitingRoomStore } from '@bazaar/queue';
@@ -28,7 +21,11 @@ export class WaitingRoomService {
     private readonly tokens: AdmissionTokens,
   ) {}
 
-  async createEvent(user: { userId: number; role: Role }, input: WaitingRoomCreateInput, log: Logger): Promise<{ eventId: number; event: WaitingRoomEventView }> {
+  async createEvent(
+    user: { userId: number; role: Role },
+    input: WaitingRoomCreateInput,
+    log: Logger,
+  ): Promise<{ eventId: number; event: WaitingRoomEventView }> {
     for (const [i, productId] of input.productIds.entries()) {
       const p = await this.catalog.findProduct(productId);
       if (!p || p.status === ProductStatus.DELETED) throw badField(['productIds', i], `no product ${productId}`);
@@ -119,8 +116,7 @@ export class WaitingRoomService {
   private async view(e: WaitingRoomEventRecord): Promise<WaitingRoomEventView> {
     const c = await this.rooms.counts(e.id);
     const now = Date.now();
-    const state =
-      e.closesAt.getTime() <= now ? 'CLOSED' : c.state === 'SOLD_OUT' ? 'SOLD_OUT' : e.opensAt.getTime() > now ? 'SCHEDULED' : 'OPEN';
+    const state = e.closesAt.getTime() <= now ? 'CLOSED' : c.state === 'SOLD_OUT' ? 'SOLD_OUT' : e.opensAt.getTime() > now ? 'SCHEDULED' : 'OPEN';
     return {
       id: e.id,
       productIds: e.productIds,

@@ -77,7 +77,8 @@ export class AdmitWaitingRoomsLoop {
     try {
       const lease = this.redis as Redis & { roomLease(key: string, holder: string, ms: number): Promise<number> };
       const held = (await lease.roomLease(this.keys.cronLease(AdmitWaitingRoomsLoop.NAME), this.holder, this.leaseMs)) === 1;
-      if (held !== this.leader) this.log.info({ leader: held }, held ? 'admission loop: running the waiting rooms' : 'admission loop: another scheduler runs the waiting rooms');
+      if (held !== this.leader)
+        this.log.info({ leader: held }, held ? 'admission loop: running the waiting rooms' : 'admission loop: another scheduler runs the waiting rooms');
       this.leader = held;
       if (!held) {
         // Only the runner reports the rooms' gauges (a former runner's would go stale).

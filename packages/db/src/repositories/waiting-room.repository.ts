@@ -74,7 +74,11 @@ export class WaitingRoomRepository {
         `INSERT INTO waiting_room_events (created_by, opens_at, closes_at, admit_per_second, max_active, token_ttl_seconds) VALUES (?, ?, ?, ?, ?, ?)`,
         [e.createdBy, e.opensAt, e.closesAt, e.admitPerSecond, e.maxActive, e.tokenTtlSeconds],
       );
-      await execute(q, `INSERT INTO waiting_room_event_products (event_id, product_id) VALUES ${ids.map(() => '(?, ?)').join(', ')}`, ids.flatMap((p) => [r.insertId, p]));
+      await execute(
+        q,
+        `INSERT INTO waiting_room_event_products (event_id, product_id) VALUES ${ids.map(() => '(?, ?)').join(', ')}`,
+        ids.flatMap((p) => [r.insertId, p]),
+      );
       return { id: r.insertId };
     });
   }
