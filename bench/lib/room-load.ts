@@ -169,19 +169,35 @@ export async function pollStorm(
     onSecond?: (second: number) => void;
     /** Called as the window closes, before the drain (the caller takes its end-of-window readings). */
     onWindowEnd?: () => Promise<void>;
+    /** Poll again when a WAITING answer's pollAfterSeconds says, instead of thinkMs after it (the api's advice). */
+    followAdvice?: boolean;
   },
 ): Promise<StormResult> {
   const n = users.length;
   const text = statusText(eventId);
-  // The due FIFO: each user is in it at most once (or in flight), so a ring of n slots holds it.
-  const ringUser = new Int32Array(n + 1);
-  const ringDue = new Float64Array(n + 1);
-  let head = 0;
-  let tail = 0;
-  const push = (u: number, due: number) => {
-    ringUser[tail] = u;
-    ringDue[tail] = due;
-    tail = (tail + 1) % (n + 1);
+  // The due polls, one FIFO per think time (due times only grow within each, as every answer's time + that think
+  // time does); each user is in one of them at most once (or in flight). thinkOf: each user's current think time.
+  const fifos = new Map<number, { users: number[]; dues: number[]; head: number }>();
+  const thinkOf = new Float64Array(n).fill(opts.thinkMs);
+  let queued = 0;
+  /** What the users still polling would ask per second at zero latency, each at their own think time. */
+  let askRate = n * (1000 / opts.thinkMs);
+  const push = (u: number, due: number, think = opts.thinkMs) => {
+    let f = fifos.get(think);
+    if (!f) fifos.set(think, (f = { users: [], dues: [], head: 0 }));
+    f.users.push(u);
+    f.dues.push(due);
+    queued++;
+  };
+  /** The FIFO whose head falls due first, or null. */
+  const earliest = () => {
+    let best: { users: number[]; dues: number[]; head: number } | null = null;
+    for (const f of fifos.values()) if (f.head < f.dues.length && (!best || f.dues[f.head]! < best.dues[best.head]!)) best = f;
+    return best;
+  };
+  const adviceOf = (body: string): number | null => {
+    const m = /"pollAfterSeconds":(\d+)/.exec(body);
+    return m ? Number(m[1]) * 1000 : null;
   };
   const start = performance.now() + 20;
   const end = start + opts.seconds * 1000;
@@ -220,12 +236,18 @@ export async function pollStorm(
         const k = err ? 'socket error' : String(status);
         failures[k] = (failures[k] ?? 0) + 1;
         if (errorSamples.length < 5) errorSamples.push(err ? String(err) : `${status} ${body.slice(0, 300)}`);
-        if (at < end) push(u, at + opts.thinkMs);
+        if (at < end) push(u, at + thinkOf[u]!, thinkOf[u]);
         else userStates.WAITING = (userStates.WAITING ?? 0) + 1;
         return;
       }
       answerStates[state] = (answerStates[state] ?? 0) + 1;
-      if (state === 'WAITING' && at < end) push(u, at + opts.thinkMs);
+      if (state === 'WAITING' && opts.followAdvice) {
+        const think = adviceOf(body) ?? opts.thinkMs;
+        askRate += 1000 / think - 1000 / thinkOf[u]!;
+        thinkOf[u] = think;
+      }
+      if (state !== 'WAITING') askRate -= 1000 / thinkOf[u]!;
+      if (state === 'WAITING' && at < end) push(u, at + thinkOf[u]!, thinkOf[u]);
       else {
         userStates[state] = (userStates[state] ?? 0) + 1;
         if (state !== 'WAITING') stopped++;
@@ -235,30 +257,39 @@ export async function pollStorm(
 
   const backlog: number[] = [];
   const pollingPerSecond: number[] = [];
+  const idealPerSecond: number[] = [];
   let lastSecond = -1;
   for (;;) {
     const now = performance.now();
     if (now >= end) break;
-    while (head !== tail && ringDue[head]! <= now) {
-      const due = ringDue[head]!;
+    for (let f = earliest(); f && f.dues[f.head]! <= now; f = earliest()) {
+      const due = f.dues[f.head]!;
       maxDispatchLagMs = Math.max(maxDispatchLagMs, now - due);
-      poll(ringUser[head]!, due);
-      head = (head + 1) % (n + 1);
+      poll(f.users[f.head]!, due);
+      f.head++;
+      queued--;
+      if (f.head > 4096 && f.head * 2 > f.dues.length) {
+        f.users.splice(0, f.head);
+        f.dues.splice(0, f.head);
+        f.head = 0;
+      }
     }
     const sec = Math.floor((now - start) / 1000);
     while (lastSecond < Math.min(sec, perSecond.length - 1)) {
       lastSecond++;
       backlog.push(pool.waiting);
       pollingPerSecond.push(n - stopped);
+      idealPerSecond.push(askRate);
       opts.onSecond?.(lastSecond);
     }
-    const next = head !== tail ? ringDue[head]! : end;
+    const head = earliest();
+    const next = head ? head.dues[head.head]! : end;
     await sleep(Math.max(1, Math.min(next, end) - performance.now()));
   }
   const atEnd = pool.waiting;
   await opts.onWindowEnd?.();
   // Whoever is still due but not polled at the end is still waiting in line.
-  const notPolled = (tail - head + n + 1) % (n + 1);
+  const notPolled = queued;
   if (notPolled) userStates.WAITING = (userStates.WAITING ?? 0) + notPolled;
   const drainBy = performance.now() + opts.drainMs;
   while (inFlight > 0 && performance.now() < drainBy) await sleep(20);
@@ -274,7 +305,7 @@ export async function pollStorm(
     offeredAtZeroLatency: n / (opts.thinkMs / 1000),
     perSecond,
     pollingPerSecond,
-    idealAnswers: pollingPerSecond.reduce((a, p) => a + p / (opts.thinkMs / 1000), 0),
+    idealAnswers: opts.followAdvice ? idealPerSecond.reduce((a, r) => a + r, 0) : pollingPerSecond.reduce((a, p) => a + p / (opts.thinkMs / 1000), 0),
     windows: windowSamples.map((s, i) => {
       const l = summarize(s.values());
       const span = Math.min(5, seconds - i * 5);

@@ -163,7 +163,14 @@ export async function createDeps(config: Config): Promise<Deps> {
     windowSeconds: config.CHAT_SEND_WINDOW_SECONDS,
   });
   const admissionTokens = new AdmissionTokens(config.ADMISSION_TOKEN_KEYS, config.ADMISSION_TOKEN_KEYS_FILE);
-  const waitingRoom = new WaitingRoomService(new WaitingRoomRepository(ds), catalog, new WaitingRoomStore(redis, keys), gate, admissionTokens);
+  const waitingRoom = new WaitingRoomService(
+    new WaitingRoomRepository(ds),
+    catalog,
+    new WaitingRoomStore(redis, keys),
+    gate,
+    admissionTokens,
+    config.WAITING_ROOM_ABANDON_SECONDS,
+  );
   return {
     config,
     metrics,

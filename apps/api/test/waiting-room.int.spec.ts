@@ -320,7 +320,7 @@ describe('waitingRoom.status fast path: the tRPC wire format, unchanged', () => 
     // ETA is whole seconds; compare twice in a row quickly enough to agree.
     const waiting = await compare(statusPath({ eventId }), second);
     expect(waiting).toMatchObject({ status: 200, servedHere: true });
-    expect(JSON.parse(waiting.body)).toEqual({ result: { data: { state: 'WAITING', position: 2, etaSeconds: 1 } } });
+    expect(JSON.parse(waiting.body)).toEqual({ result: { data: { state: 'WAITING', position: 2, etaSeconds: 1, pollAfterSeconds: 2 } } });
     expect(await compare(statusPath({ eventId }), outsider)).toMatchObject({
       status: 200,
       servedHere: true,

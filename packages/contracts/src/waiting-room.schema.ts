@@ -55,8 +55,11 @@ export const admissionToken = z.string().min(1).max(WAITING_ROOM_LIMITS.maxToken
 
 /** The line's state as the caller sees it (waitingRoom.enter and waitingRoom.status). */
 export type WaitingRoomStatus =
-  /** In line: position 1 is next; etaSeconds is the wait at the admission rate (counting the time until opensAt). */
-  | { state: 'WAITING'; position: number; etaSeconds: number }
+  /**
+   * In line: position 1 is next; etaSeconds is the wait at the admission rate (counting the time until opensAt);
+   * pollAfterSeconds is when to ask again (rarely far back, often near the front; polling sooner gains nothing).
+   */
+  | { state: 'WAITING'; position: number; etaSeconds: number; pollAfterSeconds: number }
   /** Admitted: pass admissionToken to orders.place before expiresAt; one order per token. */
   | { state: 'ADMITTED'; admissionToken: string; expiresAt: string; position: 0 }
   /** The event's products are sold out: the room admits nobody (it resumes if units come back). */

@@ -19,6 +19,8 @@ export class WaitingRoomService {
     private readonly rooms: WaitingRoomStore,
     private readonly gate: SoldOutGate,
     private readonly tokens: AdmissionTokens,
+    /** A waiting caller not seen for this long loses the place (WAITING_ROOM_ABANDON_SECONDS): the poll advice stays well below it. */
+    private readonly abandonAfterSeconds = 30,
   ) {}
 
   async createEvent(
@@ -79,7 +81,8 @@ export class WaitingRoomService {
       case 'WAITING': {
         const position = l.rank + 1;
         const untilOpen = Math.max(0, l.opensAtMs - l.nowMs) / 1000;
-        return { state: 'WAITING', position, etaSeconds: Math.ceil(untilOpen + position / l.admitPerSecond) };
+        const etaSeconds = Math.ceil(untilOpen + position / l.admitPerSecond);
+        return { state: 'WAITING', position, etaSeconds, pollAfterSeconds: pollAdvice(etaSeconds, this.abandonAfterSeconds) };
       }
       case 'ADMITTED': {
         const admissionToken = this.tokens.sign({ eventId, userId, ticket: l.ticket, expiresAtMs: l.expiresAtMs });
@@ -130,4 +133,14 @@ export class WaitingRoomService {
       admitted: c.admittedTotal,
     };
   }
+}
+
+/**
+ * When a waiting caller should poll again: a tenth of the wait, at least 2 s, and at most a third of the abandon
+ * time (three polls may go missing before the place is lost). Those far back poll rarely, those near the front
+ * often, so a line of 100,000 asks the api for a fraction of what everyone polling every 2 s would.
+ */
+export function pollAdvice(etaSeconds: number, abandonAfterSeconds: number): number {
+  const most = Math.max(2, Math.floor(abandonAfterSeconds / 3));
+  return Math.min(most, Math.max(2, Math.ceil(etaSeconds / 10)));
 }
