@@ -194,7 +194,7 @@ export function renderRoomReport(r: RoomBenchResult): string {
       `through 2 api processes (a port each, RATE_LIMITS=off) with 1 scheduler running the admission loop at ${r.settings.rate}/s (WAITING_ROOM_TICK_MS default 50). ` +
       `The event opens ${r.settings.openAfterSeconds} s after its creation (a little after the entries are done; not at once, or the room admits the front of the line while those users' polls still queue behind the entries, and skips them as abandoned after WAITING_ROOM_ABANDON_SECONDS = 30 s: a run that opened as the entries ended lost 5,967 of the first entrants so); tokens live ${r.settings.tokenTtlSeconds} s, maxActive ${n0(r.maxActive)} (the default: no limit beyond the rate); stock 1,000,000 (never sold out).`,
     `The generator is this process: ${r.settings.connections} keep-alive connections (half to each api), a lean HTTP/1.1 client over node:net (bench/lib/room-http.ts), requests beyond the connections wait in its FIFO. ` +
-      `The storm's first polls are spread over its first ${r.settings.thinkMs / 1000} s in the order the users entered. Admitted users stop polling; NOT_IN_LINE, SOLD_OUT or CLOSED end a user's loop too (counted). Latency "from due" runs from the moment a poll falls due (${r.settings.thinkMs / 1000} s after the user's last answer) to its complete body, the wait for a connection included; "on the wire" from its write on a connection.`,
+      `The storm's first polls are spread over its first ${r.settings.thinkMs / 1000} s in the order the users entered. Admitted users stop polling; NOT_IN_LINE, SOLD_OUT or CLOSED end a user's loop too (counted). Latency "from due" runs from the moment a poll falls due (${r.settings.followAdvice ? 'the advised pollAfterSeconds' : `${r.settings.thinkMs / 1000} s`} after the user's last answer) to its complete body, the wait for a connection included; "on the wire" from its write on a connection.`,
     `Machine: ${r.machine.cores} cores (${r.machine.cpuModel}), Node ${r.machine.node}, MariaDB ${r.machine.mysqlVersion}, Redis ${r.machine.redisVersion}.`,
     '',
     '## Verdicts',
@@ -219,7 +219,7 @@ export function renderRoomReport(r: RoomBenchResult): string {
     '## The poll storm',
     '',
     `**${n0(s.answersPerSecond)} status answers/s** on average over ${s.seconds} s (${n0(s.answers)} answers; ${n0(s.drained)} more answered in the drain after the window). ` +
-      `At zero latency the closed loop would ask ${n0(s.idealAnswers / s.seconds)}/s on average (users still polling / ${r.settings.thinkMs / 1000} s; ${n0(s.pollingPerSecond[0] ?? 0)} polling at the start, ${n0(s.pollingPerSecond.at(-1) ?? 0)} at the end).`,
+      `At zero latency the closed loop would ask ${n0(s.idealAnswers / s.seconds)}/s on average (${r.settings.followAdvice ? 'each user still polling at their advised interval' : `users still polling / ${r.settings.thinkMs / 1000} s`}; ${n0(s.pollingPerSecond[0] ?? 0)} polling at the start, ${n0(s.pollingPerSecond.at(-1) ?? 0)} at the end).`,
     '',
     '| latency | p50 | p90 | p99 | p99.9 | max |',
     '|---|---:|---:|---:|---:|---:|',
