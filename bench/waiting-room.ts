@@ -9,7 +9,7 @@
  *             opensAt OPEN_AFTER seconds on (default USERS / 2,500 entries/s + 10 s: a little after the entries are
  *             done). Not at once: entering 100,000 takes this machine ~40 s, and a room open meanwhile admits the
  *             front of the line while those users cannot poll yet (their polls queue behind the entries, here as
- *             in front of a real server), so after WAITING_ROOM_ABANDON_SECONDS (30) it skips them as abandoned: a
+ *             in front of a real server), so after WAITING_ROOM_ABANDON_SECONDS it skips them as abandoned: a
  *             first run that opened as the entries ended lost 5,967 of the first entrants that way. The admission
  *             rate is measured from the later of opensAt and the storm's start to the storm's end.
  *   enter     every user calls waitingRoom.enter at t0, over CONNECTIONS keep-alive connections (the rest wait in
@@ -192,6 +192,9 @@ async function main(): Promise<void> {
     connections: S.connections,
     drainMs: 15_000,
     followAdvice: S.followAdvice,
+    // Advised, the first polls are spread over the longest advice (a third of the abandon time), as the enter
+    // answers' pollAfterSeconds spread them; fixed, over THINK ms.
+    ...(S.followAdvice ? { firstSpreadMs: Math.floor(envNumber('WAITING_ROOM_ABANDON_SECONDS', 60) / 3) * 1000 } : {}),
     onSecond: (sec) => {
       void admittedTotal().then((total) => series.push({ atMs: Date.now(), total }));
       if (sec > 0 && sec % 10 === 0)

@@ -171,6 +171,8 @@ export async function pollStorm(
     onWindowEnd?: () => Promise<void>;
     /** Poll again when a WAITING answer's pollAfterSeconds says, instead of thinkMs after it (the api's advice). */
     followAdvice?: boolean;
+    /** The first polls are spread over this long, in entry order (default thinkMs). */
+    firstSpreadMs?: number;
   },
 ): Promise<StormResult> {
   const n = users.length;
@@ -201,7 +203,8 @@ export async function pollStorm(
   };
   const start = performance.now() + 20;
   const end = start + opts.seconds * 1000;
-  order.forEach((u, k) => push(u, start + (k * opts.thinkMs) / n));
+  const spread = opts.firstSpreadMs ?? opts.thinkMs;
+  order.forEach((u, k) => push(u, start + (k * spread) / n));
 
   const fromDue = new Samples();
   const onWire = new Samples();

@@ -90,8 +90,11 @@ export const configSchema = z.object({
     .regex(/^[A-Za-z0-9_-]{1,16}:[^,\s]{16,}(,[A-Za-z0-9_-]{1,16}:[^,\s]{16,})*$/, 'kid:secret entries (secret at least 16 characters), comma-separated')
     .default('dev:bazaar-development-admission-key'),
   ADMISSION_TOKEN_KEYS_FILE: z.string().min(1).optional(),
-  /** A waiting customer who has not polled waitingRoom.status for this long loses their place when their turn comes. */
-  WAITING_ROOM_ABANDON_SECONDS: positiveInt(3600).default(30),
+  /**
+   * A waiting customer who has not polled waitingRoom.status for this long loses their place when their turn comes.
+   * status advises polling at most every third of it (pollAfterSeconds), so it also sets how rarely those far back poll.
+   */
+  WAITING_ROOM_ABANDON_SECONDS: z.coerce.number().int().min(6).max(3600).default(60),
   /** How often the admission loop (one scheduler at a time) admits from each event's line. */
   WAITING_ROOM_TICK_MS: z.coerce.number().int().min(10).max(5000).default(50),
 

@@ -20,7 +20,7 @@ export class WaitingRoomService {
     private readonly gate: SoldOutGate,
     private readonly tokens: AdmissionTokens,
     /** A waiting caller not seen for this long loses the place (WAITING_ROOM_ABANDON_SECONDS): the poll advice stays well below it. */
-    private readonly abandonAfterSeconds = 30,
+    private readonly abandonAfterSeconds = 60,
   ) {}
 
   async createEvent(
