@@ -180,10 +180,11 @@ export async function pollStorm(
   // The due polls, one FIFO per think time (due times only grow within each, as every answer's time + that think
   // time does); each user is in one of them at most once (or in flight). thinkOf: each user's current think time.
   const fifos = new Map<number, { users: number[]; dues: number[]; head: number }>();
-  const thinkOf = new Float64Array(n).fill(opts.thinkMs);
+  // Until a user's first answer, their think time is the first polls' spread (advised: the enter answer's advice).
+  const thinkOf = new Float64Array(n).fill(opts.firstSpreadMs ?? opts.thinkMs);
   let queued = 0;
   /** What the users still polling would ask per second at zero latency, each at their own think time. */
-  let askRate = n * (1000 / opts.thinkMs);
+  let askRate = n * (1000 / (opts.firstSpreadMs ?? opts.thinkMs));
   const push = (u: number, due: number, think = opts.thinkMs) => {
     let f = fifos.get(think);
     if (!f) fifos.set(think, (f = { users: [], dues: [], head: 0 }));

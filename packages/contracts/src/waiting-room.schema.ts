@@ -57,7 +57,7 @@ export const admissionToken = z.string().min(1).max(WAITING_ROOM_LIMITS.maxToken
 export type WaitingRoomStatus =
   /**
    * In line: position 1 is next; etaSeconds is the wait at the admission rate (counting the time until opensAt);
-   * pollAfterSeconds is when to ask again (rarely far back, often near the front; polling sooner gains nothing).
+   * pollAfterSeconds is when to ask again (a fifth of the wait, 2 s to a third of WAITING_ROOM_ABANDON_SECONDS) (rarely far back, often near the front; polling sooner gains nothing).
    */
   | { state: 'WAITING'; position: number; etaSeconds: number; pollAfterSeconds: number }
   /** Admitted: pass admissionToken to orders.place before expiresAt; one order per token. */

@@ -136,11 +136,11 @@ export class WaitingRoomService {
 }
 
 /**
- * When a waiting caller should poll again: a tenth of the wait, at least 2 s, and at most a third of the abandon
+ * When a waiting caller should poll again: a fifth of the wait, at least 2 s, and at most a third of the abandon
  * time (three polls may go missing before the place is lost). Those far back poll rarely, those near the front
  * often, so a line of 100,000 asks the api for a fraction of what everyone polling every 2 s would.
  */
 export function pollAdvice(etaSeconds: number, abandonAfterSeconds: number): number {
   const most = Math.max(2, Math.floor(abandonAfterSeconds / 3));
-  return Math.min(most, Math.max(2, Math.ceil(etaSeconds / 10)));
+  return Math.min(most, Math.max(2, Math.ceil(etaSeconds / 5)));
 }
