@@ -136,12 +136,7 @@ export async function startProcess(kind: Kind, name: string, opts: StartOptions)
     logs,
     tally,
     async stop(graceMs = 20_000) {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-        await exited;
-        clearTimeout(t);
-      }
+      await stopChild(child, exited, graceMs);
       running.delete(proc);
       return child.exitCode;
     },
@@ -180,4 +175,15 @@ function readyAt(port: number, idPrefix?: string): Promise<boolean> {
 /** Stops everything still running, concurrently. */
 export async function stopAll(graceMs = 20_000): Promise<void> {
   await Promise.allSettled([...running].map((p) => p.stop(graceMs)));
+}
+
+/** SIGTERM a child that still runs, SIGKILL it after graceMs, and wait for it to exit; its exit code (null after a signal). */
+export async function stopChild(child: ChildProcess, exited: Promise<unknown>, graceMs: number): Promise<number | null> {
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(t);
+  }
+  return child.exitCode;
 }

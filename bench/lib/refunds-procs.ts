@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { ROOT, freePort } from './processes';
+import { ROOT, freePort, stopChild } from './processes';
 
 /**
  * The fake payment gateway as a process of its own (processes.ts starts the
@@ -46,15 +46,7 @@ export async function startGatewayProcess(secretKey: string): Promise<GatewayPro
     }),
   );
   const url = `http://127.0.0.1:${port}`;
-  const stop = async (graceMs = 5000) => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(t);
-    }
-    return child.exitCode;
-  };
+  const stop = (graceMs = 5000) => stopChild(child, exited, graceMs);
   const until = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`fake gateway exited with ${child.exitCode} while starting:\n${logs.slice(-20).join('\n')}`);

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { get } from 'node:http';
-import { ROOT, freePort } from './processes';
+import { ROOT, freePort, stopChild } from './processes';
 import { nodeOptions } from '../../scripts/lib/node-options';
 
 /**
@@ -51,15 +51,7 @@ export async function startScheduler(name: string, env: Record<string, string>):
       resolve(code);
     }),
   );
-  proc.stop = async (graceMs = 10_000) => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(t);
-    }
-    return child.exitCode;
-  };
+  proc.stop = (graceMs = 10_000) => stopChild(child, exited, graceMs);
   const until = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null)
