@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import { createDataSource, ensureDatabase, parseMysqlUrl } from '@bazaar/db';
-import { loadConfig } from '@bazaar/platform';
+import { randomBytes } from 'node:crypto';
+import { DEVELOPMENT_SECRETS, loadConfig } from '@bazaar/platform';
 import { ROOT } from './processes';
 
 /** The run's own database and Redis prefix, on the servers MYSQL_URL / REDIS_URL name. */
@@ -19,6 +20,7 @@ export interface BenchEnv {
 
 export function benchEnv(): BenchEnv {
   if (existsSync(join(ROOT, '.env'))) process.loadEnvFile(join(ROOT, '.env'));
+  useRunSecrets();
   const base = loadConfig({ ...process.env, NODE_ENV: 'production' });
   const ts = Date.now();
   const database = `bazaar_bench_${ts}`;
@@ -240,4 +242,21 @@ export async function machineInfo(c: mysql.Connection, redis: Redis): Promise<Ma
     redisVersion: /redis_version:(\S+)/.exec(server)?.[1] ?? 'unknown',
     redisSettings,
   };
+}
+
+/**
+ * The benches run every process as production does (NODE_ENV=production), and production refuses the development
+ * secrets (productionProblems): each run makes its own, in the environment every process it starts inherits. A value
+ * set by the caller (not a development default) is kept.
+ */
+function useRunSecrets(): void {
+  const own = (name: keyof typeof DEVELOPMENT_SECRETS) => {
+    const v = process.env[name];
+    return v !== undefined && v !== DEVELOPMENT_SECRETS[name];
+  };
+  const random = () => randomBytes(18).toString('base64url');
+  if (!own('BULL_BOARD_PASSWORD')) process.env.BULL_BOARD_PASSWORD = random();
+  if (!own('PAYMENT_SECRET_KEY')) process.env.PAYMENT_SECRET_KEY = `test_sk_bench_${random()}`;
+  if (!own('ADMISSION_TOKEN_KEYS')) process.env.ADMISSION_TOKEN_KEYS = `bench:${random()}`;
+  if (!own('ADMIN_PASSWORD')) delete process.env.ADMIN_PASSWORD; // the processes do not use it
 }

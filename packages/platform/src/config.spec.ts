@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, DEVELOPMENT_SECRETS, loadConfig, productionProblems } from './config';
 
 describe('loadConfig', () => {
   it('gives localhost defaults, the API on 3000', () => {
@@ -82,5 +82,38 @@ describe('RATE_LIMITS', () => {
     ['on', 'neither off nor entries'],
   ])('refuses %s (%s), naming RATE_LIMITS', (value) => {
     expect(() => loadConfig({ RATE_LIMITS: value })).toThrow(/RATE_LIMITS/);
+  });
+});
+
+describe('production refuses development secrets', () => {
+  const own = {
+    NODE_ENV: 'production',
+    BULL_BOARD_PASSWORD: 'a-strong-board-password',
+    PAYMENT_SECRET_KEY: 'live_sk_0123456789',
+    ADMISSION_TOKEN_KEYS: 'k1:a-long-random-signing-secret',
+  };
+
+  it('starts with secrets of its own', () => {
+    expect(productionProblems(loadConfig(own))).toEqual([]);
+    expect(loadConfig({ ...own, ADMISSION_TOKEN_KEYS: undefined, ADMISSION_TOKEN_KEYS_FILE: '/run/secrets/keys' }).NODE_ENV).toBe('production');
+  });
+
+  it('names every development default it was given, all at once, and starts with none of them', () => {
+    let err: unknown;
+    try {
+      loadConfig({ NODE_ENV: 'production', ADMIN_PASSWORD: DEVELOPMENT_SECRETS.ADMIN_PASSWORD });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems.map((p) => p.split(':')[0]);
+    expect(problems).toEqual(['BULL_BOARD_PASSWORD', 'PAYMENT_SECRET_KEY', 'ADMIN_PASSWORD', 'ADMISSION_TOKEN_KEYS']);
+    for (const [name, value] of Object.entries(DEVELOPMENT_SECRETS)) {
+      expect(() => loadConfig({ ...own, [name]: value })).toThrow(new RegExp(`${name}: `));
+    }
+  });
+
+  it('development and test keep the defaults', () => {
+    for (const NODE_ENV of ['development', 'test']) expect(productionProblems(loadConfig({ NODE_ENV }))).toEqual([]);
   });
 });

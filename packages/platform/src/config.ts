@@ -8,6 +8,17 @@ const mysqlUrl = z
   .refine((u) => /^(mysql|mariadb):\/\//.test(u), 'must start with mysql:// or mariadb://');
 
 /**
+ * Development defaults that must never reach production: with NODE_ENV=production a process refuses to start on
+ * any of them (see productionProblems). .env.example holds the same values for a developer machine.
+ */
+export const DEVELOPMENT_SECRETS = {
+  BULL_BOARD_PASSWORD: 'bazaar-admin',
+  PAYMENT_SECRET_KEY: 'test_sk_bazaar',
+  ADMIN_PASSWORD: 'bazaar-admin-1234',
+  ADMISSION_TOKEN_KEYS: 'dev:bazaar-development-admission-key',
+} as const;
+
+/**
  * The one schema every process reads its settings through. Defaults are for a
  * developer machine (MariaDB and Redis on localhost); production sets them by env.
  */
@@ -88,7 +99,7 @@ export const configSchema = z.object({
   ADMISSION_TOKEN_KEYS: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,16}:[^,\s]{16,}(,[A-Za-z0-9_-]{1,16}:[^,\s]{16,})*$/, 'kid:secret entries (secret at least 16 characters), comma-separated')
-    .default('dev:bazaar-development-admission-key'),
+    .default(DEVELOPMENT_SECRETS.ADMISSION_TOKEN_KEYS),
   ADMISSION_TOKEN_KEYS_FILE: z.string().min(1).optional(),
   /**
    * A waiting customer who has not polled waitingRoom.status for this long loses their place when their turn comes.
@@ -110,7 +121,7 @@ export const configSchema = z.object({
   RECONCILE_AFTER_SECONDS: positiveInt(86400).default(30),
 
   PAYMENT_GATEWAY_URL: z.string().url().default('http://127.0.0.1:9300'),
-  PAYMENT_SECRET_KEY: z.string().min(1).default('test_sk_bazaar'),
+  PAYMENT_SECRET_KEY: z.string().min(1).default(DEVELOPMENT_SECRETS.PAYMENT_SECRET_KEY),
   PAYMENT_TIMEOUT_MS: positiveInt(60_000).default(3000),
   PAYMENT_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   /** How long the gateway circuit breaker stays open before it lets a trial call through. */
@@ -185,7 +196,7 @@ export const configSchema = z.object({
       return table;
     }),
   BULL_BOARD_USER: z.string().min(1).default('admin'),
-  BULL_BOARD_PASSWORD: z.string().min(8, 'at least 8 characters').default('bazaar-admin'),
+  BULL_BOARD_PASSWORD: z.string().min(8, 'at least 8 characters').default(DEVELOPMENT_SECRETS.BULL_BOARD_PASSWORD),
   SHUTDOWN_TIMEOUT_MS: positiveInt(120_000).default(10_000),
 });
 
@@ -198,12 +209,31 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses the environment; throws a ConfigError naming every bad variable. */
+/**
+ * What a production process must not start with: a development secret or default (DEVELOPMENT_SECRETS), or no
+ * admission-token signing key of its own. Empty outside NODE_ENV=production.
+ */
+export function productionProblems(config: Config): string[] {
+  if (config.NODE_ENV !== 'production') return [];
+  const problems: string[] = [];
+  const dev = (name: string) => `${name}: the development default; set your own for NODE_ENV=production (or run with NODE_ENV=development)`;
+  if (config.BULL_BOARD_PASSWORD === DEVELOPMENT_SECRETS.BULL_BOARD_PASSWORD) problems.push(dev('BULL_BOARD_PASSWORD'));
+  if (config.PAYMENT_SECRET_KEY === DEVELOPMENT_SECRETS.PAYMENT_SECRET_KEY) problems.push(dev('PAYMENT_SECRET_KEY'));
+  if (config.ADMIN_PASSWORD === DEVELOPMENT_SECRETS.ADMIN_PASSWORD) problems.push(dev('ADMIN_PASSWORD'));
+  if (config.ADMISSION_TOKEN_KEYS_FILE === undefined && config.ADMISSION_TOKEN_KEYS === DEVELOPMENT_SECRETS.ADMISSION_TOKEN_KEYS) {
+    problems.push('ADMISSION_TOKEN_KEYS: no signing key of your own (the development key is public); set ADMISSION_TOKEN_KEYS or ADMISSION_TOKEN_KEYS_FILE');
+  }
+  return problems;
+}
+
+/** Parses the environment; throws a ConfigError naming every bad variable (and, in production, every development secret). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const result = configSchema.safeParse(env);
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
   }
+  const problems = productionProblems(result.data);
+  if (problems.length > 0) throw new ConfigError(problems);
   return result.data;
 }
 
