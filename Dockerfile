@@ -62,8 +62,8 @@ ENV NODE_OPTIONS="--max-semi-space-size=16 --max-old-space-size=128"
 # Run unprivileged.
 USER node
 
-# api (also /trpc and /admin/queues), worker metrics, scheduler metrics
-EXPOSE 3000 9101 9201
+# api (/trpc, /admin/queues, /healthz, /readyz), api metrics, worker metrics, scheduler metrics
+EXPOSE 3000 9001 9101 9201
 
 # node is PID 1's child (docker-compose sets `init: true`) and gets SIGTERM
 # itself, so graceful shutdown (SHUTDOWN_TIMEOUT_MS) works.

@@ -72,7 +72,7 @@ async function batching(procs: BenchProcess[], of: 'get' | 'list'): Promise<numb
       ? ['bazaar_product_reads_total', 'bazaar_product_read_batches_total']
       : ['bazaar_product_list_reads_total', 'bazaar_product_list_read_batches_total'];
   for (const p of procs) {
-    const text = await fetch(`http://127.0.0.1:${p.port}/metrics`)
+    const text = await fetch(`http://127.0.0.1:${p.metricsPort}/metrics`)
       .then((r) => r.text())
       .catch(() => '');
     const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);

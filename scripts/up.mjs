@@ -135,7 +135,7 @@ say(`
   API (tRPC)     http://127.0.0.1:${apiPort}/trpc
   Bull Board     http://127.0.0.1:${apiPort}/admin/queues   (user ${env.BULL_BOARD_USER ?? 'admin'}, password from BULL_BOARD_PASSWORD, default bazaar-admin)
   Health         http://127.0.0.1:${apiPort}/readyz
-  Metrics        api :${apiPort}/metrics · workers :9101/metrics, :9102/metrics · scheduler :${fleet[4].port}/metrics
+  Metrics        api :${env.API_METRICS_PORT ?? 9001}/metrics · workers :9101/metrics, :9102/metrics · scheduler :${fleet[4].port}/metrics
   Card payments  fake gateway at http://127.0.0.1:${gatewayPort} (mint test payment keys: POST /__test/payment-keys)
   Logs           .run/logs/{api,worker-1,worker-2,scheduler,fake-gateway}.log
   Demo accounts  customer@demo.bazaar / seller1@demo.bazaar, password bazaar-demo-1234

@@ -113,6 +113,7 @@ export async function startBaselineProcess(tree: BaselineTree, kind: 'api' | 'wo
     kind,
     pid: child.pid ?? 0,
     port,
+    metricsPort: port, // the old tree's api served /metrics on its one port
     child,
     logs,
     tally,

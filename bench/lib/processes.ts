@@ -29,6 +29,8 @@ export interface BenchProcess {
   kind: Kind;
   pid: number;
   port: number;
+  /** Where its /metrics is: the api's own metrics port (API_METRICS_PORT), else `port`. */
+  metricsPort: number;
   child: ChildProcess;
   /** The last lines it printed (pino JSON at LOG_LEVEL). */
   logs: string[];
@@ -93,6 +95,8 @@ export async function startProcess(kind: Kind, name: string, opts: StartOptions)
   const port = opts.port ?? (await freePort());
   if (aborted) throw new Error('the bench is stopping');
   const portVar = { api: 'API_PORT', worker: 'WORKER_METRICS_PORT', bare: 'BARE_PORT' }[kind];
+  // Each api its own metrics port, also when several share API_PORT (API_REUSE_PORT): Prometheus must reach each one.
+  const metricsPort = kind === 'api' ? await freePort() : port;
   const prof = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
   // BENCH_NODE_ARGS: extra node flags for the api and workers (to try V8 settings; the report says which ran).
   const extra = kind === 'bare' ? [] : (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -107,6 +111,7 @@ export async function startProcess(kind: Kind, name: string, opts: StartOptions)
       RATE_LIMITS: 'off',
       ...opts.env,
       [portVar]: String(port),
+      ...(kind === 'api' ? { API_METRICS_PORT: String(metricsPort) } : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -132,6 +137,7 @@ export async function startProcess(kind: Kind, name: string, opts: StartOptions)
     kind,
     pid: child.pid ?? 0,
     port,
+    metricsPort,
     child,
     logs,
     tally,

@@ -333,12 +333,16 @@ describe('order slice end to end (api + 2 workers + 2 schedulers)', () => {
     expect(await codeOf(bazaarClient(url, { batch: false }), { orderId })).toBe('UNAUTHORIZED');
   });
 
-  it('serves health and the contract metrics from every process', async () => {
-    const metrics = (p: RunningProcess) => fetch(`http://127.0.0.1:${p.port}/metrics`).then((r) => r.text());
+  it("serves health and the contract metrics from every process (the api's on its own metrics port)", async () => {
+    const metrics = (p: RunningProcess) => fetch(`http://127.0.0.1:${p.metricsPort}/metrics`).then((r) => r.text());
     for (const p of [api, ...workers, ...schedulers]) {
       expect((await fetch(`http://127.0.0.1:${p.port}/healthz`)).status).toBe(200);
       expect((await fetch(`http://127.0.0.1:${p.port}/readyz`)).status).toBe(200);
     }
+    // The api's metrics are off its public port: there /metrics is not found; the metrics port answers it and health.
+    expect((await fetch(`http://127.0.0.1:${api.port}/metrics`)).status).toBe(404);
+    expect(api.metricsPort).not.toBe(api.port);
+    expect((await fetch(`http://127.0.0.1:${api.metricsPort}/readyz`)).status).toBe(200);
     const apiText = await metrics(api);
     expect(apiText).toMatch(/bazaar_orders_total\{[^}]*outcome="accepted"/);
     expect(apiText).toMatch(/bazaar_orders_total\{[^}]*outcome="rejected"[^}]*reason="OUT_OF_STOCK"/);

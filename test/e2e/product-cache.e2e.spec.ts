@@ -31,7 +31,7 @@ describe('product detail cache (two api processes)', () => {
   async function metric(name: string, labels = ''): Promise<number> {
     let sum = 0;
     for (const p of apis) {
-      const text = await (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text();
+      const text = await (await fetch(`http://127.0.0.1:${p.metricsPort}/metrics`)).text();
       for (const line of text.split('\n')) {
         if (line.startsWith(`${name}{`) && line.includes(labels)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
       }

@@ -1,12 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import { createDeps, type Deps } from '../../apps/api/src/deps';
-import { buildServer } from '../../apps/api/src/server';
+import { buildServer, startMetricsServer } from '../../apps/api/src/server';
 import { createLogger, loadConfig } from '@bazaar/platform';
 import { bazaarClient, type BazaarClient } from '../../scripts/lib/client';
 import { testEnv } from './test-env';
 
 export interface TestApi {
   url: string;
+  /** The api's metrics port (API_METRICS_PORT, off the public one): `${metricsUrl}/metrics`. */
+  metricsUrl: string;
   deps: Deps;
   client(token?: string): BazaarClient;
   close(): Promise<void>;
@@ -19,12 +21,15 @@ export async function startTestApi(extraEnv: Record<string, string> = {}): Promi
   const app = await buildServer(deps, createLogger('api', config.LOG_LEVEL));
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const metrics = await startMetricsServer(deps, 0, '127.0.0.1');
   return {
     url,
+    metricsUrl: `http://127.0.0.1:${metrics.port}`,
     deps,
     client: (token?: string) => bazaarClient(url, { token }),
     async close() {
       await app.close();
+      await metrics.close();
       await deps.close();
     },
   };

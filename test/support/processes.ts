@@ -19,6 +19,8 @@ export interface RunningProcess {
   kind: keyof typeof ENTRY;
   child: ChildProcess;
   port: number;
+  /** Where its /metrics is: the api's own metrics port, else `port`. */
+  metricsPort: number;
   logs: string[];
   /** SIGTERM and wait for exit (SIGKILL after a grace period). */
   stop(): Promise<number | null>;
@@ -34,9 +36,11 @@ export async function startProcess(kind: keyof typeof ENTRY, env: Record<string,
   const portVar = { api: 'API_PORT', worker: 'WORKER_METRICS_PORT', scheduler: 'SCHEDULER_METRICS_PORT' }[kind];
   // A port given in env is used (api processes sharing one with API_REUSE_PORT); otherwise a free one.
   const port = env[portVar] ? Number(env[portVar]) : await freePort();
+  // The api's /metrics is on a port of its own (API_METRICS_PORT); the worker's and scheduler's is their one port.
+  const metricsPort = kind === 'api' ? (env.API_METRICS_PORT ? Number(env.API_METRICS_PORT) : await freePort()) : port;
   const child = spawn(process.execPath, ['--enable-source-maps', ENTRY[kind]], {
     cwd: ROOT,
-    env: { ...process.env, NODE_OPTIONS: nodeOptions(), ...testEnv(), NODE_ENV: 'test', LOG_LEVEL: 'info', API_HOST: '127.0.0.1', [portVar]: String(port), ...env },
+    env: { ...process.env, NODE_OPTIONS: nodeOptions(), ...testEnv(), NODE_ENV: 'test', LOG_LEVEL: 'info', API_HOST: '127.0.0.1', [portVar]: String(port), ...(kind === 'api' ? { API_METRICS_PORT: String(metricsPort) } : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
@@ -67,6 +71,7 @@ export async function startProcess(kind: keyof typeof ENTRY, env: Record<string,
     kind,
     child,
     port,
+    metricsPort,
     logs,
     async stop() {
       // Errors a process logged are shown with the suite's output, so a failure in CI can be read there.

@@ -3,7 +3,7 @@ import type { ListenOptions } from 'node:net';
 import type { FastifyListenOptions } from 'fastify';
 import { createLogger, loadConfigOrExit } from '@bazaar/platform';
 import { createDeps } from './deps';
-import { buildServer } from './server';
+import { buildServer, startMetricsServer } from './server';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -18,6 +18,8 @@ async function main(): Promise<void> {
     reusePort: config.API_REUSE_PORT,
   };
   await app.listen(listen);
+  const metrics = await startMetricsServer(deps);
+  logger.info({ port: config.API_PORT, metricsPort: metrics.port }, 'api listening');
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -32,6 +34,7 @@ async function main(): Promise<void> {
       // Open order subscriptions end first, so their long-lived responses do not hold the close.
       await deps.orderEvents.close();
       await app.close();
+      await metrics.close();
       await deps.close();
       clearTimeout(timer);
       process.exit(0);

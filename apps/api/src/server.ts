@@ -4,7 +4,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import Fastify, { LogController, type FastifyPluginAsync } from 'fastify';
-import type { Logger } from '@bazaar/platform';
+import { startHealthServer, type Logger } from '@bazaar/platform';
 import { createContextFactory } from './context';
 import { orderPlaceFastPath } from './http/order-place.fast-path';
 import { mayServe, productGetFastPath } from './http/product-get.fast-path';
@@ -16,7 +16,7 @@ import { appRouter, type AppRouter } from './router';
 const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 let seq = 0;
 
-/** Fastify hosting tRPC at /trpc, plus /healthz, /readyz, /metrics and Bull Board at /admin/queues. */
+/** Fastify hosting tRPC at /trpc, plus /healthz, /readyz and Bull Board at /admin/queues (/metrics is on its own port: startMetricsServer). */
 export async function buildServer(deps: Deps, logger: Logger) {
   const app = Fastify({
     loggerInstance: logger,
@@ -70,7 +70,6 @@ export async function buildServer(deps: Deps, logger: Logger) {
     const ready = checks.every((c) => c.status === 'fulfilled');
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', mysql, redis });
   });
-  app.get('/metrics', async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
 
   const createContext = createContextFactory(deps);
   if (deps.rateLimits) {
@@ -96,6 +95,22 @@ export async function buildServer(deps: Deps, logger: Logger) {
 
   await app.register(bullBoard(deps), { prefix: '/admin/queues' });
   return app;
+}
+
+/**
+ * /metrics (with /healthz and /readyz) on API_METRICS_PORT, a port of its own: Prometheus scrapes it from inside the
+ * network; the public port does not serve it.
+ */
+export function startMetricsServer(deps: Deps, port = deps.config.API_METRICS_PORT, host = deps.config.API_HOST) {
+  return startHealthServer({
+    port,
+    host,
+    registry: deps.metrics.registry,
+    ready: async () => {
+      await deps.ds.query('SELECT 1');
+      await deps.redis.ping();
+    },
+  });
 }
 
 /** Bull Board for developers, behind HTTP basic auth (BULL_BOARD_USER / BULL_BOARD_PASSWORD). */

@@ -95,7 +95,7 @@ describe('rate limits across api processes', () => {
   });
 
   it('a 429 is counted in bazaar_rate_limited_total{procedure, scope}', async () => {
-    const text = await (await fetch(`${fast.url}/metrics`)).text();
+    const text = await (await fetch(`${fast.metricsUrl}/metrics`)).text();
     expect(text).toMatch(/bazaar_rate_limited_total\{procedure="orders.place",scope="user",service="api"\} [1-9]/);
   });
 

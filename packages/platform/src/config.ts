@@ -53,6 +53,11 @@ export const configSchema = z.object({
 
   API_HOST: z.string().min(1).default('0.0.0.0'),
   API_PORT: port.default(3000),
+  /**
+   * The api's /metrics (and a second /healthz, /readyz) on a port of its own, off the public one: Prometheus scrapes
+   * it inside the network, and the internals it shows are not served to the world. 0: any free port (tests).
+   */
+  API_METRICS_PORT: port.default(9001),
   /** Serve products.get from the cache without the tRPC adapter (same wire format). Off only to compare. */
   API_FAST_PATHS: z
     .enum(['true', 'false'])
