@@ -51,6 +51,8 @@ describe('RATE_LIMITS', () => {
       'auth.login': { ip: { points: 10, seconds: 60 }, email: { points: 5, seconds: 60 } },
       'auth.signup': { ip: { points: 5, seconds: 3600 } },
       'orders.place': { user: { points: 20, seconds: 1 }, ip: { points: 100, seconds: 1 } },
+      'waitingRoom.status': { user: { points: 60, seconds: 60 }, ip: { points: 6000, seconds: 60 } },
+      'waitingRoom.enter': { user: { points: 10, seconds: 60 } },
       'coupons.claim': { user: { points: 10, seconds: 10 } },
     });
   });

@@ -167,14 +167,16 @@ export const configSchema = z.object({
    * `procedure=scope:points/seconds[,scope:points/seconds…]` laid over the defaults below, scope by scope. Scopes: `ip`
    * (any procedure, counted before authentication), `user` (signed-in procedures), `email` (auth.login's target account).
    * `*` stands for every procedure without a value of its own for that scope; `scope:off` drops one. Parsed into
-   * { procedure: { ip?, user?, email? } } with null for a scope turned off, or null for all off.
+   * { procedure: { ip?, user?, email? } } with null for a scope turned off, or null for all off. waitingRoom.status is
+   * limited per user first, with a per-IP limit high enough for the crowd behind one carrier NAT in a flash sale.
    */
   RATE_LIMITS: z
     .string()
     .default('')
     .transform((value, ctx) => {
       if (value.trim() === 'off') return null;
-      const defaults = '*=ip:600/60; auth.login=ip:10/60,email:5/60; auth.signup=ip:5/3600; orders.place=user:20/1,ip:100/1; coupons.claim=user:10/10';
+      const defaults =
+        '*=ip:600/60; auth.login=ip:10/60,email:5/60; auth.signup=ip:5/3600; orders.place=user:20/1,ip:100/1; coupons.claim=user:10/10; waitingRoom.status=user:60/60,ip:6000/60; waitingRoom.enter=user:10/60';
       type Limit = { points: number; seconds: number } | null;
       const table: Record<string, { ip?: Limit; user?: Limit; email?: Limit }> = {};
       const entries = `${defaults};${value}`.split(';').map((e) => e.trim());
