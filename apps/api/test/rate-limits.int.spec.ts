@@ -16,6 +16,7 @@ const LIMITS = [
   'auth.signup=ip:off',
   `auth.login=ip:5/${WINDOW_S},email:3/${WINDOW_S}`,
   'products.get=ip:4/2',
+  `waitingRoom.status=user:3/${WINDOW_S},ip:off`,
 ].join(';');
 
 type Answer = TrpcAnswer;
@@ -171,6 +172,26 @@ describe('rate limits across api processes', () => {
       error: { ...viaPlain.json.error, data: { ...viaPlain.json.error?.data, retryAfterSeconds: 0 } },
     });
     expect(viaFast.json.error?.data.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+  });
+
+  it('waitingRoom.status (its fast path and tRPC) is limited per user: the 4th poll in the window is a 429, another customer polls on', async () => {
+    const { seller, product } = await newProduct(setup, { stock: 10, price: 100 });
+    const { eventId } = await seller.client.waitingRoom.createEvent.mutate({
+      productIds: [product.id],
+      opensAt: new Date(Date.now() + 60_000).toISOString(),
+      admitPerSecond: 1,
+    });
+    const [one, other] = [await customer(), await customer()];
+    await one.client.waitingRoom.enter.mutate({ eventId });
+    const ip = newIp();
+    const polls = [];
+    for (let i = 0; i < 5; i++) polls.push(await call(i % 2 ? plain : fast, 'waitingRoom.status', { eventId }, { ip, token: one.token, query: true }));
+    expect(polls.map((a) => a.status)).toEqual([200, 200, 200, 429, 429]);
+    expect(polls.slice(0, 3).map((a) => a.headers['ratelimit-remaining'])).toEqual(['2', '1', '0']);
+    expect(polls[0]!.json.result?.data).toMatchObject({ state: 'WAITING', position: 1 });
+    expectLimited(polls[3]!, 3); // through the fast path, refused by tRPC's middleware
+    expectLimited(polls[4]!, 3);
+    expect((await call(fast, 'waitingRoom.status', { eventId }, { ip, token: other.token, query: true })).status).toBe(200);
   });
 
   it('procedures without a limit carry no rate-limit headers', async () => {
