@@ -10,6 +10,7 @@ import { orderPlaceFastPath } from './http/order-place.fast-path';
 import { mayServe, productGetFastPath } from './http/product-get.fast-path';
 import { mayServeList, productListFastPath } from './http/product-list.fast-path';
 import { mayServeRoomStatus, roomStatusFastPath } from './http/room-status.fast-path';
+import { PAGE_SECURITY_HEADERS, SECURITY_HEADERS } from './http/security-headers';
 import type { Deps } from './deps';
 import { appRouter, type AppRouter } from './router';
 
@@ -32,6 +33,7 @@ export async function buildServer(deps: Deps, logger: Logger) {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    reply.headers(req.url.startsWith('/admin/queues') ? PAGE_SECURITY_HEADERS : SECURITY_HEADERS);
   });
   if (deps.config.API_FAST_PATHS) {
     // products.get and products.list straight from their caches, waitingRoom.status from its room (same wire format); whatever they do not serve goes on to tRPC.

@@ -7,6 +7,7 @@ import type { ProductListCache } from '../services/product-list.cache';
 import type { RateLimits } from '../services/rate-limits';
 import { fastPathLimit } from './fast-path-limit';
 import { isStreamRequest } from './stream-request';
+import { SECURITY_HEADERS } from './security-headers';
 
 const PATH = '/trpc/products.list';
 const PROCEDURE = 'products.list';
@@ -45,6 +46,7 @@ export function productListFastPath(lists: ProductListCache, metrics: Metrics, l
     // Response, whose body Fastify streams, so its answers are chunked (no content-length).
     reply.hijack();
     reply.raw.writeHead(200, {
+      ...SECURITY_HEADERS,
       vary: 'trpc-accept, accept',
       'content-type': 'application/json',
       'x-request-id': String(req.id),
