@@ -10,6 +10,7 @@ import { orderPlaceFastPath } from './http/order-place.fast-path';
 import { mayServe, productGetFastPath } from './http/product-get.fast-path';
 import { mayServeList, productListFastPath } from './http/product-list.fast-path';
 import { mayServeRoomStatus, roomStatusFastPath } from './http/room-status.fast-path';
+import { queryInput, refuseTooDeep } from './http/json-depth';
 import { PAGE_SECURITY_HEADERS, SECURITY_HEADERS } from './http/security-headers';
 import type { Deps } from './deps';
 import { appRouter, type AppRouter } from './router';
@@ -34,6 +35,11 @@ export async function buildServer(deps: Deps, logger: Logger) {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     reply.headers(req.url.startsWith('/admin/queues') ? PAGE_SECURITY_HEADERS : SECURITY_HEADERS);
+    // Input nested too deep is refused before anything parses it: a GET's here, before the fast paths; a body's below.
+    if (req.method === 'GET' && req.url.startsWith('/trpc/') && refuseTooDeep(req, reply, queryInput(req.url))) return reply;
+  });
+  app.addHook('preHandler', async (req, reply) => {
+    if (req.method === 'POST' && req.url.startsWith('/trpc/') && typeof req.body === 'string' && refuseTooDeep(req, reply, req.body)) return reply;
   });
   if (deps.config.API_FAST_PATHS) {
     // products.get and products.list straight from their caches, waitingRoom.status from its room (same wire format); whatever they do not serve goes on to tRPC.

@@ -1,3 +1,4 @@
+import { nestsDeeperThan } from '../src/http/json-depth';
 import { PAGE_SECURITY_HEADERS, SECURITY_HEADERS } from '../src/http/security-headers';
 import { DELIVERY, newAccount, newProduct, startTestApi, type TestApi } from '../../../test/support/api-harness';
 
@@ -66,5 +67,57 @@ describe('security headers', () => {
     expect(res.status).toBe(401);
     expect(Object.fromEntries(Object.keys(PAGE_SECURITY_HEADERS).map((h) => [h, res.headers.get(h)]))).toEqual(PAGE_SECURITY_HEADERS);
     expect(res.headers.get('content-security-policy')).toBeNull();
+  });
+});
+
+describe('JSON nesting limit', () => {
+  let fast: TestApi;
+  let plain: TestApi;
+  beforeAll(async () => {
+    [fast, plain] = await Promise.all([startTestApi({ API_FAST_PATHS: 'true' }), startTestApi({ API_FAST_PATHS: 'false' })]);
+  });
+  afterAll(async () => {
+    await Promise.all([fast?.close(), plain?.close()]);
+  });
+
+  const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+  const post = (body: string) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body });
+
+  it('input nested deeper than 32 levels is a BAD_REQUEST naming the root, through the fast paths and tRPC alike, before anything parses it', async () => {
+    const cases: [string, RequestInit?][] = [
+      [`/trpc/products.get?input=${encodeURIComponent(`{"productId":${deep(40)}}`)}`],
+      [`/trpc/products.list?input=${encodeURIComponent(deep(2_000))}`],
+      [`/trpc/products.get,products.list?batch=1&input=${encodeURIComponent(`{"0":${deep(33)}}`)}`],
+      ['/trpc/auth.login', post(`{"email":${deep(300_000)}}`)],
+      ['/trpc/orders.place', post(deep(400_000))],
+    ];
+    for (const [path, init] of cases) {
+      const [a, b] = await Promise.all(
+        [fast, plain].map(async (api) => {
+          const res = await fetch(`${api.url}${path}`, init);
+          return {
+            status: res.status,
+            contentType: res.headers.get('content-type'),
+            nosniff: res.headers.get('x-content-type-options'),
+            body: await res.text(),
+          };
+        }),
+      );
+      expect(a).toEqual(b);
+      expect(a!.status).toBe(400);
+      const json = JSON.parse(a!.body) as
+        { error?: { data: { code: string; issues: { path: string; message: string }[] } } } | { error: { data: { code: string } } }[];
+      const errors = Array.isArray(json) ? json.map((e) => e.error) : [json.error!];
+      for (const e of errors) expect(e.data).toMatchObject({ code: 'BAD_REQUEST', issues: [{ path: '(root)', message: 'nested more than 32 levels deep' }] });
+    }
+  });
+
+  it('32 levels, strings holding brackets, and escaped quotes are fine (the usual answers)', async () => {
+    expect(nestsDeeperThan(deep(32))).toBe(false);
+    expect(nestsDeeperThan(deep(33))).toBe(true);
+    expect(nestsDeeperThan(`{"a":"${'['.repeat(1000)}","b":"\\"${'{'.repeat(100)}"}`)).toBe(false);
+    const res = await fetch(`${fast.url}/trpc/products.get?input=${encodeURIComponent('{"productId":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}')}`);
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('"path":"productId"');
   });
 });
