@@ -115,6 +115,10 @@ describe('production refuses development secrets', () => {
     }
   });
 
+  it('a short Bull Board password is refused in production', () => {
+    expect(() => loadConfig({ ...own, BULL_BOARD_PASSWORD: 'only-12-char' })).toThrow(/BULL_BOARD_PASSWORD: at least 16 characters/);
+  });
+
   it('development and test keep the defaults', () => {
     for (const NODE_ENV of ['development', 'test']) expect(productionProblems(loadConfig({ NODE_ENV }))).toEqual([]);
   });

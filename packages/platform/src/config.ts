@@ -225,6 +225,7 @@ export function productionProblems(config: Config): string[] {
   const problems: string[] = [];
   const dev = (name: string) => `${name}: the development default; set your own for NODE_ENV=production (or run with NODE_ENV=development)`;
   if (config.BULL_BOARD_PASSWORD === DEVELOPMENT_SECRETS.BULL_BOARD_PASSWORD) problems.push(dev('BULL_BOARD_PASSWORD'));
+  else if (config.BULL_BOARD_PASSWORD.length < 16) problems.push('BULL_BOARD_PASSWORD: at least 16 characters in production (it guards every queue and job)');
   if (config.PAYMENT_SECRET_KEY === DEVELOPMENT_SECRETS.PAYMENT_SECRET_KEY) problems.push(dev('PAYMENT_SECRET_KEY'));
   if (config.ADMIN_PASSWORD === DEVELOPMENT_SECRETS.ADMIN_PASSWORD) problems.push(dev('ADMIN_PASSWORD'));
   if (config.ADMISSION_TOKEN_KEYS_FILE === undefined && config.ADMISSION_TOKEN_KEYS === DEVELOPMENT_SECRETS.ADMISSION_TOKEN_KEYS) {
