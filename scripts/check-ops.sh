@@ -87,6 +87,11 @@ fi
 # ---------------------------------------------------------------- alertmanager
 if have amtool; then
   run_check "amtool check-config prometheus/alertmanager.yml" amtool check-config prometheus/alertmanager.yml
+  # Every severity our rules use routes to the on-call Slack receiver (--verify.receivers fails otherwise).
+  for sev in critical warning; do
+    run_check "amtool: a ${sev} alert routes to Slack (slack-oncall)" \
+      amtool config routes test --config.file=prometheus/alertmanager.yml --verify.receivers=slack-oncall "severity=${sev}" alertname=BazaarCheck
+  done
 else
   skip "Alertmanager config" "amtool is not installed (Debian package: prometheus-alertmanager)"
 fi
