@@ -16,7 +16,7 @@ import {
   WalletRepository,
   createDataSource,
 } from '@bazaar/db';
-import { CatalogVersions, createMetrics, createRedis, redisKeys, type Config, type Metrics, type RedisKeys } from '@bazaar/platform';
+import { CatalogVersions, ErrorNotifier, createMetrics, createRedis, redisKeys, type Config, type Metrics, type RedisKeys } from '@bazaar/platform';
 import {
   AcceptedOrderStore,
   OrderOutcomePublisher,
@@ -104,6 +104,8 @@ export interface Deps {
   /** waitingRoom.*: events, lines and admission tokens (the admission loop is the scheduler's). */
   waitingRoom: WaitingRoomService;
   admissionTokens: AdmissionTokens;
+  /** Unexpected errors to on-call's Slack (SLACK_WEBHOOK_URL), grouped and paced; a no-op without a webhook. */
+  notifier: ErrorNotifier;
   close(): Promise<void>;
 }
 
@@ -162,6 +164,7 @@ export async function createDeps(config: Config): Promise<Deps> {
     sendLimit: config.CHAT_SEND_LIMIT,
     windowSeconds: config.CHAT_SEND_WINDOW_SECONDS,
   });
+  const notifier = new ErrorNotifier({ webhookUrl: config.SLACK_WEBHOOK_URL, service: 'api', repeatEveryMs: config.SLACK_REPEAT_SECONDS * 1000 });
   const admissionTokens = new AdmissionTokens(config.ADMISSION_TOKEN_KEYS, config.ADMISSION_TOKEN_KEYS_FILE);
   const waitingRoom = new WaitingRoomService(
     new WaitingRoomRepository(ds),
@@ -224,8 +227,10 @@ export async function createDeps(config: Config): Promise<Deps> {
     chat,
     waitingRoom,
     admissionTokens,
+    notifier,
     rateLimits: config.RATE_LIMITS && new RateLimits(config.RATE_LIMITS, redis, keys.prefix, metrics),
     async close() {
+      await notifier.close();
       await orderEvents.close();
       await chatEvents.close();
       await productDetails.close();

@@ -87,8 +87,10 @@ export async function buildServer(deps: Deps, logger: Logger) {
   const trpcOptions = {
     router: appRouter,
     createContext,
-    onError: ({ error, path }) => {
-      if (error.code === 'INTERNAL_SERVER_ERROR') logger.error({ err: error.cause ?? error, path }, 'tRPC internal error');
+    onError: ({ error, path, ctx }) => {
+      if (error.code !== 'INTERNAL_SERVER_ERROR') return; // business refusals and bad input are answers, not incidents
+      logger.error({ err: error.cause ?? error, path }, 'tRPC internal error');
+      deps.notifier.report(error.cause ?? error, { procedure: path, requestId: ctx?.requestId });
     },
     // RateLimit-Limit/-Remaining/-Reset (and Retry-After on a 429): the most restrictive limit the request's calls met.
     responseMeta: ({ ctx }) => (ctx ? { headers: ctx.rateLimits.headers() } : {}),

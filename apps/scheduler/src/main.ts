@@ -13,7 +13,17 @@ import {
   WaitingRoomRepository,
   createDataSource,
 } from '@bazaar/db';
-import { CatalogVersions, createLogger, createMetrics, createRedis, loadConfigOrExit, redisKeys, startHealthServer, type Logger } from '@bazaar/platform';
+import {
+  CatalogVersions,
+  ErrorNotifier,
+  createLogger,
+  createMetrics,
+  createRedis,
+  loadConfigOrExit,
+  redisKeys,
+  startHealthServer,
+  type Logger,
+} from '@bazaar/platform';
 import {
   AcceptedOrderStore,
   CouponStore,
@@ -49,6 +59,7 @@ async function main(): Promise<void> {
   const queue = createOrdersQueue(redis, keys, config.ORDER_JOB_ATTEMPTS);
   const refundsQueue = createRefundsQueue(redis, keys, config.ORDER_JOB_ATTEMPTS);
   const coordinator = new RedisRunCoordinator(redis, keys);
+  const notifier = new ErrorNotifier({ webhookUrl: config.SLACK_WEBHOOK_URL, service: 'scheduler', repeatEveryMs: config.SLACK_REPEAT_SECONDS * 1000, log });
   const lease = new JobLease(redis, keys);
 
   const store = new AcceptedOrderStore(redis, keys);
@@ -106,6 +117,7 @@ async function main(): Promise<void> {
       } catch (err) {
         metrics.schedulerRuns.inc({ task: job.name, outcome: 'error' });
         jobLog.error({ err }, 'job failed');
+        notifier.report(err, { job: job.name });
       } finally {
         end();
       }
@@ -143,7 +155,11 @@ async function main(): Promise<void> {
     gate,
     metrics,
     log.child({ job: AdmitWaitingRoomsLoop.NAME }),
-    { tickMs: config.WAITING_ROOM_TICK_MS, abandonAfterMs: config.WAITING_ROOM_ABANDON_SECONDS * 1000 },
+    {
+      tickMs: config.WAITING_ROOM_TICK_MS,
+      abandonAfterMs: config.WAITING_ROOM_ABANDON_SECONDS * 1000,
+      notify: (err) => notifier.report(err, { job: AdmitWaitingRoomsLoop.NAME }),
+    },
   );
   admitLoop.start();
 
@@ -174,6 +190,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     for (const task of tasks) await task.stop();
     await admitLoop.stop();
+    await notifier.close();
     flushStopped = true;
     clearTimeout(flushTimer);
     await flushing;

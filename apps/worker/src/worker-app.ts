@@ -1,7 +1,17 @@
 import 'reflect-metadata';
 import { Worker } from 'bullmq';
 import { createDataSource } from '@bazaar/db';
-import { createLogger, createMetrics, createRedis, redisKeys, startHealthServer, type Config, type Logger, type Metrics } from '@bazaar/platform';
+import {
+  ErrorNotifier,
+  createLogger,
+  createMetrics,
+  createRedis,
+  redisKeys,
+  startHealthServer,
+  type Config,
+  type Logger,
+  type Metrics,
+} from '@bazaar/platform';
 import {
   AcceptedOrderStore,
   CouponStore,
@@ -51,6 +61,7 @@ export async function startWorkerApp(config: Config, opts: WorkerAppOptions = {}
   const ordersWorkerRedis = createRedis(config.REDIS_URL, 'worker');
   const refundsWorkerRedis = createRedis(config.REDIS_URL, 'worker');
   const store = new AcceptedOrderStore(redis, keys);
+  const notifier = new ErrorNotifier({ webhookUrl: config.SLACK_WEBHOOK_URL, service: 'worker', repeatEveryMs: config.SLACK_REPEAT_SECONDS * 1000, log });
   const ordersQueue = createOrdersQueue(queueRedis, keys, config.ORDER_JOB_ATTEMPTS);
   const refundsQueue = createRefundsQueue(queueRedis, keys, config.ORDER_JOB_ATTEMPTS);
   // Queue depth, read at scrape time (every worker reports the same queue-wide figures).
@@ -106,8 +117,15 @@ export async function startWorkerApp(config: Config, opts: WorkerAppOptions = {}
     ['orders', orders],
     ['refunds', refunds],
   ] as const) {
-    w.on('failed', (job, err) => log.warn({ queue: name, jobId: job?.id, err: err.message, attempts: job?.attemptsMade }, `${name} job failed`));
-    w.on('error', (err) => log.error({ err, queue: name }, 'worker error'));
+    // A job fails only on an unexpected error (a refused order or refund completes with its reason): on-call hears of it.
+    w.on('failed', (job, err) => {
+      log.warn({ queue: name, jobId: job?.id, err: err.message, attempts: job?.attemptsMade }, `${name} job failed`);
+      notifier.report(err, { job: name, requestId: (job?.data as { requestId?: string } | undefined)?.requestId });
+    });
+    w.on('error', (err) => {
+      log.error({ err, queue: name }, 'worker error');
+      notifier.report(err, { job: `${name} worker` });
+    });
   }
 
   const health =
@@ -130,6 +148,7 @@ export async function startWorkerApp(config: Config, opts: WorkerAppOptions = {}
       await Promise.all([orders.close(), refunds.close()]);
       await Promise.all([ordersQueue.close(), refundsQueue.close()]);
       await health?.close();
+      await notifier.close();
       gateway.shutdown();
       await Promise.allSettled([redis.quit(), queueRedis.quit(), ordersWorkerRedis.quit(), refundsWorkerRedis.quit()]);
       await ds.destroy();

@@ -202,6 +202,13 @@ export const configSchema = z.object({
       }
       return table;
     }),
+  /**
+   * Unexpected exceptions of every process (not business refusals) go to this Slack incoming webhook, grouped by
+   * fingerprint (ErrorNotifier): the first at once, repeats as one count per group every SLACK_REPEAT_SECONDS.
+   * Unset: not sent (they are logged either way).
+   */
+  SLACK_WEBHOOK_URL: z.string().url().optional(),
+  SLACK_REPEAT_SECONDS: positiveInt(86_400).default(60),
   BULL_BOARD_USER: z.string().min(1).default('admin'),
   BULL_BOARD_PASSWORD: z.string().min(8, 'at least 8 characters').default(DEVELOPMENT_SECRETS.BULL_BOARD_PASSWORD),
   SHUTDOWN_TIMEOUT_MS: positiveInt(120_000).default(10_000),

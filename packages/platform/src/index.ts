@@ -7,3 +7,4 @@ export * from './keys';
 export * from './health-server';
 export * from './redis-lock';
 export * from './catalog-versions';
+export * from './error-notifier';

@@ -21,6 +21,8 @@ export interface AdmitLoopOptions {
   maxUsesPerTick?: number;
   /** Line entries looked at per step (abandoned ones are skipped over). */
   maxScan?: number;
+  /** A failed step's error, for on-call (ErrorNotifier.report). */
+  notify?: (err: unknown) => void;
 }
 
 /**
@@ -90,6 +92,7 @@ export class AdmitWaitingRoomsLoop {
     } catch (err) {
       this.metrics.roomTickErrors.inc();
       this.log.error({ err }, 'admission loop step failed');
+      this.opts.notify?.(err);
     }
   }
 
