@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import type { ListenOptions } from 'node:net';
 import type { FastifyListenOptions } from 'fastify';
-import { createLogger, loadConfigOrExit } from '@bazaar/platform';
+import { createLogger, loadConfigOrExit, reportFatalErrors } from '@bazaar/platform';
 import { createDeps } from './deps';
 import { buildServer, startMetricsServer } from './server';
 
@@ -9,6 +9,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger('api', config.LOG_LEVEL);
   const deps = await createDeps(config);
+  reportFatalErrors(deps.notifier, logger);
   const app = await buildServer(deps, logger);
   // Fastify hands these options to Node's server.listen as they are; its type does not list reusePort (Node's ListenOptions does).
   const listen: FastifyListenOptions & Pick<ListenOptions, 'reusePort'> = {

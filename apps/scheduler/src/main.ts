@@ -16,6 +16,7 @@ import {
 import {
   CatalogVersions,
   ErrorNotifier,
+  reportFatalErrors,
   createLogger,
   createMetrics,
   createRedis,
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
   const refundsQueue = createRefundsQueue(redis, keys, config.ORDER_JOB_ATTEMPTS);
   const coordinator = new RedisRunCoordinator(redis, keys);
   const notifier = new ErrorNotifier({ webhookUrl: config.SLACK_WEBHOOK_URL, service: 'scheduler', repeatEveryMs: config.SLACK_REPEAT_SECONDS * 1000, log });
+  reportFatalErrors(notifier, log);
   const lease = new JobLease(redis, keys);
 
   const store = new AcceptedOrderStore(redis, keys);

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { setPriority } from 'node:os';
-import { createLogger, loadConfigOrExit } from '@bazaar/platform';
+import { createLogger, loadConfigOrExit, reportFatalErrors } from '@bazaar/platform';
 import { startWorkerApp } from './worker-app';
 
 async function main(): Promise<void> {
@@ -12,6 +12,7 @@ async function main(): Promise<void> {
     log.info({ nice: config.WORKER_NICE }, 'worker runs at a lower CPU priority');
   }
   const app = await startWorkerApp(config, { log });
+  reportFatalErrors(app.notifier, log);
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -39,6 +39,8 @@ export interface WorkerAppOptions {
 }
 
 export interface WorkerApp {
+  /** Unexpected errors to Slack (SLACK_WEBHOOK_URL). */
+  notifier: ErrorNotifier;
   metrics: Metrics;
   /** Waits for active jobs, then closes every connection. */
   close(): Promise<void>;
@@ -144,6 +146,7 @@ export async function startWorkerApp(config: Config, opts: WorkerAppOptions = {}
 
   return {
     metrics,
+    notifier,
     async close() {
       await Promise.all([orders.close(), refunds.close()]);
       await Promise.all([ordersQueue.close(), refundsQueue.close()]);

@@ -1,5 +1,6 @@
+import { EventEmitter } from 'node:events';
 import { slackReceiver as receiver, waitFor as until } from '../../../test/support/slack-receiver';
-import { ErrorNotifier, redact } from './error-notifier';
+import { ErrorNotifier, redact, reportFatalErrors } from './error-notifier';
 
 function failing(message: string, name = 'Error'): Error {
   const e = new Error(message);
@@ -75,5 +76,24 @@ describe('ErrorNotifier', () => {
     off.report(new Error('nobody hears'));
     await off.close(10);
     expect(off.sent).toEqual([]);
+  });
+});
+
+describe('reportFatalErrors', () => {
+  it('logs, posts to Slack and then exits 1, once, on an unhandled rejection', async () => {
+    const slack = await receiver();
+    const n = new ErrorNotifier({ webhookUrl: slack.url, service: 'worker', minIntervalMs: 10 });
+    const exits: number[] = [];
+    const proc = Object.assign(new EventEmitter(), { exit: (code: number) => void exits.push(code) });
+    const logged: string[] = [];
+    reportFatalErrors(n, { fatal: (_o: unknown, msg?: string) => void logged.push(msg ?? '') } as never, proc as never, 2_000);
+    proc.emit('unhandledRejection', failing('nobody awaited me'));
+    proc.emit('uncaughtException', failing('and then this'));
+    await until(() => exits.length > 0, 4_000);
+    expect(exits).toEqual([1]);
+    expect(logged).toEqual(['unhandled rejection: exiting']);
+    expect(slack.posts).toHaveLength(1);
+    expect(slack.posts[0]!.text).toContain('in job unhandled rejection: nobody awaited me');
+    await slack.close();
   });
 });

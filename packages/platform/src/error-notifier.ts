@@ -217,3 +217,25 @@ export class ErrorNotifier {
     }
   }
 }
+
+/**
+ * A process's last word: on an uncaught exception or an unhandled rejection, log it, tell Slack (waiting up to
+ * `flushMs` for the post), then exit 1 as Node would have, so the supervisor restarts a process in a known state.
+ */
+export function reportFatalErrors(
+  notifier: ErrorNotifier,
+  log: Pick<Logger, 'fatal'>,
+  proc: Pick<NodeJS.Process, 'on' | 'exit'> = process,
+  flushMs = 2_000,
+): void {
+  let dying = false;
+  const die = (kind: string) => (err: unknown) => {
+    if (dying) return;
+    dying = true;
+    log.fatal({ err }, `${kind}: exiting`);
+    notifier.report(err, { job: kind });
+    void notifier.close(flushMs).finally(() => proc.exit(1));
+  };
+  proc.on('uncaughtException', die('uncaught exception'));
+  proc.on('unhandledRejection', die('unhandled rejection'));
+}
