@@ -10,8 +10,7 @@ import { Role } from '@bazaar/contracts';
 import { CatalogRepository, UsersRepository, WalletRepository, createDataSource } from '@bazaar/db';
 import { CatalogVersions, createMetrics, createRedis, loadConfigOrExit, redisKeys } from '@bazaar/platform';
 import { SoldOutGate } from '@bazaar/queue';
-import { PasswordService } from '../apps/api/src/services/password.service';
-import { ProductPricingCache } from '../apps/api/src/services/product-pricing.cache';
+import { PasswordService, ProductPricingCache } from '@bazaar/api/hosting';
 import { demoCatalog } from './lib/demo-catalog';
 
 export const DEMO_PASSWORD = 'bazaar-demo-1234';

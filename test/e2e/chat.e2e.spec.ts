@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import type { ChatMessageView } from '@bazaar/contracts';
 import { createDataSource, selectRows } from '@bazaar/db';
 import { loadConfig, redisKeys } from '@bazaar/platform';
-import { SessionService } from '../../apps/api/src/services/session.service';
+import { SessionService } from '@bazaar/api/hosting';
 import { bazaarClient, type BazaarClient } from '../../scripts/lib/client';
 import { eventually } from '../support/api-harness';
 import { isolatedEnv } from '../support/isolated-env';

@@ -4,7 +4,7 @@ import type { DataSource } from 'typeorm';
 import { createDataSource, selectRows } from '@bazaar/db';
 import { loadConfig, redisKeys } from '@bazaar/platform';
 import { QueueName, SoldOutGate } from '@bazaar/queue';
-import { SessionService } from '../../apps/api/src/services/session.service';
+import { SessionService } from '@bazaar/api/hosting';
 import { bazaarClient, type BazaarClient } from '../../scripts/lib/client';
 import { DELIVERY, PASSWORD, eventually, uniqueEmail } from '../support/api-harness';
 import { startProcess, type RunningProcess } from '../support/processes';

@@ -4,10 +4,9 @@ import { startFakeGateway, type FakeGateway, type Ledger } from '@bazaar/fake-ga
 import { BillingKeysRepository, SubscriptionsRepository, createDataSource, selectRows } from '@bazaar/db';
 import { cycleDueAt } from '@bazaar/domain';
 import { createLogger, loadConfig } from '@bazaar/platform';
-import { startWorkerApp, type WorkerApp } from '../../apps/worker/src/worker-app';
-import { PlaceSubscriptionsJob } from '../../apps/scheduler/src/jobs/place-subscriptions.job';
-import { ReconcileBillingKeysJob } from '../../apps/scheduler/src/jobs/reconcile-billing-keys.job';
-import { PaymentGatewayClient } from '../../apps/worker/src/gateway/payment-gateway.client';
+import { startWorkerApp, type WorkerApp } from '@bazaar/worker';
+import { PlaceSubscriptionsJob, ReconcileBillingKeysJob } from '@bazaar/scheduler';
+import { PaymentGatewayClient } from '@bazaar/worker/gateway';
 import { DELIVERY, eventually, newAccount, newProduct, startTestApi, type TestApi } from '../support/api-harness';
 import { isolatedEnv } from '../support/isolated-env';
 import { expectBadField, expectCode } from '../support/trpc-expect';

@@ -4,7 +4,7 @@ import { cycleDueAt } from '@bazaar/domain';
 import { loadConfig, redisKeys } from '@bazaar/platform';
 import { AcceptedOrderStore } from '@bazaar/queue';
 import type { DataSource } from 'typeorm';
-import { startWorkerApp, type WorkerApp } from '../../apps/worker/src/worker-app';
+import { startWorkerApp, type WorkerApp } from '@bazaar/worker';
 import { DELIVERY, eventually, newAccount, newProduct, startTestApi, type TestApi } from '../support/api-harness';
 import { isolatedEnv } from '../support/isolated-env';
 import { startProcess, type RunningProcess } from '../support/processes';
@@ -58,7 +58,9 @@ describe('subscription cycles across 2 schedulers, one killed', () => {
       startAt: startAt.toISOString(),
     });
     const orders = () =>
-      selectRows<{ id: string; idempotency_key: string; status: string }>(ds, 'SELECT id, idempotency_key, status FROM orders WHERE user_id = ?', [customer.user.id]);
+      selectRows<{ id: string; idempotency_key: string; status: string }>(ds, 'SELECT id, idempotency_key, status FROM orders WHERE user_id = ?', [
+        customer.user.id,
+      ]);
     for (let n = 0; n < 12; n++) {
       await redis.set(clockKey, String(cycleDueAt(startAt, every, n).getTime() + 1000 - Date.now()));
       if (n === 5) await schedulers[0]!.kill(); // while cycle 5 is being placed

@@ -2,8 +2,8 @@ import { SubscriptionsRepository, createDataSource, selectRows } from '@bazaar/d
 import { cycleDueAt, isOpenAt, localTime, type WeeklyHours } from '@bazaar/domain';
 import { createLogger, loadConfig } from '@bazaar/platform';
 import type { DataSource } from 'typeorm';
-import { startWorkerApp, type WorkerApp } from '../../apps/worker/src/worker-app';
-import { PlaceSubscriptionsJob } from '../../apps/scheduler/src/jobs/place-subscriptions.job';
+import { startWorkerApp, type WorkerApp } from '@bazaar/worker';
+import { PlaceSubscriptionsJob } from '@bazaar/scheduler';
 import { DELIVERY, eventually, newAccount, newProduct, startTestApi, type TestApi } from '../support/api-harness';
 import { isolatedEnv } from '../support/isolated-env';
 import { expectBadField, expectCode } from '../support/trpc-expect';

@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import type { WaitingRoomStatus } from '@bazaar/contracts';
 import { createDataSource, execute, selectRows } from '@bazaar/db';
 import { loadConfig, redisKeys, type RedisKeys } from '@bazaar/platform';
-import { SessionService } from '../../apps/api/src/services/session.service';
+import { SessionService } from '@bazaar/api/hosting';
 import { bazaarClient, type BazaarClient } from '../../scripts/lib/client';
 import { DELIVERY, PASSWORD, uniqueEmail } from '../support/api-harness';
 import { startProcess, type RunningProcess } from '../support/processes';

@@ -1,6 +1,6 @@
 import { builtinModules } from 'node:module';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 /**
  * Every workspace package declares what it imports, and its entry points exist. Hoisting (npm puts every package in
@@ -72,6 +72,21 @@ describe('workspace manifests', () => {
       }
     }
     expect([...missing].sort()).toEqual([]);
+  });
+
+  it('scripts, benches and tests reach other packages through their entries, never into their src/', () => {
+    const dirs = ['scripts', 'bench', 'test', ...workspaces.map((w) => join(relative(ROOT, w), 'test'))].map((d) => join(ROOT, d)).filter((d) => existsSync(d));
+    const reaching: string[] = [];
+    for (const file of dirs.flatMap((d) => sources(d))) {
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/from\s+['"]((?:\.\.\/)+(?:(?:apps|packages)\/)?[a-z-]+\/src\/[^'"]*)['"]/g)) {
+        // A package's own tests (apps/x/test) may use its own src/.
+        const target = join(dirname(file), m[1]!);
+        const own = workspaces.some((w) => file.startsWith(join(w, 'test')) && target.startsWith(join(w, 'src')));
+        if (!own) reaching.push(`${relative(ROOT, file)} → ${m[1]}`);
+      }
+    }
+    expect(reaching).toEqual([]);
   });
 
   it.each(workspaces.map((w) => [relative(ROOT, w), w]))('%s: main and every export point at files the build makes from real sources', (_name, path) => {

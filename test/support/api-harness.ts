@@ -1,6 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { createDeps, type Deps } from '../../apps/api/src/deps';
-import { buildServer, startMetricsServer } from '../../apps/api/src/server';
+import { createDeps, type Deps, buildServer, startMetricsServer } from '@bazaar/api/hosting';
 import { createLogger, loadConfig } from '@bazaar/platform';
 import { bazaarClient, type BazaarClient } from '../../scripts/lib/client';
 import { testEnv } from './test-env';

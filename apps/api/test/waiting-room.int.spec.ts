@@ -6,7 +6,7 @@ import type { WaitingRoomStatus } from '@bazaar/contracts';
 import { WaitingRoomRepository, execute, selectRows } from '@bazaar/db';
 import { createLogger } from '@bazaar/platform';
 import { WaitingRoomStore } from '@bazaar/queue';
-import { AdmitWaitingRoomsLoop } from '../../scheduler/src/jobs/admit-waiting-rooms.loop';
+import { AdmitWaitingRoomsLoop } from '@bazaar/scheduler';
 import { AdmissionTokens } from '../src/services/admission-tokens';
 import { bazaarClient, type BazaarClient } from '../../../scripts/lib/client';
 import { DELIVERY, newProduct, startTestApi, type TestApi } from '../../../test/support/api-harness';

@@ -1,0 +1,12 @@
+/**
+ * The runtime entry `@bazaar/api/hosting`: what it takes to host the api in another process (a test harness, the
+ * seed script): its dependencies, the server and its metrics port, and the services those scripts use directly
+ * (sessions issued without a sign-up, password hashes, the pricing snapshot a seeded product needs, the admission
+ * token keys). Scripts and tests import these from here, never from the api's src/ files.
+ */
+export { createDeps, type Deps } from './deps';
+export { buildServer, startMetricsServer } from './server';
+export { SessionService } from './services/session.service';
+export { PasswordService } from './services/password.service';
+export { ProductPricingCache } from './services/product-pricing.cache';
+export { AdmissionTokens } from './services/admission-tokens';
