@@ -16,6 +16,25 @@ import { expectBadField, expectCode, refusalData } from '../../../test/support/t
  * waitingRoom.* and orders.place's admission tokens, through the real HTTP API against the run's MariaDB and
  * Redis. The admission loop (the scheduler's) is driven here one step at a time, so each step's effect is seen.
  */
+/** The scheduler's admission loop over this api's Redis and MySQL, stepped by the test (syncMs 0: every step re-reads the events). */
+function admissionLoop(api: TestApi, abandonAfterMs: number): AdmitWaitingRoomsLoop {
+  const d = api.deps;
+  return new AdmitWaitingRoomsLoop(
+    d.redis,
+    d.keys,
+    new WaitingRoomRepository(d.ds),
+    new WaitingRoomStore(d.redis, d.keys),
+    d.gate,
+    d.metrics,
+    createLogger('test', 'silent'),
+    {
+      tickMs: 100,
+      abandonAfterMs,
+      syncMs: 0,
+    },
+  );
+}
+
 describe('waiting room', () => {
   let api: TestApi;
   let loop: AdmitWaitingRoomsLoop;
@@ -28,23 +47,7 @@ describe('waiting room', () => {
     await api?.close();
   });
 
-  function newLoop(abandonAfterMs: number): AdmitWaitingRoomsLoop {
-    const d = api.deps;
-    return new AdmitWaitingRoomsLoop(
-      d.redis,
-      d.keys,
-      new WaitingRoomRepository(d.ds),
-      new WaitingRoomStore(d.redis, d.keys),
-      d.gate,
-      d.metrics,
-      createLogger('test', 'silent'),
-      {
-        tickMs: 100,
-        abandonAfterMs,
-        syncMs: 0,
-      },
-    );
-  }
+  const newLoop = (abandonAfterMs: number) => admissionLoop(api, abandonAfterMs);
 
   const iso = (fromNowMs: number) => new Date(Date.now() + fromNowMs).toISOString();
 
@@ -329,20 +332,7 @@ describe('waitingRoom.status fast path: the tRPC wire format, unchanged', () => 
 
     const d = fast.deps;
     await d.redis.del(d.keys.cronLease(AdmitWaitingRoomsLoop.NAME)); // another suite's loop may hold the lease
-    await new AdmitWaitingRoomsLoop(
-      d.redis,
-      d.keys,
-      new WaitingRoomRepository(d.ds),
-      new WaitingRoomStore(d.redis, d.keys),
-      d.gate,
-      d.metrics,
-      createLogger('test', 'silent'),
-      {
-        tickMs: 100,
-        abandonAfterMs: 60_000,
-        syncMs: 0,
-      },
-    ).step();
+    await admissionLoop(fast, 60_000).step();
     const admitted = await compare(statusPath({ eventId }), first);
     expect(admitted.servedHere).toBe(true);
     expect(JSON.parse(admitted.body)).toMatchObject({ result: { data: { state: 'ADMITTED', position: 0 } } });

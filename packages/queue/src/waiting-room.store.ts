@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '@bazaar/platform';
+import type { SoldOutGate } from './sold-out-gate';
 
 /**
  * A waiting-room event's line in Redis: one slot per event (KEYS = meta, line, seen, admitted, grants), so that
@@ -233,4 +234,35 @@ export class WaitingRoomStore {
       .exec()) as [[null, number], [null, number], [null, (string | null)[]]];
     return { waiting, active, state: meta[0] ?? null, admittedTotal: Number(meta[1] ?? 0) };
   }
+}
+
+/** A waiting-room event as MySQL holds it (what its Redis state is made from). */
+export interface RoomEvent {
+  id: number;
+  productIds: readonly number[];
+  opensAt: Date;
+  closesAt: Date;
+  admitPerSecond: number;
+  maxActive: number;
+  tokenTtlSeconds: number;
+}
+
+/**
+ * An event's Redis state from its MySQL row: the room (if missing) and its products' marks in the sold-out gate.
+ * Idempotent; true when the room had to be created (new, or lost by Redis). The api (createEvent, a lost room on
+ * enter/status) and the admission loop (every sync) both call it.
+ */
+export async function materializeRoom(rooms: WaitingRoomStore, gate: SoldOutGate, e: RoomEvent): Promise<boolean> {
+  const opensAtMs = e.opensAt.getTime();
+  const closesAtMs = e.closesAt.getTime();
+  const created = await rooms.create({
+    eventId: e.id,
+    opensAtMs,
+    closesAtMs,
+    admitPerSecond: e.admitPerSecond,
+    maxActive: e.maxActive,
+    tokenTtlSeconds: e.tokenTtlSeconds,
+  });
+  await gate.markEvent({ id: e.id, productIds: e.productIds, opensAtMs, closesAtMs });
+  return created;
 }

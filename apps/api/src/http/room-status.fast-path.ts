@@ -4,6 +4,7 @@ import type { Metrics } from '@bazaar/platform';
 import type { RateLimits } from '../services/rate-limits';
 import type { SessionService } from '../services/session.service';
 import type { WaitingRoomService } from '../services/waiting-room.service';
+import { fastPathLimit } from './fast-path-limit';
 import { isStreamRequest } from './stream-request';
 import { writeJson } from './write-json';
 
@@ -31,22 +32,11 @@ export function roomStatusFastPath(rooms: WaitingRoomService, sessions: SessionS
     if (!token) return false;
     const session = await sessions.resolve(token);
     if (!session || session.role !== Role.CUSTOMER) return false;
-    const headers: Record<string, string> = {};
-    for (const [scope, subject] of [
+    const headers = await fastPathLimit(limits, PROCEDURE, req, 1, [
       ['ip', req.ip],
       ['user', session.userId],
-    ] as const) {
-      if (!limits?.limits(PROCEDURE, scope)) continue;
-      const outcome = await limits.consume(PROCEDURE, scope, subject, req.log);
-      if (!outcome) continue;
-      if (!outcome.ok) return false;
-      // The most restrictive limit is the one a client sees (as the middleware answers a batch).
-      if (headers['ratelimit-remaining'] === undefined || outcome.note.remaining < Number(headers['ratelimit-remaining'])) {
-        headers['ratelimit-limit'] = String(outcome.note.limit);
-        headers['ratelimit-remaining'] = String(outcome.note.remaining);
-        headers['ratelimit-reset'] = String(outcome.note.resetSeconds);
-      }
-    }
+    ]);
+    if (!headers) return false;
     let status;
     try {
       status = await rooms.status(session.userId, eventId);

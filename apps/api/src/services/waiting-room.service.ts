@@ -2,7 +2,7 @@ import { TRPCError } from '@trpc/server';
 import { ProductStatus, Role, WAITING_ROOM_LIMITS, type WaitingRoomCreateInput, type WaitingRoomEventView, type WaitingRoomStatus } from '@bazaar/contracts';
 import type { CatalogRepository, WaitingRoomEventRecord, WaitingRoomRepository } from '@bazaar/db';
 import type { Logger } from '@bazaar/platform';
-import type { SoldOutGate, WaitingRoomStore } from '@bazaar/queue';
+import { materializeRoom, type SoldOutGate, type WaitingRoomStore } from '@bazaar/queue';
 import { badField } from '../errors';
 import type { AdmissionTokens } from './admission-tokens';
 
@@ -54,7 +54,7 @@ export class WaitingRoomService {
       throw new TRPCError({ code: 'CONFLICT', message: `product ${o.productId} is in waiting-room event ${o.eventId} over an overlapping window` });
     }
     const event = { id: created.id, ...record };
-    await this.materialize(event);
+    await materializeRoom(this.rooms, this.gate, event);
     log.info({ eventId: event.id, productIds: event.productIds, opensAt: input.opensAt, admitPerSecond: event.admitPerSecond }, 'waiting-room event created');
     return { eventId: event.id, event: await this.view(event) };
   }
@@ -94,26 +94,12 @@ export class WaitingRoomService {
         if (!e) throw new TRPCError({ code: 'NOT_FOUND', message: `no waiting-room event ${eventId}` });
         if (e.closesAt.getTime() <= Date.now()) return { state: 'CLOSED' };
         if (!again) throw new Error(`waiting room ${eventId} could not be rebuilt in Redis`);
-        await this.materialize(e);
+        await materializeRoom(this.rooms, this.gate, e);
         return this.look(userId, eventId, enter, false);
       }
       default:
         return { state: l.state };
     }
-  }
-
-  /** The event's Redis state: the room (if missing) and the products' marks in the gate. Idempotent. */
-  private async materialize(e: WaitingRoomEventRecord): Promise<void> {
-    const settings = {
-      eventId: e.id,
-      opensAtMs: e.opensAt.getTime(),
-      closesAtMs: e.closesAt.getTime(),
-      admitPerSecond: e.admitPerSecond,
-      maxActive: e.maxActive,
-      tokenTtlSeconds: e.tokenTtlSeconds,
-    };
-    await this.rooms.create(settings);
-    await this.gate.markEvent({ id: e.id, productIds: e.productIds, opensAtMs: settings.opensAtMs, closesAtMs: settings.closesAtMs });
   }
 
   private async view(e: WaitingRoomEventRecord): Promise<WaitingRoomEventView> {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { WaitingRoomEventRecord, WaitingRoomRepository } from '@bazaar/db';
 import type { Logger, Metrics, RedisKeys } from '@bazaar/platform';
-import type { SoldOutGate, WaitingRoomStore } from '@bazaar/queue';
+import { materializeRoom, type SoldOutGate, type WaitingRoomStore } from '@bazaar/queue';
 
 /** Take the lease if nobody holds it, or extend it if we do (KEYS[1] lease, ARGV holder, ms). */
 const LEASE_LUA = `
@@ -108,18 +108,9 @@ export class AdmitWaitingRoomsLoop {
   }
 
   private async materialize(e: WaitingRoomEventRecord): Promise<void> {
-    const opensAtMs = e.opensAt.getTime();
-    const closesAtMs = e.closesAt.getTime();
-    const created = await this.rooms.create({
-      eventId: e.id,
-      opensAtMs,
-      closesAtMs,
-      admitPerSecond: e.admitPerSecond,
-      maxActive: e.maxActive,
-      tokenTtlSeconds: e.tokenTtlSeconds,
-    });
-    if (created) this.log.warn({ eventId: e.id }, 'waiting room was missing in Redis; re-created from MySQL (the line starts empty)');
-    await this.gate.markEvent({ id: e.id, productIds: e.productIds, opensAtMs, closesAtMs });
+    if (await materializeRoom(this.rooms, this.gate, e)) {
+      this.log.warn({ eventId: e.id }, 'waiting room was missing in Redis; re-created from MySQL (the line starts empty)');
+    }
   }
 
   private async admit(e: WaitingRoomEventRecord): Promise<void> {
