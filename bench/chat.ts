@@ -254,7 +254,6 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'warn',
     MYSQL_POOL_SIZE: '16',
     CHAT_SEND_LIMIT: '100000',
-    BULL_BOARD_PASSWORD: 'bench-board-password',
   };
   const apis: BenchProcess[] = [];
   // api-1 writes a CPU profile of the run (summarized per phase in the report).

@@ -131,7 +131,6 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'warn',
     MYSQL_POOL_SIZE: String(S.apiPoolSize),
     RATE_LIMITS: 'off',
-    BULL_BOARD_PASSWORD: 'bench-board-password',
   };
   const profDir = S.profile ? mkdtempSync(join(tmpdir(), 'bazaar-room-prof-')) : undefined;
   const apis: BenchProcess[] = [];

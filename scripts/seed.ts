@@ -10,7 +10,7 @@ import { Role } from '@bazaar/contracts';
 import { CatalogRepository, UsersRepository, WalletRepository, createDataSource } from '@bazaar/db';
 import { CatalogVersions, createMetrics, createRedis, loadConfigOrExit, redisKeys } from '@bazaar/platform';
 import { SoldOutGate } from '@bazaar/queue';
-import { PasswordService, ProductPricingCache } from '@bazaar/api/hosting';
+import { PasswordService, ProductPricingCache, ensureAdminAccount } from '@bazaar/api/hosting';
 import { demoCatalog } from './lib/demo-catalog';
 
 export const DEMO_PASSWORD = 'bazaar-demo-1234';
@@ -56,13 +56,8 @@ async function main(): Promise<void> {
     // As products.create does: a running api's cached list pages are stale once products were added.
     if (added > 0) await new CatalogVersions(redis, keys).catalogChanged();
 
-    // The admin account: created, or its password and role set again, from ADMIN_EMAIL / ADMIN_PASSWORD.
-    let adminNote = 'no admin (ADMIN_EMAIL / ADMIN_PASSWORD not set)';
-    if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
-      const adminHash = await new PasswordService().hash(config.ADMIN_PASSWORD);
-      const admin = await users.upsertAdmin(config.ADMIN_EMAIL, adminHash);
-      adminNote = `admin ${config.ADMIN_EMAIL} ${admin.created ? 'created' : 'updated'}`;
-    }
+    // The admin account (it signs in to Bull Board): created, or its password and role set again.
+    const adminNote = await ensureAdminAccount(ds, config);
 
     const customer = await account(CUSTOMER_EMAIL, '김민지', Role.CUSTOMER);
     const topUp = await new WalletRepository(ds).charge(customer.id, 100_000, 'demo-seed-topup'); // once: a replay of the same key adds nothing

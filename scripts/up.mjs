@@ -133,7 +133,7 @@ await Promise.all(fleet.map((p) => waitReady(p.name, p.port, p.logFile, p.ready)
 say(`
 ✓ Bazaar is up.
   API (tRPC)     http://127.0.0.1:${apiPort}/trpc
-  Bull Board     http://127.0.0.1:${apiPort}/admin/queues   (user ${env.BULL_BOARD_USER ?? 'admin'}, password from BULL_BOARD_PASSWORD, default bazaar-admin)
+  Bull Board     http://127.0.0.1:${apiPort}/admin/queues   (sign in as the admin below)
   Health         http://127.0.0.1:${apiPort}/readyz
   Metrics        api :${env.API_METRICS_PORT ?? 9001}/metrics · workers :9101/metrics, :9102/metrics · scheduler :${fleet[4].port}/metrics
   Card payments  fake gateway at http://127.0.0.1:${gatewayPort} (mint test payment keys: POST /__test/payment-keys)

@@ -255,7 +255,6 @@ function useRunSecrets(): void {
     return v !== undefined && v !== DEVELOPMENT_SECRETS[name];
   };
   const random = () => randomBytes(18).toString('base64url');
-  if (!own('BULL_BOARD_PASSWORD')) process.env.BULL_BOARD_PASSWORD = random();
   if (!own('PAYMENT_SECRET_KEY')) process.env.PAYMENT_SECRET_KEY = `test_sk_bench_${random()}`;
   if (!own('ADMISSION_TOKEN_KEYS')) process.env.ADMISSION_TOKEN_KEYS = `bench:${random()}`;
   if (!own('ADMIN_PASSWORD')) delete process.env.ADMIN_PASSWORD; // the processes do not use it

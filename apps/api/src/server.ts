@@ -1,11 +1,8 @@
-import { timingSafeEqual } from 'node:crypto';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { FastifyAdapter } from '@bull-board/fastify';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
-import Fastify, { LogController, type FastifyPluginAsync } from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import { startHealthServer, type Logger } from '@bazaar/platform';
 import { createContextFactory } from './context';
+import { adminConsole } from './http/admin-console';
 import { orderPlaceFastPath } from './http/order-place.fast-path';
 import { mayServe, productGetFastPath } from './http/product-get.fast-path';
 import { mayServeList, productListFastPath } from './http/product-list.fast-path';
@@ -18,7 +15,7 @@ import { appRouter, type AppRouter } from './router';
 const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 let seq = 0;
 
-/** Fastify hosting tRPC at /trpc, plus /healthz, /readyz and Bull Board at /admin/queues (/metrics is on its own port: startMetricsServer). */
+/** Fastify hosting tRPC at /trpc, plus /healthz, /readyz and the admin console (Bull Board at /admin/queues, for a signed-in admin) (/metrics is on its own port: startMetricsServer). */
 export async function buildServer(deps: Deps, logger: Logger) {
   const app = Fastify({
     loggerInstance: logger,
@@ -103,7 +100,7 @@ export async function buildServer(deps: Deps, logger: Logger) {
     );
   await app.register(fastifyTRPCPlugin, { prefix: '/trpc', trpcOptions });
 
-  await app.register(bullBoard(deps), { prefix: '/admin/queues' });
+  await app.register(adminConsole(deps), { prefix: '/admin' });
   return app;
 }
 
@@ -121,22 +118,4 @@ export function startMetricsServer(deps: Deps, port = deps.config.API_METRICS_PO
       await deps.redis.ping();
     },
   });
-}
-
-/** Bull Board for developers, behind HTTP basic auth (BULL_BOARD_USER / BULL_BOARD_PASSWORD). */
-function bullBoard(deps: Deps): FastifyPluginAsync {
-  const basePath = '/admin/queues';
-  const expected = Buffer.from(`Basic ${Buffer.from(`${deps.config.BULL_BOARD_USER}:${deps.config.BULL_BOARD_PASSWORD}`).toString('base64')}`);
-  const serverAdapter = new FastifyAdapter();
-  serverAdapter.setBasePath(basePath);
-  createBullBoard({ queues: [new BullMQAdapter(deps.ordersQueue), new BullMQAdapter(deps.refundsQueue)], serverAdapter });
-  return async (scope) => {
-    scope.addHook('onRequest', async (req, reply) => {
-      const given = Buffer.from(req.headers.authorization ?? '');
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        return reply.code(401).header('www-authenticate', 'Basic realm="bazaar queues"').send('authentication required');
-      }
-    });
-    await scope.register(serverAdapter.registerPlugin());
-  };
 }

@@ -90,7 +90,6 @@ describe('RATE_LIMITS', () => {
 describe('production refuses development secrets', () => {
   const own = {
     NODE_ENV: 'production',
-    BULL_BOARD_PASSWORD: 'a-strong-board-password',
     PAYMENT_SECRET_KEY: 'live_sk_0123456789',
     ADMISSION_TOKEN_KEYS: 'k1:a-long-random-signing-secret',
   };
@@ -109,14 +108,10 @@ describe('production refuses development secrets', () => {
     }
     expect(err).toBeInstanceOf(ConfigError);
     const problems = (err as ConfigError).problems.map((p) => p.split(':')[0]);
-    expect(problems).toEqual(['BULL_BOARD_PASSWORD', 'PAYMENT_SECRET_KEY', 'ADMIN_PASSWORD', 'ADMISSION_TOKEN_KEYS']);
+    expect(problems).toEqual(['PAYMENT_SECRET_KEY', 'ADMIN_PASSWORD', 'ADMISSION_TOKEN_KEYS']);
     for (const [name, value] of Object.entries(DEVELOPMENT_SECRETS)) {
       expect(() => loadConfig({ ...own, [name]: value })).toThrow(new RegExp(`${name}: `));
     }
-  });
-
-  it('a short Bull Board password is refused in production', () => {
-    expect(() => loadConfig({ ...own, BULL_BOARD_PASSWORD: 'only-12-char' })).toThrow(/BULL_BOARD_PASSWORD: at least 16 characters/);
   });
 
   it('development and test keep the defaults', () => {

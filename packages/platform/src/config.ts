@@ -12,7 +12,6 @@ const mysqlUrl = z
  * any of them (see productionProblems). .env.example holds the same values for a developer machine.
  */
 export const DEVELOPMENT_SECRETS = {
-  BULL_BOARD_PASSWORD: 'bazaar-admin',
   PAYMENT_SECRET_KEY: 'test_sk_bazaar',
   ADMIN_PASSWORD: 'bazaar-admin-1234',
   ADMISSION_TOKEN_KEYS: 'dev:bazaar-development-admission-key',
@@ -46,6 +45,29 @@ export const configSchema = z.object({
     .url()
     .refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://')
     .default('redis://127.0.0.1:6379'),
+  /**
+   * A Redis Cluster instead of the one server at REDIS_URL: some of its nodes as redis:// (or rediss://) URLs,
+   * comma-separated (one is enough to find the rest; credentials and TLS are taken from the first). Empty: a single
+   * Redis at REDIS_URL. Every process (api, worker, scheduler, BullMQ, subscribers) connects the same way.
+   */
+  REDIS_CLUSTER_URLS: z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().url().refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://'))),
+  /**
+   * Writes the system promises on (an accepted order and its gate units, counted views, a view batch claimed for
+   * MySQL) wait until this many replicas have them (WAIT) before the answer goes out, so a master's failover does
+   * not lose them. Default: 1 on a cluster, 0 on a single Redis. 0 turns it off (replication stays asynchronous).
+   */
+  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(5).optional(),
+  /** How long such a write waits for its replicas; past it the answer goes out anyway (the write stands on its master alone). */
+  REDIS_WAIT_TIMEOUT_MS: positiveInt(10_000).default(100),
   REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, _ or -, at most 32')
@@ -209,8 +231,8 @@ export const configSchema = z.object({
    */
   SLACK_WEBHOOK_URL: z.string().url().optional(),
   SLACK_REPEAT_SECONDS: positiveInt(86_400).default(60),
-  BULL_BOARD_USER: z.string().min(1).default('admin'),
-  BULL_BOARD_PASSWORD: z.string().min(8, 'at least 8 characters').default(DEVELOPMENT_SECRETS.BULL_BOARD_PASSWORD),
+  /** How long a sign-in to the admin console (Bull Board, /admin/login) lasts. */
+  ADMIN_SESSION_TTL_SECONDS: positiveInt(7 * 86400).default(8 * 3600),
   SHUTDOWN_TIMEOUT_MS: positiveInt(120_000).default(10_000),
 });
 
@@ -231,8 +253,6 @@ export function productionProblems(config: Config): string[] {
   if (config.NODE_ENV !== 'production') return [];
   const problems: string[] = [];
   const dev = (name: string) => `${name}: the development default; set your own for NODE_ENV=production (or run with NODE_ENV=development)`;
-  if (config.BULL_BOARD_PASSWORD === DEVELOPMENT_SECRETS.BULL_BOARD_PASSWORD) problems.push(dev('BULL_BOARD_PASSWORD'));
-  else if (config.BULL_BOARD_PASSWORD.length < 16) problems.push('BULL_BOARD_PASSWORD: at least 16 characters in production (it guards every queue and job)');
   if (config.PAYMENT_SECRET_KEY === DEVELOPMENT_SECRETS.PAYMENT_SECRET_KEY) problems.push(dev('PAYMENT_SECRET_KEY'));
   if (config.ADMIN_PASSWORD === DEVELOPMENT_SECRETS.ADMIN_PASSWORD) problems.push(dev('ADMIN_PASSWORD'));
   if (config.ADMISSION_TOKEN_KEYS_FILE === undefined && config.ADMISSION_TOKEN_KEYS === DEVELOPMENT_SECRETS.ADMISSION_TOKEN_KEYS) {

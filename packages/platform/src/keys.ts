@@ -20,6 +20,8 @@ export function redisKeys(prefix: string) {
     prefix,
     session: (tokenHash: string) => `${prefix}:session:${tokenHash}`,
     userSessions: (userId: number) => `${prefix}:user-sessions:${userId}`,
+    /** The admin console's sessions (Bull Board): a cookie's token, never accepted as an API bearer token. */
+    adminSession: (tokenHash: string) => `${prefix}:admin-session:${tokenHash}`,
     orderIdempotency: (userId: number, key: string) => `${shardTag(orderShardOf(userId))}:idem:${userId}:${key}`,
     acceptedOrder: (userId: number, orderId: string) => `${shardTag(orderShardOf(userId))}:order:${orderId}`,
     orderView: (userId: number, orderId: string) => `${shardTag(orderShardOf(userId))}:order-view:${orderId}`,
@@ -93,8 +95,11 @@ export function redisKeys(prefix: string) {
     orderEventsPattern: `${prefix}:order-events:*`,
     cronSlot: (key: string) => `${prefix}:cron:slot:${key}`,
     cronLease: (job: string) => `${prefix}:cron:lease:${job}`,
-    /** BullMQ's own prefix: all queue keys live under it. */
-    bullPrefix: `${prefix}:bull`,
+    /**
+     * BullMQ's prefix for one queue: a hash tag of its own, so each queue's keys (and the Lua scripts BullMQ runs on
+     * them) live in one Redis Cluster slot, and different queues in different slots.
+     */
+    bullPrefix: (queue: string) => `{${prefix}:bull:${queue}}`,
   };
 }
 

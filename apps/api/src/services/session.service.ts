@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Role } from '@bazaar/contracts';
-import type { RedisKeys } from '@bazaar/platform';
+import type { RedisKeys, Redis } from '@bazaar/platform';
 
 export interface Session {
   userId: number;
@@ -17,23 +16,25 @@ const hashToken = (token: string) => createHash('sha256').update(token).digest('
 export class SessionService {
   constructor(
     private readonly redis: Redis,
-    private readonly keys: RedisKeys,
+    keys: RedisKeys,
     private readonly ttlSeconds: number,
+    /** Where a token's session lives: the API's bearer tokens by default; the admin console keeps its own (keys.adminSession). */
+    private readonly keyOf: (tokenHash: string) => string = keys.session,
   ) {}
 
   async issue(session: Session): Promise<{ token: string; expiresAt: string }> {
     const token = randomBytes(32).toString('base64url');
-    await this.redis.set(this.keys.session(hashToken(token)), JSON.stringify(session), 'EX', this.ttlSeconds);
+    await this.redis.set(this.keyOf(hashToken(token)), JSON.stringify(session), 'EX', this.ttlSeconds);
     return { token, expiresAt: new Date(Date.now() + this.ttlSeconds * 1000).toISOString() };
   }
 
   async resolve(token: string): Promise<Session | null> {
     if (token.length > 100) return null;
-    const raw = await this.redis.get(this.keys.session(hashToken(token)));
+    const raw = await this.redis.get(this.keyOf(hashToken(token)));
     return raw ? (JSON.parse(raw) as Session) : null;
   }
 
   async revoke(token: string): Promise<void> {
-    await this.redis.del(this.keys.session(hashToken(token)));
+    await this.redis.del(this.keyOf(hashToken(token)));
   }
 }
