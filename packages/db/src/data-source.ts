@@ -3,6 +3,7 @@ import { DataSource, type QueryRunner } from 'typeorm';
 import type { Config } from '@bazaar/platform';
 import { ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
+import { ReplicaReads, type ReplicaReadsOptions } from './replica-reads';
 
 interface Credentials {
   host: string;
@@ -28,23 +29,33 @@ export function parseMysqlUrl(url: string): Credentials & { type: 'mysql' | 'mar
 
 export type DbConfig = Pick<Config, 'MYSQL_URL' | 'MYSQL_REPLICA_URLS' | 'MYSQL_POOL_SIZE' | 'MYSQL_POOL_QUEUE_LIMIT' | 'MYSQL_CONNECT_TIMEOUT_MS'>;
 
+export interface DataSourceOptions {
+  /** Only the worker turns this on, for its hot path (several parameterized statements in one round trip). */
+  multipleStatements?: boolean;
+  /** Where onReplica() counts and logs reads that fell back to the primary (replica-reads.ts). */
+  replicaReads?: ReplicaReadsOptions;
+}
+
+/** Each DataSource's replica reads (their fallback state), made by createDataSource or on first use. */
+const replicaReadsOf = new WeakMap<DataSource, ReplicaReads>();
+
 /**
  * One DataSource per process: writes (and reads that must see them) go to the
  * primary (TypeORM's find methods would read a replica by default: defaultMode
- * 'master' keeps read-your-writes); `readQueryRunner()` / `onReplica()` read
- * from a replica when replicas are set.
+ * 'master' keeps read-your-writes); `onReplica()` reads from a replica when
+ * replicas are set, and from the primary while they fail (ReplicaReads).
  * Pools are bounded: at most MYSQL_POOL_SIZE connections per node, and at
  * most MYSQL_POOL_QUEUE_LIMIT waiters before a query fails fast.
  */
-export function createDataSource(config: DbConfig, opts: { multipleStatements?: boolean } = {}): DataSource {
+export function createDataSource(config: DbConfig, opts: DataSourceOptions = {}): DataSource {
   const { type, ...primary } = parseMysqlUrl(config.MYSQL_URL);
   const replicas = config.MYSQL_REPLICA_URLS.map((u) => {
     const { type: _t, ...c } = parseMysqlUrl(u);
     return c;
   });
-  return new DataSource({
+  const ds = new DataSource({
     type,
-    ...(replicas.length > 0 ? { replication: { master: primary, slaves: replicas, selector: 'RR' as const, defaultMode: 'master' as const } } : primary),
+    ...(replicas.length > 0 ? { replication: { master: primary, slaves: replicas, ...CLUSTER } } : primary),
     entities: ENTITIES,
     migrations: MIGRATIONS,
     migrationsTableName: 'schema_migrations',
@@ -54,7 +65,6 @@ export function createDataSource(config: DbConfig, opts: { multipleStatements?: 
     timezone: 'Z',
     supportBigNumbers: true,
     bigNumberStrings: false,
-    // Only the worker turns this on, for its hot path (several parameterized statements in one round trip).
     multipleStatements: opts.multipleStatements ?? false,
     connectTimeout: config.MYSQL_CONNECT_TIMEOUT_MS,
     poolSize: config.MYSQL_POOL_SIZE,
@@ -62,21 +72,44 @@ export function createDataSource(config: DbConfig, opts: { multipleStatements?: 
     // Failed queries are not logged here (their parameters may hold secrets); callers log what they handle.
     logging: ['warn', 'migration'],
   });
+  replicaReadsOf.set(ds, new ReplicaReads(ds, replicas.length, opts.replicaReads));
+  return ds;
 }
 
-/** A query runner on a replica (or the primary when there are none). Always release it. */
+/**
+ * The pool cluster behind a primary and its replicas. mysql2's defaults
+ * (removeNodeErrorCount 5, restoreNodeTimeout 0, canRetry) retry a failed
+ * connect on the same node until it is removed for good: one refused connect
+ * left a process without its replica, or its primary, until it restarted.
+ * Here a node is never removed nor taken offline, and a failed connect is
+ * the caller's to handle: the primary behaves as a single pool does, and
+ * ReplicaReads sends replica reads to the primary while replicas fail.
+ */
+const CLUSTER = {
+  selector: 'RR' as const,
+  defaultMode: 'master' as const,
+  canRetry: false,
+  removeNodeErrorCount: Number.MAX_SAFE_INTEGER,
+};
+
+/** A query runner on a replica (or the primary when there are none), without onReplica's fallback. Always release it. */
 export function readQueryRunner(ds: DataSource): QueryRunner {
   return ds.createQueryRunner('slave');
 }
 
-/** Runs fn on a replica connection and releases it. */
-export async function onReplica<T>(ds: DataSource, fn: (q: QueryRunner) => Promise<T>): Promise<T> {
-  const q = readQueryRunner(ds);
-  try {
-    return await fn(q);
-  } finally {
-    await q.release();
+/**
+ * Runs fn (reads only) on a replica connection and releases it; on the primary
+ * when there are no replicas, and while they cannot be reached (ReplicaReads:
+ * counted in bazaar_db_replica_fallbacks_total, and logged).
+ */
+export function onReplica<T>(ds: DataSource, fn: (q: QueryRunner) => Promise<T>): Promise<T> {
+  let reads = replicaReadsOf.get(ds);
+  if (!reads) {
+    const replication = (ds.options as { replication?: { slaves?: unknown[] } }).replication;
+    reads = new ReplicaReads(ds, replication?.slaves?.length ?? 0);
+    replicaReadsOf.set(ds, reads);
   }
+  return reads.run(fn);
 }
 
 /** Runs fn in one transaction on the primary; commits, or rolls back and rethrows. The runner is always released. */

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 
 export * from './data-source';
+export * from './replica-reads';
 export * from './entities';
 export * from './migrations';
 export * from './repositories/users.repository';

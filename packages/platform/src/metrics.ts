@@ -233,6 +233,12 @@ export function createMetrics(service: string, opts: MetricsOptions = {}) {
       labelNames: ['procedure', 'scope'] as const,
       registers: [registry],
     }),
+    replicaFallbacks: new Counter({
+      name: 'bazaar_db_replica_fallbacks_total',
+      help: 'Reads meant for a MySQL replica that ran on the primary, by reason (unreachable: no replica connection; lost: it died mid-read; down: sent straight to the primary while a replica is out)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
   };
   return m;
 }
