@@ -16,7 +16,17 @@ import {
   WalletRepository,
   createDataSource,
 } from '@bazaar/db';
-import { CatalogVersions, ErrorNotifier, createMetrics, createRedis, redisKeys, type Config, type Metrics, type RedisKeys } from '@bazaar/platform';
+import {
+  CatalogVersions,
+  ErrorNotifier,
+  createLogger,
+  createMetrics,
+  createRedis,
+  redisKeys,
+  type Config,
+  type Metrics,
+  type RedisKeys,
+} from '@bazaar/platform';
 import {
   AcceptedOrderStore,
   OrderOutcomePublisher,
@@ -112,7 +122,8 @@ export interface Deps {
 export async function createDeps(config: Config): Promise<Deps> {
   const metrics = createMetrics('api');
   const keys = redisKeys(config.REDIS_PREFIX);
-  const ds = createDataSource(config);
+  // Replica reads that fall back to the primary are counted and logged (packages/db replica-reads.ts).
+  const ds = createDataSource(config, { replicaReads: { fallbacks: metrics.replicaFallbacks, log: createLogger('api', config.LOG_LEVEL) } });
   const redis = createRedis(config.REDIS_URL, 'command');
   const queueRedis = createRedis(config.REDIS_URL, 'command', { maxRetriesPerRequest: null, enableAutoPipelining: false });
   const ordersQueue = createOrdersQueue(queueRedis, keys, config.ORDER_JOB_ATTEMPTS);

@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const log = createLogger('scheduler', config.LOG_LEVEL);
   const metrics = createMetrics('scheduler');
   const keys = redisKeys(config.REDIS_PREFIX);
-  const ds = createDataSource(config);
+  const ds = createDataSource(config, { replicaReads: { fallbacks: metrics.replicaFallbacks, log } });
   await ds.initialize();
   const redis = createRedis(config.REDIS_URL, 'worker');
   const queue = createOrdersQueue(redis, keys, config.ORDER_JOB_ATTEMPTS);
