@@ -219,7 +219,7 @@ describe('flash sale', () => {
     expect(attempts.filter((a) => a.orderId === null && a.reason !== 'OUT_OF_STOCK')).toEqual([]);
     const statuses = await waitSettled(attempts.filter((a) => a.orderId).map((a) => a.orderId!));
     expect([...statuses.values()].every((s) => s === 'PAID' || s === 'FAILED')).toBe(true);
-    const queue = new Queue(QueueName.ORDERS, { connection: redis, prefix: redisKeys(env.REDIS_PREFIX).bullPrefix });
+    const queue = new Queue(QueueName.ORDERS, { connection: redis, prefix: redisKeys(env.REDIS_PREFIX).bullPrefix(QueueName.ORDERS) });
     expect((await queue.getJobCounts('failed')).failed).toBe(0);
     await queue.close();
     for (const p of products) {

@@ -1,6 +1,5 @@
 import { QueueEvents, type Queue } from 'bullmq';
 import type { DataSource } from 'typeorm';
-import type { Redis } from 'ioredis';
 import {
   CartRepository,
   CatalogRepository,
@@ -26,6 +25,7 @@ import {
   type Config,
   type Metrics,
   type RedisKeys,
+  type Redis,
 } from '@bazaar/platform';
 import {
   AcceptedOrderStore,
@@ -124,8 +124,8 @@ export async function createDeps(config: Config): Promise<Deps> {
   const keys = redisKeys(config.REDIS_PREFIX);
   // Replica reads that fall back to the primary are counted and logged (packages/db replica-reads.ts).
   const ds = createDataSource(config, { replicaReads: { fallbacks: metrics.replicaFallbacks, log: createLogger('api', config.LOG_LEVEL) } });
-  const redis = createRedis(config.REDIS_URL, 'command');
-  const queueRedis = createRedis(config.REDIS_URL, 'command', { maxRetriesPerRequest: null, enableAutoPipelining: false });
+  const redis = createRedis(config, 'command');
+  const queueRedis = createRedis(config, 'command', { maxRetriesPerRequest: null, enableAutoPipelining: false });
   const ordersQueue = createOrdersQueue(queueRedis, keys, config.ORDER_JOB_ATTEMPTS);
   const refundsQueue = createRefundsQueue(queueRedis, keys, config.ORDER_JOB_ATTEMPTS);
   // MySQL may be down at start: the accept path does not need it, and /readyz says so.
@@ -138,8 +138,8 @@ export async function createDeps(config: Config): Promise<Deps> {
     let events: Promise<QueueEvents> | undefined;
     return () =>
       (events ??= (async () => {
-        const eventsRedis = createRedis(config.REDIS_URL, 'worker');
-        const qe = new QueueEvents(queueName, { connection: eventsRedis, prefix: keys.bullPrefix });
+        const eventsRedis = createRedis(config, 'worker');
+        const qe = new QueueEvents(queueName, { connection: eventsRedis, prefix: keys.bullPrefix(queueName) });
         started.push({ events: qe, redis: eventsRedis });
         await qe.waitUntilReady();
         return qe;
@@ -155,9 +155,9 @@ export async function createDeps(config: Config): Promise<Deps> {
   const store = new AcceptedOrderStore(redis, keys);
   const pricing = new ProductPricingCache(redis, keys, catalog, metrics);
   const gate = new SoldOutGate(redis, keys);
-  const orderEvents = new OrderEventsHub(createRedis(config.REDIS_URL, 'worker'), keys);
+  const orderEvents = new OrderEventsHub(createRedis(config, 'worker'), keys);
   const views = new ProductViewsStore(redis, keys);
-  const productDetails = new ProductDetailCache(redis, keys, catalog, gate, views, metrics, createRedis(config.REDIS_URL, 'worker'));
+  const productDetails = new ProductDetailCache(redis, keys, catalog, gate, views, metrics, createRedis(config, 'worker'));
   const productLists = new ProductListCache(new CatalogVersions(redis, keys), gate, views, listPageLoader(catalog), metrics);
   // The accept path's pricing copies go too: an order through another process is priced at the new price
   // as soon as the change is published, not when the 2 s local TTL ends.
@@ -170,7 +170,7 @@ export async function createDeps(config: Config): Promise<Deps> {
   const fulfillment = new FulfillmentService(catalog, parts, storeProfiles, new OrderOutcomePublisher(store, gate, { redis, keys }), (storeId) =>
     subscriptions.pauseHolding({ storeId }, 'STORE_CLOSED', `store ${storeId} closed`),
   );
-  const chatEvents = new ChatEventsHub(createRedis(config.REDIS_URL, 'worker'), redis, keys);
+  const chatEvents = new ChatEventsHub(createRedis(config, 'subscriber'), redis, keys);
   const chat = new ChatService(new ChatRepository(ds), chatEvents, redis, keys, metrics, {
     sendLimit: config.CHAT_SEND_LIMIT,
     windowSeconds: config.CHAT_SEND_WINDOW_SECONDS,

@@ -4,9 +4,8 @@
  * pricing, sold-out gate and idempotency record. Built from config, Redis, MySQL and metrics alone.
  */
 import type { DataSource } from 'typeorm';
-import type { Redis } from 'ioredis';
 import { CartRepository, CatalogRepository } from '@bazaar/db';
-import type { Config, Metrics, RedisKeys } from '@bazaar/platform';
+import type { Config, Metrics, RedisKeys, Redis } from '@bazaar/platform';
 import { AcceptedOrderStore, SoldOutGate, type OrdersQueueData } from '@bazaar/queue';
 import type { Queue } from 'bullmq';
 import { OrderAcceptanceService } from './services/order-acceptance.service';

@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const keys = redisKeys(config.REDIS_PREFIX);
   const ds = createDataSource(config, { replicaReads: { fallbacks: metrics.replicaFallbacks, log } });
   await ds.initialize();
-  const redis = createRedis(config.REDIS_URL, 'worker');
+  const redis = createRedis(config, 'worker');
   const queue = createOrdersQueue(redis, keys, config.ORDER_JOB_ATTEMPTS);
   const refundsQueue = createRefundsQueue(redis, keys, config.ORDER_JOB_ATTEMPTS);
   const coordinator = new RedisRunCoordinator(redis, keys);
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   const expirePoints = new ExpirePointsJob(new PointsRepository(ds), metrics);
   const popular = new RefreshPopularProductsJob(new PopularProductsRepository(ds), new PopularProductsStore(redis, keys));
   // Subscription cycles go through the same accept path as orders.place (@bazaar/api/ordering).
-  const acceptRedis = createRedis(config.REDIS_URL, 'command');
+  const acceptRedis = createRedis(config, 'command');
   const acceptance = createOrderAcceptance({ config, redis: acceptRedis, keys, ds, ordersQueue: queue, metrics });
   const placeSubscriptions = new PlaceSubscriptionsJob(
     new SubscriptionsRepository(ds),

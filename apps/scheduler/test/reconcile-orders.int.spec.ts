@@ -106,7 +106,7 @@ describe('ReconcileOrdersJob (Redis + BullMQ + MariaDB)', () => {
       async () => {
         throw new Error('database unavailable');
       },
-      { connection: workerRedis, prefix: keys.bullPrefix },
+      { connection: workerRedis, prefix: keys.bullPrefix(QueueName.ORDERS) },
     );
     try {
       const failed = new Promise<void>((resolve) => worker.on('failed', () => resolve()));

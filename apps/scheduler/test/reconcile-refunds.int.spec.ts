@@ -115,7 +115,7 @@ describe('ReconcileRefundsJob (Redis + BullMQ + MariaDB)', () => {
       async () => {
         throw new Error('gateway unavailable');
       },
-      { connection: workerRedis, prefix: keys.bullPrefix },
+      { connection: workerRedis, prefix: keys.bullPrefix(QueueName.REFUNDS) },
     );
     try {
       // 3 attempts with backoff: wait for the last one.

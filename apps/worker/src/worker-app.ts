@@ -58,10 +58,10 @@ export async function startWorkerApp(config: Config, opts: WorkerAppOptions = {}
   const ds = createDataSource(config, { multipleStatements: true });
   await ds.initialize();
   // Store, gate and lock commands of concurrent jobs pipeline together; BullMQ keeps its own connections.
-  const redis = createRedis(config.REDIS_URL, 'worker', { enableAutoPipelining: true });
-  const queueRedis = createRedis(config.REDIS_URL, 'worker');
-  const ordersWorkerRedis = createRedis(config.REDIS_URL, 'worker');
-  const refundsWorkerRedis = createRedis(config.REDIS_URL, 'worker');
+  const redis = createRedis(config, 'worker', { enableAutoPipelining: true });
+  const queueRedis = createRedis(config, 'worker');
+  const ordersWorkerRedis = createRedis(config, 'worker');
+  const refundsWorkerRedis = createRedis(config, 'worker');
   const store = new AcceptedOrderStore(redis, keys);
   const notifier = new ErrorNotifier({ webhookUrl: config.SLACK_WEBHOOK_URL, service: 'worker', repeatEveryMs: config.SLACK_REPEAT_SECONDS * 1000, log });
   const ordersQueue = createOrdersQueue(queueRedis, keys, config.ORDER_JOB_ATTEMPTS);
@@ -96,7 +96,6 @@ export async function startWorkerApp(config: Config, opts: WorkerAppOptions = {}
   const outcomes = new OrderOutcomePublisher(store, gate, { redis, keys }, new CouponStore(redis, keys));
   const lock = new CustomerLock(redis, keys, config.CUSTOMER_LOCK_MS);
   const workerOptions = {
-    prefix: keys.bullPrefix,
     concurrency: config.WORKER_CONCURRENCY,
     lockDuration: config.WORKER_LOCK_MS,
     stalledInterval: config.WORKER_LOCK_MS,
@@ -105,13 +104,14 @@ export async function startWorkerApp(config: Config, opts: WorkerAppOptions = {}
   const orders = new Worker<OrdersQueueData>(
     QueueName.ORDERS,
     ordersProcessor({ apply: workflows.apply, cancel: workflows.cancel, store, outcomes, lock, metrics, log, refundRows: workflows.refundRows }),
-    { ...workerOptions, connection: ordersWorkerRedis },
+    { ...workerOptions, prefix: keys.bullPrefix(QueueName.ORDERS), connection: ordersWorkerRedis },
   );
   const refunds = new Worker<RefundJobData>(
     QueueName.REFUNDS,
     refundsProcessor({ refunds: workflows.refunds, refundRows: workflows.refundRows, outcomes, lock, metrics, log }),
     {
       ...workerOptions,
+      prefix: keys.bullPrefix(QueueName.REFUNDS),
       connection: refundsWorkerRedis,
     },
   );

@@ -71,7 +71,7 @@ describe('orders processor in a BullMQ worker (MariaDB + Redis)', () => {
     });
     worker = new Worker<OrdersQueueData>(QueueName.ORDERS, processor, {
       connection: workerRedis,
-      prefix: keys.bullPrefix,
+      prefix: keys.bullPrefix(QueueName.ORDERS),
       concurrency: 16,
     });
     worker.on('failed', (job, err) => failures.push({ jobId: job?.id, err, attemptsMade: job?.attemptsMade }));

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis';
 import { newId } from './ids';
 import type { RedisKeys } from './keys';
 

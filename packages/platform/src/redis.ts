@@ -1,19 +1,120 @@
-import { Redis, type RedisOptions } from 'ioredis';
-
-export { Redis };
-
-export type RedisRole = 'command' | 'worker';
+import { Cluster, Redis as SingleRedis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Config } from './config';
 
 /**
- * 'command' clients fail fast when Redis is down (an API answers an error
- * rather than hanging) and pipeline automatically: commands issued in the
- * same tick by concurrent requests go out in one write. 'worker' clients
- * (BullMQ, background jobs) wait and retry forever.
+ * A connection to the system's Redis: one server (ioredis `Redis`) or a Redis Cluster (ioredis `Cluster`), as
+ * REDIS_CLUSTER_URLS says. Both speak the same commands, scripts, pipelines and pub/sub; what only one of them has
+ * (a single node's SCAN, `duplicate()`'s arguments) is not used outside this file. Every key a script, MULTI,
+ * pipeline or MGET touches together shares one {hash tag} (keys.ts), so each such call lives in one cluster slot.
  */
-export function createRedis(url: string, role: RedisRole, extra: RedisOptions = {}): Redis {
-  const base: RedisOptions =
-    role === 'worker'
-      ? { maxRetriesPerRequest: null, enableReadyCheck: true }
-      : { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000, commandTimeout: 5000, enableAutoPipelining: true };
-  return new Redis(url, { ...base, ...extra, lazyConnect: false });
+export type Redis = SingleRedis | Cluster;
+
+export { Cluster };
+
+/**
+ * 'command' clients fail fast when Redis is down (an API answers an error rather than hanging) and pipeline
+ * automatically: commands issued in the same tick by concurrent requests go out in one write. 'worker' clients
+ * (BullMQ, background jobs, plain SUBSCRIBE/PSUBSCRIBE) wait and retry forever. 'subscriber' clients are 'worker'
+ * clients for sharded pub/sub (SSUBSCRIBE): on a cluster they keep one connection per master, since a sharded
+ * channel is served by the node owning its slot (and followed to the replica that takes over).
+ */
+export type RedisRole = 'command' | 'worker' | 'subscriber';
+
+/** Where Redis is and how durable a write must be before it is acknowledged: the config's REDIS_* settings. */
+export type RedisTarget = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_URLS' | 'REDIS_WAIT_REPLICAS' | 'REDIS_WAIT_TIMEOUT_MS'>;
+
+const durability = new WeakMap<object, { replicas: number; timeoutMs: number }>();
+
+/** Writes whose WAIT timed out short of REDIS_WAIT_REPLICAS, in this process (the write stood on its master alone). */
+export const replicationShortfalls = { count: 0 };
+
+function roleOptions(role: RedisRole): RedisOptions {
+  return role === 'command'
+    ? { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000, commandTimeout: 5000, enableAutoPipelining: true }
+    : { maxRetriesPerRequest: null, enableReadyCheck: true };
+}
+
+/** The startup nodes of REDIS_CLUSTER_URLS, and the credentials and TLS they share (taken from the first URL). */
+function clusterNodes(urls: readonly string[]): { nodes: { host: string; port: number }[]; auth: RedisOptions } {
+  const parsed = urls.map((u) => new URL(u));
+  const first = parsed[0]!;
+  const auth: RedisOptions = {
+    ...(first.username ? { username: decodeURIComponent(first.username) } : {}),
+    ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
+    ...(first.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+  return { nodes: parsed.map((u) => ({ host: u.hostname, port: Number(u.port || 6379) })), auth };
+}
+
+/**
+ * The one way every process makes a Redis connection: a single server at REDIS_URL, or, when REDIS_CLUSTER_URLS
+ * is set, a Cluster client seeded from those nodes (it discovers the rest and follows MOVED/ASK and failovers).
+ * A plain URL (tests, tools) always makes a single-server client.
+ */
+export function createRedis(url: string, role: RedisRole, extra?: RedisOptions): SingleRedis;
+export function createRedis(target: RedisTarget, role: RedisRole, extra?: RedisOptions): Redis;
+export function createRedis(target: string | RedisTarget, role: RedisRole, extra: RedisOptions = {}): Redis {
+  const options: RedisOptions = { ...roleOptions(role), ...extra, lazyConnect: false };
+  if (typeof target === 'string') return new SingleRedis(target, options);
+  let client: Redis;
+  if (target.REDIS_CLUSTER_URLS.length === 0) {
+    client = new SingleRedis(target.REDIS_URL, options);
+  } else {
+    const { nodes, auth } = clusterNodes(target.REDIS_CLUSTER_URLS);
+    const { enableAutoPipelining, enableOfflineQueue, enableReadyCheck, ...perNode } = options;
+    const clusterOptions: ClusterOptions = {
+      redisOptions: { ...perNode, ...auth },
+      enableReadyCheck: enableReadyCheck ?? true,
+      enableOfflineQueue: enableOfflineQueue ?? true,
+      enableAutoPipelining: enableAutoPipelining ?? false,
+      scaleReads: 'master',
+      // A command that meets a failover (connection closed, CLUSTERDOWN, TRYAGAIN) is retried after these delays,
+      // at most maxRedirections times in all (~2 s), which covers a replica's promotion at cluster-node-timeout 1-2 s.
+      maxRedirections: 20,
+      retryDelayOnFailover: 100,
+      retryDelayOnClusterDown: 100,
+      retryDelayOnTryAgain: 100,
+      retryDelayOnMoved: 0,
+      slotsRefreshTimeout: 2000,
+      slotsRefreshInterval: 5000,
+      clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
+      shardedSubscribers: role === 'subscriber',
+    };
+    client = new Cluster(nodes, clusterOptions);
+  }
+  const replicas = target.REDIS_WAIT_REPLICAS ?? (target.REDIS_CLUSTER_URLS.length > 0 ? 1 : 0);
+  if (replicas > 0) durability.set(client, { replicas, timeoutMs: target.REDIS_WAIT_TIMEOUT_MS });
+  return client;
+}
+
+/**
+ * Holds the caller until the writes this client made to `key`'s node have reached REDIS_WAIT_REPLICAS replicas
+ * (WAIT), or REDIS_WAIT_TIMEOUT_MS passed; a no-op when no replica is asked for. Replication is asynchronous: a
+ * write a master acknowledged but had not yet sent to its replica is gone if that master dies and the replica
+ * takes over. Call it after a write the caller is about to promise to someone (an accepted order, a counted view).
+ * Returns the replicas that acknowledged (null: not asked). A timeout does not fail the write: it stands on its
+ * master alone, counted in replicationShortfalls.
+ *
+ * WAIT has no key, so on a cluster it rides in a pipeline behind a read of `key`: the pipeline goes to the node
+ * owning key's slot, on the same connection the write went out on (one per node), which is what WAIT measures.
+ */
+export async function waitForReplicas(redis: Redis, key: string): Promise<number | null> {
+  const want = durability.get(redis);
+  if (!want) return null;
+  let acked: number;
+  if (redis instanceof Cluster) {
+    const res = await redis.pipeline().exists(key).wait(want.replicas, want.timeoutMs).exec();
+    const [err, n] = res?.[1] ?? [new Error('WAIT got no answer'), 0];
+    if (err) throw err;
+    acked = Number(n);
+  } else {
+    acked = await redis.wait(want.replicas, want.timeoutMs);
+  }
+  if (acked < want.replicas) replicationShortfalls.count++;
+  return acked;
+}
+
+/** Calls `fn` on each master of a cluster (SCAN, INFO, FLUSH: commands about one node's keyspace), or on the one server. */
+export async function forEachMaster<T>(redis: Redis, fn: (node: SingleRedis) => Promise<T>): Promise<T[]> {
+  return Promise.all((redis instanceof Cluster ? redis.nodes('master') : [redis]).map(fn));
 }

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { ORDER_SHARDS, orderShardOf, type RedisKeys } from '@bazaar/platform';
+import { ORDER_SHARDS, orderShardOf, waitForReplicas, type Redis, type RedisKeys } from '@bazaar/platform';
 import { OrderStatus, type FailureReason } from '@bazaar/contracts';
 import { acceptedOrder, type AcceptedOrder } from './payloads';
 
@@ -108,8 +107,9 @@ export class AcceptedOrderStore {
 
   async accept(order: AcceptedOrder, paramsHash: string, idempotencyTtlSeconds: number): Promise<AcceptResult> {
     const value = `${paramsHash}|${order.orderId}`;
+    const idempotencyKey = this.keys.orderIdempotency(order.userId, order.idempotencyKey);
     const [created, stored] = await this.r.bazaarAccept(
-      this.keys.orderIdempotency(order.userId, order.idempotencyKey),
+      idempotencyKey,
       this.keys.acceptedOrder(order.userId, order.orderId),
       this.keys.pendingOrders(orderShardOf(order.userId)),
       this.userPendingKey(order.userId),
@@ -119,6 +119,8 @@ export class AcceptedOrderStore {
       Date.parse(order.acceptedAt),
       idempotencyTtlSeconds,
     );
+    // The customer is told "accepted" next: the record must survive its master's failover (REDIS_WAIT_REPLICAS).
+    await waitForReplicas(this.r, idempotencyKey);
     const [hash = '', orderId = ''] = stored.split('|');
     return { created: created === 1, orderId, paramsHash: hash };
   }
@@ -185,24 +187,21 @@ export class AcceptedOrderStore {
     return members.map((m) => parsePendingMember(m).orderId);
   }
 
-  /** Unsettled orders accepted before `cutoffMs`, across all shards (oldest first per shard). */
+  /**
+   * Unsettled orders accepted before `cutoffMs`, across all shards (oldest first per shard). One command per shard,
+   * all issued at once: the shards live in different cluster slots (one explicit pipeline could not span them), and
+   * an auto-pipelining client sends them in one write per node anyway.
+   */
   async pendingOlderThan(cutoffMs: number, perShard: number): Promise<{ orderId: string; userId: number }[]> {
-    const pipeline = this.r.pipeline();
-    for (let s = 0; s < ORDER_SHARDS; s++) pipeline.zrangebyscore(this.keys.pendingOrders(s), 0, cutoffMs, 'LIMIT', 0, perShard);
-    const results = (await pipeline.exec()) ?? [];
-    const out: { orderId: string; userId: number }[] = [];
-    for (const [err, members] of results) {
-      if (err) throw err;
-      for (const m of members as string[]) out.push(parsePendingMember(m));
-    }
-    return out;
+    const shards = await Promise.all(
+      Array.from({ length: ORDER_SHARDS }, (_, s) => this.r.zrangebyscore(this.keys.pendingOrders(s), 0, cutoffMs, 'LIMIT', 0, perShard)),
+    );
+    return shards.flat().map(parsePendingMember);
   }
 
-  /** Number of accepted, unsettled orders across all shards. */
+  /** Number of accepted, unsettled orders across all shards (one ZCARD per shard, as above). */
   async pendingCount(): Promise<number> {
-    const pipeline = this.r.pipeline();
-    for (let s = 0; s < ORDER_SHARDS; s++) pipeline.zcard(this.keys.pendingOrders(s));
-    const results = (await pipeline.exec()) ?? [];
-    return results.reduce((sum, [, c]) => sum + Number(c ?? 0), 0);
+    const counts = await Promise.all(Array.from({ length: ORDER_SHARDS }, (_, s) => this.r.zcard(this.keys.pendingOrders(s))));
+    return counts.reduce((sum, c) => sum + c, 0);
   }
 }

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@bazaar/platform';
+import type { RedisKeys, Redis } from '@bazaar/platform';
 
 /**
  * The Redis copy of first-come coupons: per coupon, in one slot, a meta hash

@@ -1,6 +1,5 @@
 import { OrderStatus, type FailureReason } from '@bazaar/contracts';
-import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@bazaar/platform';
+import type { RedisKeys, Redis } from '@bazaar/platform';
 import type { AcceptedOrderStore } from './accepted-orders.store';
 import type { SoldOutGate } from './sold-out-gate';
 

@@ -1,7 +1,6 @@
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { id } from '@bazaar/contracts';
-import { rebuildOnce, type RedisKeys } from '@bazaar/platform';
+import { rebuildOnce, type RedisKeys, type Redis } from '@bazaar/platform';
 
 /** The products.popular ranking as kept in Redis: one JSON value, always replaced whole. */
 export const popularSnapshot = z.strictObject({

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@bazaar/platform';
+import { waitForReplicas, type Redis, type RedisKeys } from '@bazaar/platform';
 
 /**
  * COUNT: add views (ARGV = productId, n, productId, n, …; n may be 0 to only
@@ -117,7 +116,10 @@ export class ProductViewsStore {
     if (views.length === 0) return [];
     const args: (string | number)[] = [];
     for (const [productId, n] of views) args.push(productId, n);
-    return pairs(await this.r.viewsCount(this.keys.viewsPending, this.keys.viewsBatchData, this.keys.viewsFlushed, ...args));
+    const tallies = pairs(await this.r.viewsCount(this.keys.viewsPending, this.keys.viewsBatchData, this.keys.viewsFlushed, ...args));
+    // An answered read's view is counted for good: on a replica before the answer goes (REDIS_WAIT_REPLICAS).
+    if (views.some(([, n]) => n > 0)) await waitForReplicas(this.r, this.keys.viewsPending);
+    return tallies;
   }
 
   /** Each product's tally, counting no view (one script, three HMGETs). */
@@ -131,6 +133,8 @@ export class ProductViewsStore {
     const out = await this.r.viewsClaim(this.keys.viewsBatch, this.keys.viewsBatchData, this.keys.viewsPending, newId);
     const [id, ...flat] = out;
     if (id === undefined) return null;
+    // The batch goes to MySQL next, under its id: a failover must not bring its views back as pending (counted twice).
+    await waitForReplicas(this.r, this.keys.viewsBatch);
     const counts = new Map<number, number>();
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const n = Number(flat[i + 1]);

@@ -1,6 +1,5 @@
 import { Queue, type DefaultJobOptions, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@bazaar/platform';
+import type { RedisKeys, Redis } from '@bazaar/platform';
 import type { CancelJobData, OrderJobData, RefundJobData } from './payloads';
 
 export const QueueName = { ORDERS: 'orders', REFUNDS: 'refunds' } as const;
@@ -29,7 +28,7 @@ export function orderJobId(orderId: string): string {
 export function createOrdersQueue(connection: Redis, keys: RedisKeys, attempts: number): Queue<OrdersQueueData> {
   return new Queue<OrdersQueueData>(QueueName.ORDERS, {
     connection,
-    prefix: keys.bullPrefix,
+    prefix: keys.bullPrefix(QueueName.ORDERS),
     defaultJobOptions: defaultJobOptions(attempts),
   });
 }
@@ -56,7 +55,7 @@ export const RefundJobName = { APPLY: 'apply-refund' } as const;
 export function createRefundsQueue(connection: Redis, keys: RedisKeys, attempts: number): Queue<RefundJobData> {
   return new Queue<RefundJobData>(QueueName.REFUNDS, {
     connection,
-    prefix: keys.bullPrefix,
+    prefix: keys.bullPrefix(QueueName.REFUNDS),
     defaultJobOptions: defaultJobOptions(attempts),
   });
 }

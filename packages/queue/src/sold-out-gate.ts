@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@bazaar/platform';
+import { waitForReplicas, type Redis, type RedisKeys } from '@bazaar/platform';
 
 /**
  * TAKE: all lines of an order at once, or none. KEYS = n available counters,
@@ -242,7 +241,11 @@ export class SoldOutGate {
     ];
     const res = await this.r.gateTake(keys.length, ...keys, ...argv);
     const [code, ...rest] = res;
-    if (code === 1) return { ok: true };
+    if (code === 1) {
+      // Units taken for an order about to be accepted: on a replica before the customer hears yes (REDIS_WAIT_REPLICAS).
+      await waitForReplicas(this.r, keys[0]!);
+      return { ok: true };
+    }
     if (code === 0) return { ok: false, productId: lines[(rest[0] ?? 1) - 1]!.productId };
     if (code === 2) return { ok: 'admission', productId: lines[(rest[0] ?? 1) - 1]!.productId };
     if (code === 3) return { ok: 'token_used' };

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { ChatMessageView } from '@bazaar/contracts';
-import type { RedisKeys } from '@bazaar/platform';
+import type { RedisKeys, Redis } from '@bazaar/platform';
 import { eventStream } from './event-stream';
 
 /** A committed message and its thread's previous last_message_id (tells a listener whether it missed one). */

@@ -1,5 +1,4 @@
 import { TRPCError, tracked } from '@trpc/server';
-import type { Redis } from 'ioredis';
 import {
   CHAT_LIMITS,
   type ChatHistoryInput,
@@ -10,7 +9,7 @@ import {
   type Page,
 } from '@bazaar/contracts';
 import { ChatCursorError, type ChatRepository, type ChatThread } from '@bazaar/db';
-import type { Logger, Metrics, RedisKeys } from '@bazaar/platform';
+import type { Logger, Metrics, RedisKeys, Redis } from '@bazaar/platform';
 import { badField, tooManyRequests } from '../errors';
 import type { ChatEventsHub } from './chat-events.hub';
 import type { Caller } from './fulfillment.service';

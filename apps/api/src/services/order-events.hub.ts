@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@bazaar/platform';
+import type { RedisKeys, Redis } from '@bazaar/platform';
 import { eventStream } from './event-stream';
 
 export interface OrderEvent {

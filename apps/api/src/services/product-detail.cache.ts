@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { ProductStatus, type ProductView } from '@bazaar/contracts';
 import type { CatalogRepository } from '@bazaar/db';
-import { rebuildOnce, type Metrics, type RedisKeys } from '@bazaar/platform';
+import { rebuildOnce, type Metrics, type RedisKeys, type Redis } from '@bazaar/platform';
 import type { ProductViewsStore, SoldOutGate } from '@bazaar/queue';
 import { toProductView } from '../views/product.view';
 

@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { ProductStatus } from '@bazaar/contracts';
 import type { CatalogRepository, ProductPricing } from '@bazaar/db';
-import type { Metrics, RedisKeys } from '@bazaar/platform';
+import type { Metrics, RedisKeys, Redis } from '@bazaar/platform';
 import { CoalescedLoads } from './coalesced-loads';
 
 /**

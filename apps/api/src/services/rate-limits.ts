@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { Config, Logger, Metrics } from '@bazaar/platform';
+import type { Config, Logger, Metrics, Redis } from '@bazaar/platform';
 import { tooManyRequests } from '../errors';
 
 /** Who a limit counts: the caller's address (before authentication), the signed-in user, or auth.login's target account. */

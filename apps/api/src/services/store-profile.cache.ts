@@ -1,7 +1,6 @@
-import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { CatalogRepository, StoreProfile } from '@bazaar/db';
-import type { Metrics, RedisKeys } from '@bazaar/platform';
+import type { Metrics, RedisKeys, Redis } from '@bazaar/platform';
 import { CoalescedLoads } from './coalesced-loads';
 
 /**

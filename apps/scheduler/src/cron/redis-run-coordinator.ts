@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { withLock, type RedisKeys } from '@bazaar/platform';
+import { withLock, type RedisKeys, type Redis } from '@bazaar/platform';
 
 /**
  * node-cron's distributed mode asks shouldRun(key) once per task and tick

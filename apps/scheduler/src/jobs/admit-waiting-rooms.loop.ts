@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { WaitingRoomEventRecord, WaitingRoomRepository } from '@bazaar/db';
-import type { Logger, Metrics, RedisKeys } from '@bazaar/platform';
+import type { Logger, Metrics, RedisKeys, Redis } from '@bazaar/platform';
 import { materializeRoom, type SoldOutGate, type WaitingRoomStore } from '@bazaar/queue';
 
 /** Take the lease if nobody holds it, or extend it if we do (KEYS[1] lease, ARGV holder, ms). */

@@ -1,5 +1,4 @@
-import { redisKeys } from '@bazaar/platform';
-import type { Redis } from 'ioredis';
+import { redisKeys, type Redis } from '@bazaar/platform';
 import { cycleKey } from './place-subscriptions.job';
 import { subscriptionClock } from './subscription-clock';
 

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import type { Config, RedisKeys } from '@bazaar/platform';
+import type { Config, RedisKeys, Redis } from '@bazaar/platform';
 
 /**
  * The subscription job's clock: the wall clock, or, for child-process tests only, the wall clock plus an

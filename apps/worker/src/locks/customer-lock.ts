@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { tryLock, unlock, type RedisKeys } from '@bazaar/platform';
+import { tryLock, unlock, type RedisKeys, type Redis } from '@bazaar/platform';
 
 export class LockBusyError extends Error {
   constructor(userId: number) {
