@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { LIMITS, ProductStatus, type ProductListItem } from '@bazaar/contracts';
 import { searchIndexTokens } from '@bazaar/domain';
-import { execute, inTransaction, onReplica, selectRows } from '../data-source';
+import { execute, inTransaction, onReplica, selectRows, type SqlRunner } from '../data-source';
 import { ProductEntity, StoreEntity } from '../entities';
 import { productListQuery, toProductListItem, type ProductListFilter, type ProductListRow } from './product-list.query';
 
@@ -20,6 +20,32 @@ export interface StoreProfile {
   openingHours: Record<string, { open: string; close: string }[]> | null;
   timeZone: string;
   pickupLeadMinutes: number;
+}
+
+async function readStoreProfiles(db: SqlRunner, ids: number[]): Promise<StoreProfile[]> {
+  const rows = await selectRows<{
+    id: number | string;
+    status: 'OPEN' | 'CLOSED';
+    opening_hours: unknown;
+    time_zone: string;
+    pickup_lead_minutes: number | string;
+  }>(db, `SELECT id, status, opening_hours, time_zone, pickup_lead_minutes FROM stores WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
+  return rows.map((r) => ({
+    id: Number(r.id),
+    status: r.status,
+    openingHours: (typeof r.opening_hours === 'string' ? JSON.parse(r.opening_hours) : (r.opening_hours ?? null)) as StoreProfile['openingHours'],
+    timeZone: r.time_zone,
+    pickupLeadMinutes: Number(r.pickup_lead_minutes),
+  }));
+}
+
+async function readPricing(db: SqlRunner, ids: number[]): Promise<ProductPricing[]> {
+  const rows = await selectRows<{ id: number | string; store_id: number | string; name: string; price: number | string; status: ProductStatus }>(
+    db,
+    `SELECT id, store_id, name, price, status FROM products WHERE id IN (${ids.map(() => '?').join(',')})`,
+    ids,
+  );
+  return rows.map((r) => ({ id: Number(r.id), storeId: Number(r.store_id), name: r.name, price: Number(r.price), status: r.status }));
 }
 
 export class CatalogRepository {
@@ -58,23 +84,16 @@ export class CatalogRepository {
     return r.affectedRows === 1;
   }
 
-  /** What the accept path needs of stores (status, hours, zone, lead time), by id, from a replica. */
+  /**
+   * What the accept path needs of stores (status, hours, zone, lead time), by id, from a replica; a store the
+   * replica does not have (yet: made moments ago, the replica behind) from the primary, so that a new store's
+   * pickup rules hold from its first order.
+   */
   async storeProfiles(ids: number[]): Promise<StoreProfile[]> {
     if (ids.length === 0) return [];
-    return onReplica(this.ds, async (q) => {
-      const rows = await selectRows<{ id: number | string; status: 'OPEN' | 'CLOSED'; opening_hours: unknown; time_zone: string; pickup_lead_minutes: number | string }>(
-        q,
-        `SELECT id, status, opening_hours, time_zone, pickup_lead_minutes FROM stores WHERE id IN (${ids.map(() => '?').join(',')})`,
-        ids,
-      );
-      return rows.map((r) => ({
-        id: Number(r.id),
-        status: r.status,
-        openingHours: (typeof r.opening_hours === 'string' ? JSON.parse(r.opening_hours) : (r.opening_hours ?? null)) as StoreProfile['openingHours'],
-        timeZone: r.time_zone,
-        pickupLeadMinutes: Number(r.pickup_lead_minutes),
-      }));
-    });
+    const found = await onReplica(this.ds, (q) => readStoreProfiles(q, ids));
+    const missing = ids.filter((id) => !found.some((p) => p.id === id));
+    return missing.length === 0 ? found : [...found, ...(await readStoreProfiles(this.ds, missing))];
   }
 
   storesOfSeller(sellerId: number): Promise<StoreEntity[]> {
@@ -166,19 +185,12 @@ export class CatalogRepository {
     return res.affectedRows === 1;
   }
 
-  /** Pricing data for the accept path's cache, read from a replica. */
-  pricing(ids: number[]): Promise<ProductPricing[]> {
-    if (ids.length === 0) return Promise.resolve([]);
-    return onReplica(this.ds, async (q) => {
-      const rows = await selectRows<{
-        id: number | string;
-        store_id: number | string;
-        name: string;
-        price: number | string;
-        status: ProductStatus;
-      }>(q, `SELECT id, store_id, name, price, status FROM products WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
-      return rows.map((r) => ({ id: Number(r.id), storeId: Number(r.store_id), name: r.name, price: Number(r.price), status: r.status }));
-    });
+  /** Pricing data for the accept path's cache, read from a replica; a product the replica does not have (yet) from the primary. */
+  async pricing(ids: number[]): Promise<ProductPricing[]> {
+    if (ids.length === 0) return [];
+    const found = await onReplica(this.ds, (q) => readPricing(q, ids));
+    const missing = ids.filter((id) => !found.some((p) => p.id === id));
+    return missing.length === 0 ? found : [...found, ...(await readPricing(this.ds, missing))];
   }
 
   /**
