@@ -136,14 +136,28 @@ export class OrderQueryService {
     return view;
   }
 
-  /** Newest first across waiting and settled orders; the cursor is the last order id of the page. */
+  /**
+   * Newest first across waiting and settled orders; the cursor is the last order id of the page.
+   * The waiting ids are read before MySQL: an order settled before that read is in MySQL's page (the worker
+   * commits before it drops the order from the index), and one that settles while the page is read (its
+   * record no longer PENDING when looked up, its row not in the page) is read from MySQL on its own. Read
+   * at once, the two missed an order that settled between them.
+   */
   async list(userId: number, cursor: string | undefined, limit: number): Promise<Page<OrderView>> {
-    const [pendingIds, settled] = await Promise.all([this.store.pendingOfUser(userId, 200), this.orders.listSettled(userId, cursor, limit + 1)]);
+    const pendingIds = await this.store.pendingOfUser(userId, 200);
+    const settled = await this.orders.listSettled(userId, cursor, limit + 1);
     const parts = await this.parts.partsOfOrders(settled.map((o) => o.id));
     const byId = new Map<string, OrderView>(settled.map((o) => [o.id, fromSettled(o, parts.get(o.id) ?? [])]));
     const waiting = pendingIds.filter((id) => !byId.has(id) && (cursor === undefined || id < cursor));
     const records = await Promise.all(waiting.map((id) => this.store.get(userId, id)));
-    for (const rec of records) if (rec && rec.status === OrderStatus.PENDING) byId.set(rec.order.orderId, fromAccepted(rec));
+    for (const rec of records) {
+      if (!rec) continue;
+      if (rec.status === OrderStatus.PENDING) byId.set(rec.order.orderId, fromAccepted(rec));
+      else {
+        const o = await this.orders.findSettled(rec.order.orderId);
+        if (o && o.userId === userId) byId.set(o.id, fromSettled(o, await this.parts.partsOfOrder(o.id)));
+      }
+    }
     const all = [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : -1));
     const items = all.slice(0, limit);
     return { items, nextCursor: all.length > limit ? (items[items.length - 1]?.id ?? null) : null };
