@@ -22,6 +22,8 @@ describe('loadConfig', () => {
     ['MYSQL_URL', 'postgres://x/y'],
     ['MYSQL_REPLICA_URLS', 'not a url'],
     ['REDIS_URL', 'http://x'],
+    ['REDIS_CLUSTER_URLS', 'redis://a:7000,http://b:7001'],
+    ['REDIS_WAIT_REPLICAS', '-1'],
     ['MYSQL_POOL_SIZE', '0'],
     ['IDEMPOTENCY_TTL_SECONDS', '60'],
     ['LOG_LEVEL', 'loud'],
@@ -35,6 +37,15 @@ describe('loadConfig', () => {
     }
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).message).toContain(name);
+  });
+
+  it('takes a Redis Cluster as a list of node URLs; a single Redis (and no WAIT) by default', () => {
+    expect(loadConfig({}).REDIS_CLUSTER_URLS).toEqual([]);
+    expect(loadConfig({}).REDIS_WAIT_REPLICAS).toBeUndefined();
+    const c = loadConfig({ REDIS_CLUSTER_URLS: 'redis://h1:7000, redis://h2:7001,,rediss://h3:7002', REDIS_WAIT_REPLICAS: '1' });
+    expect(c.REDIS_CLUSTER_URLS).toEqual(['redis://h1:7000', 'redis://h2:7001', 'rediss://h3:7002']);
+    expect(c.REDIS_WAIT_REPLICAS).toBe(1);
+    expect(c.REDIS_WAIT_TIMEOUT_MS).toBe(100);
   });
 
   it('names every bad variable at once', () => {

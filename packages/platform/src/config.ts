@@ -59,7 +59,14 @@ export const configSchema = z.object({
         .map((x) => x.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(z.string().url().refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://'))),
+    .pipe(
+      z.array(
+        z
+          .string()
+          .url()
+          .refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://'),
+      ),
+    ),
   /**
    * Writes the system promises on (an accepted order and its gate units, counted views, a view batch claimed for
    * MySQL) wait until this many replicas have them (WAIT) before the answer goes out, so a master's failover does

@@ -1,4 +1,4 @@
-import { waitForReplicas, type Redis, type RedisKeys } from '@bazaar/platform';
+import { sendUnpipelined, waitForReplicas, type Redis, type RedisKeys } from '@bazaar/platform';
 
 /**
  * TAKE: all lines of an order at once, or none. KEYS = n available counters,
@@ -210,6 +210,7 @@ export class SoldOutGate {
       redis.defineCommand('gateSetRebuilt', { numberOfKeys: 2, lua: SET_REBUILT_LUA });
       redis.defineCommand('gateMarkEvent', { lua: MARK_EVENT_LUA });
       redis.defineCommand('gateRoomPoll', { lua: ROOM_POLL_LUA });
+      sendUnpipelined(redis, ['gateTake', 'gateRelease', 'gateReturn', 'gateMarkEvent', 'gateRoomPoll']);
     }
     this.r = redis as Redis & Commands;
   }
