@@ -22,8 +22,10 @@ import { freePort } from '../../scripts/lib/net';
  * servers and removes the dir if this process dies without `close()`, so no
  * mariadbd outlives its test run.
  *
- * The docker-compose stack runs MySQL 8 instead; README ("Replication") lists
- * where the two differ.
+ * Statements are spelled as MySQL 8.4 accepts them too where MariaDB 10.11
+ * allows (START/STOP REPLICA, SHOW REPLICA STATUS); CHANGE MASTER TO …
+ * MASTER_USE_GTID and MASTER_GTID_WAIT are MariaDB's own. The docker-compose
+ * stack runs MySQL 8.4 instead; README ("Replication") lists where the two differ.
  */
 
 export const APP_USER = 'bazaar';
@@ -94,9 +96,9 @@ export interface ReplicatedMariaDb {
   waitForReplica(timeoutMs?: number): Promise<void>;
   /** Transactions the primary has logged that the replica has not applied yet (domain 0). */
   transactionsBehind(): Promise<number>;
-  /** `STOP SLAVE SQL_THREAD`: the replica still receives the binary log, and applies nothing (lag grows). */
+  /** `STOP REPLICA SQL_THREAD` (MariaDB's `STOP SLAVE SQL_THREAD`): the replica still receives the binary log, and applies nothing (lag grows). */
   pauseApplying(): Promise<void>;
-  /** `START SLAVE SQL_THREAD`. */
+  /** `START REPLICA SQL_THREAD`. */
   resumeApplying(): Promise<void>;
   replicaStatus(): Promise<ReplicaStatus>;
   /** Stops both servers (kills one that does not stop in time) and removes the temp dir. Safe to call twice. */
@@ -351,15 +353,17 @@ export async function startReplicatedMariaDb(): Promise<ReplicatedMariaDb> {
     await replica.sql(
       `CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = ${primaryPort}, MASTER_USER = '${REPL_USER}', MASTER_PASSWORD = '${REPL_PASSWORD}', MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1`,
     );
-    await replica.sql('START SLAVE');
+    await replica.sql('START REPLICA');
 
     const replicaStatus = async (): Promise<ReplicaStatus> => {
-      const [s] = await replica.sql<Record<string, unknown>>('SHOW SLAVE STATUS');
+      const [s] = await replica.sql<Record<string, unknown>>('SHOW REPLICA STATUS');
       if (!s) return { ioRunning: false, sqlRunning: false, secondsBehind: null, lastError: 'replication is not configured' };
       return {
-        ioRunning: s.Slave_IO_Running === 'Yes',
-        sqlRunning: s.Slave_SQL_Running === 'Yes',
-        secondsBehind: s.Seconds_Behind_Master === null ? null : Number(s.Seconds_Behind_Master),
+        // MariaDB names the columns Slave_* / _Master under either spelling of the statement; MySQL 8.4 Replica_* / _Source.
+        ioRunning: (s.Slave_IO_Running ?? s.Replica_IO_Running) === 'Yes',
+        sqlRunning: (s.Slave_SQL_Running ?? s.Replica_SQL_Running) === 'Yes',
+        secondsBehind:
+          (s.Seconds_Behind_Master ?? s.Seconds_Behind_Source ?? null) === null ? null : Number(s.Seconds_Behind_Master ?? s.Seconds_Behind_Source),
         lastError: [s.Last_IO_Error, s.Last_SQL_Error].filter(Boolean).join('; '),
       };
     };
@@ -378,8 +382,8 @@ export async function startReplicatedMariaDb(): Promise<ReplicatedMariaDb> {
         const [{ applied }] = (await replica.sql<{ applied: string }>('SELECT @@GLOBAL.gtid_slave_pos AS applied')) as [{ applied: string }];
         return seqOf(pos) - seqOf(applied);
       },
-      pauseApplying: async () => void (await replica.sql('STOP SLAVE SQL_THREAD')),
-      resumeApplying: async () => void (await replica.sql('START SLAVE SQL_THREAD')),
+      pauseApplying: async () => void (await replica.sql('STOP REPLICA SQL_THREAD')),
+      resumeApplying: async () => void (await replica.sql('START REPLICA SQL_THREAD')),
       close,
     };
     await db.waitForReplica();
