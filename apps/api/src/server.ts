@@ -31,7 +31,7 @@ export async function buildServer(deps: Deps, logger: Logger) {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
-    reply.headers(req.url.startsWith('/admin/queues') ? PAGE_SECURITY_HEADERS : SECURITY_HEADERS);
+    reply.headers(req.url.startsWith('/admin/') ? PAGE_SECURITY_HEADERS : SECURITY_HEADERS);
     // Input nested too deep is refused before anything parses it: a GET's here, before the fast paths; a body's below.
     if (req.method === 'GET' && req.url.startsWith('/trpc/') && refuseTooDeep(req, reply, queryInput(req.url))) return reply;
   });

@@ -117,8 +117,16 @@ describe('admin console (Bull Board behind an admin session)', () => {
       headers: evil,
     });
     expect(clean.status).toBe(403);
-    const login = await signIn({ email: adminEmail, password: adminPassword }, { origin: 'https://evil.example' });
-    expect(login.status).toBe(403);
+    for (const headers of [
+      { origin: 'https://evil.example' },
+      { origin: 'null' },
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site', origin: api.url },
+    ]) {
+      const login = await signIn({ email: adminEmail, password: adminPassword }, headers);
+      expect(login.status).toBe(403);
+      expect(login.headers.get('set-cookie')).toBeNull();
+    }
     // The same request from the board's own origin goes through.
     const own = await fetch(`${api.url}/admin/queues/api/queues/${encodeURIComponent(api.deps.ordersQueue.name)}/clean/failed`, {
       method: 'PUT',

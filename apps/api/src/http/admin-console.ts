@@ -111,8 +111,14 @@ function nextOf(source: unknown): string {
     : QUEUES;
 }
 
-/** No Origin (a same-origin form in some browsers, curl) or one naming this host. */
+/**
+ * Not another site's request: a browser's Sec-Fetch-Site says so where sent (same-origin, or none: typed in by the
+ * user); else the Origin must name this host (`null`, an opaque origin, does not); no Origin at all is not a browser
+ * posting cross-site (curl, scripts).
+ */
 function sameOrigin(req: FastifyRequest): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined) return site === 'same-origin' || site === 'none';
   const origin = req.headers.origin;
   if (origin === undefined) return true;
   try {

@@ -1,8 +1,8 @@
 /**
  * Security headers on every answer of the api's public port. The api answers JSON (and Server-Sent Events) to API
  * clients, so these are what a JSON API should send: never sniff a content type, never be framed, no referrer,
- * nothing loaded or run from an answer (CSP `default-src 'none'`), HTTPS remembered once a proxy serves it. Bull
- * Board's pages (/admin/queues) run their own scripts and styles: they get all but the CSP.
+ * nothing loaded or run from an answer (CSP `default-src 'none'`), HTTPS remembered once a proxy serves it. The admin
+ * console's pages (/admin/…) differ: PAGE_SECURITY_HEADERS.
  *
  * A constant set rather than @fastify/helmet: the fast paths (products.get/list, orders.place, waitingRoom.status)
  * write their answers straight to the socket, outside Fastify's reply, and must send the same headers; one object
@@ -17,5 +17,13 @@ export const SECURITY_HEADERS = {
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
 } as const;
 
-/** Bull Board's pages: the same without the CSP (they load their own scripts and styles). */
-export const PAGE_SECURITY_HEADERS = Object.fromEntries(Object.entries(SECURITY_HEADERS).filter(([name]) => name !== 'content-security-policy'));
+/**
+ * The admin console's pages (/admin/…, Bull Board and its sign-in): the same without the CSP (Bull Board loads its own
+ * scripts and styles; the sign-in page sends a CSP of its own), and a referrer policy of `same-origin`: under
+ * `no-referrer` a browser sends `Origin: null` with the page's own form posts and fetches, and the console's
+ * cross-site check (admin-console.ts) could no longer tell them from another site's.
+ */
+export const PAGE_SECURITY_HEADERS = {
+  ...Object.fromEntries(Object.entries(SECURITY_HEADERS).filter(([name]) => name !== 'content-security-policy')),
+  'referrer-policy': 'same-origin',
+};
