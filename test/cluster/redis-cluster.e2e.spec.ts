@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { createDataSource, selectRows } from '@bazaar/db';
-import { createRedis, loadConfig, redisKeys, type Config, type Redis, type RedisKeys } from '@bazaar/platform';
+import { createRedis, loadConfig, redisKeys, replicationShortfalls, waitForReplicas, type Config, type Redis, type RedisKeys } from '@bazaar/platform';
 import { QueueName, createOrdersQueue } from '@bazaar/queue';
 import { SessionService } from '@bazaar/api/hosting';
 import type { ChatMessageView } from '@bazaar/contracts';
@@ -178,6 +178,52 @@ describe('on a Redis Cluster', () => {
     );
     expect((await queue.getJobCounts('failed')).failed).toBe(0);
     await queue.close();
+  });
+
+  it('streams an order over orders.onStatus (pub/sub on the cluster) and cancels it through QueueEvents: the unit comes back', async () => {
+    const p = await product('Cluster live', 3);
+    const [buyer] = await customers(1, 10_000);
+    const { orderId } = await place(buyer!.via[0]!, `live-${pad(buyer!.id)}`, p.id);
+    const seen: string[] = [];
+    const sub = buyer!.via[1]!.orders.onStatus.subscribe({ orderId }, { onData: ({ data }) => seen.push(data.status), onError: () => undefined });
+    try {
+      await eventually(async () => seen.includes('PAID'), Boolean, 15_000);
+      await buyer!.via[0]!.orders.cancel.mutate({ orderId });
+      await eventually(async () => seen.includes('CANCELLED'), Boolean, 15_000);
+    } finally {
+      sub.unsubscribe();
+    }
+    expect(['PENDING,PAID,CANCELLED', 'PAID,CANCELLED']).toContain(seen.join(','));
+    await eventually(
+      async () => (await selectRows<{ stock: number }>(ds, 'SELECT stock FROM products WHERE id = ?', [p.id]))[0]?.stock,
+      (s) => Number(s) === 3,
+      10_000,
+    );
+  });
+
+  it("waits for a write's replica (WAIT on the key's own node): acknowledged at once, or after the timeout while that replica is stopped", async () => {
+    const key = keys.gateReturned('wait-probe');
+    const master = await cluster.masterOf(key);
+    const replica = await cluster.replicaOf(master);
+    await redis.set(key, '1', 'EX', 60);
+    expect(await waitForReplicas(redis, key)).toBe(1);
+    const before = replicationShortfalls.count;
+    cluster.pause(replica);
+    try {
+      await redis.set(key, '2', 'EX', 60);
+      const t0 = Date.now();
+      expect(await waitForReplicas(redis, key)).toBe(0);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(config.REDIS_WAIT_TIMEOUT_MS - 5);
+      expect(replicationShortfalls.count).toBe(before + 1);
+      // Another master's replica is running: had WAIT gone to another node, it would have been acknowledged.
+    } finally {
+      cluster.resume(replica);
+    }
+    await eventually(
+      () => waitForReplicas(redis, key),
+      (n) => n === 1,
+      10_000,
+    );
   });
 
   it('claims coupons first come: 40 customers for 15 units, MySQL holds exactly the 15 the api said yes to', async () => {

@@ -18,6 +18,11 @@ export interface RedisClusterHandle {
   nodes: ClusterNode[];
   /** The node serving `key`'s slot as master now. */
   masterOf(key: string): Promise<ClusterNode>;
+  /** The replica following `master` now. */
+  replicaOf(master: ClusterNode): Promise<ClusterNode>;
+  /** SIGSTOP / SIGCONT a node: a replica that stops acknowledging for a while (keep it under cluster-node-timeout). */
+  pause(node: ClusterNode): void;
+  resume(node: ClusterNode): void;
   /** SIGKILL a node (no shutdown, no last replication): a master that dies. */
   kill(node: ClusterNode): Promise<void>;
   /** Waits until a node other than `dead` serves `key`'s slot as master and the survivors say cluster_state:ok; the ms it took from `sinceMs`. */
@@ -116,6 +121,7 @@ export async function startRedisCluster(opts: { masters?: number; nodeTimeoutMs?
       nodes.map(async (n) => {
         if (n.dead) return;
         const exited = new Promise((r) => n.child.once('exit', r));
+        n.child.kill('SIGCONT');
         n.child.kill('SIGTERM');
         const t = setTimeout(() => n.child.kill('SIGKILL'), 3000);
         await exited;
@@ -193,6 +199,24 @@ export async function startRedisCluster(opts: { masters?: number; nodeTimeoutMs?
     nodes,
     async masterOf(key) {
       return until(`the master of ${key}`, () => owner(key, alive()[0]!), 10_000);
+    },
+    async replicaOf(master) {
+      return until(
+        `the replica of :${master.port}`,
+        async () => {
+          const rows = parseNodes(String(await ask(master.port, (r) => r.call('CLUSTER', 'NODES'))));
+          const id = rows.find((x) => x.port === master.port)?.id;
+          const row = rows.find((x) => x.flags.includes('slave') && x.master === id && !x.flags.includes('fail'));
+          return row ? (alive().find((n) => n.port === row.port) ?? null) : null;
+        },
+        10_000,
+      );
+    },
+    pause(node) {
+      node.child.kill('SIGSTOP');
+    },
+    resume(node) {
+      node.child.kill('SIGCONT');
     },
     async kill(node) {
       if (node.dead) return;
