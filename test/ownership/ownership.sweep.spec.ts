@@ -1,0 +1,164 @@
+import { TRPCClientError } from '@trpc/client';
+import type { ZodType } from 'zod';
+import { appRouter } from '@bazaar/api/hosting';
+import { CALLERS, FIELD_VALUES, ID_FIELDS, RULES, TABLE, type CallCtx, type Caller, type Expect } from './access-table';
+import { documentedWho, saysWho } from './contract-doc';
+import { buildInput, idKeys } from './input-schema';
+import { buildWorld, type Account, type Ids, type World } from './world';
+
+/**
+ * The ownership sweep (issue 13, part 5): every procedure of the router whose input names a resource by id, called
+ * with the owners' ids by six callers — nobody signed in, another customer, another seller, an admin, the other
+ * party of the resource (the store's seller for a customer's order, the customer for a seller's store) and the
+ * owner — and each gets what docs/api.md's "Accounts and access" and "who" column say: only the owner (and those the
+ * contract names) gets through; another customer's order answers NOT_FOUND exactly as an order that does not exist.
+ *
+ * The procedures are read from the router at run time, their id fields from their zod inputs: a new procedure
+ * that takes an id fails here, by name, until access-table.ts classifies it.
+ */
+
+interface Procedure {
+  _def: { type: 'query' | 'mutation' | 'subscription'; inputs: ZodType[] };
+}
+const procedures = appRouter._def.procedures as unknown as Record<string, Procedure>;
+const survey = Object.entries(procedures).map(([path, p]) => ({ path, type: p._def.type, schema: p._def.inputs[0], ids: idKeys(p._def.inputs[0]) }));
+const swept = survey.filter((p) => p.ids.length > 0);
+
+/** The answer of one call: through, or refused (its tRPC code, data.reason, message). */
+type Outcome = 'OK' | { code: string; reason?: string; message: string };
+
+function outcomeOf(err: unknown): Outcome {
+  if (!(err instanceof TRPCClientError)) throw err;
+  const data = err.data as { code?: string; reason?: string } | undefined;
+  return { code: data?.code ?? 'NO_CODE', ...(data?.reason !== undefined ? { reason: data.reason } : {}), message: err.message };
+}
+
+type Callable = {
+  query(input: unknown): Promise<unknown>;
+  mutate(input: unknown): Promise<unknown>;
+  subscribe(input: unknown, opts: { onData(): void; onError(err: unknown): void }): { unsubscribe(): void };
+};
+
+/** Calls `path` as the tRPC client does; a subscription counts as through once its first event arrives. */
+async function call(w: World, caller: Account | null, type: Procedure['_def']['type'], path: string, input: unknown): Promise<Outcome> {
+  const client = (caller ? caller.client : w.api.client()) as unknown as Record<string, Record<string, Callable>>;
+  const [router, name] = path.split('.') as [string, string];
+  const procedure = client[router]![name]!;
+  if (type === 'subscription') {
+    return new Promise<Outcome>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${path}: neither an event nor an error within 10 s`)), 10_000);
+      const done = (o: Outcome) => {
+        clearTimeout(timer);
+        sub.unsubscribe();
+        resolve(o);
+      };
+      const sub = procedure.subscribe(input, { onData: () => done('OK'), onError: (err) => done(outcomeOf(err)) });
+    });
+  }
+  return (type === 'query' ? procedure.query(input) : procedure.mutate(input)).then(() => 'OK' as const, outcomeOf);
+}
+
+/** Ids no resource has: what a stranger's refusal is compared with. */
+const MISSING: Partial<Record<keyof Ids, string>> = { order: '7ZZZZZZZZZZZZZZZZZZZZZZZZZ', refund: '7ZZZZZZZZZZZZZZZZZZZZZZZZZ' };
+const missingId = (kind: keyof Ids): string | number => MISSING[kind] ?? Number.MAX_SAFE_INTEGER;
+
+/** The value of one input field: an id from `ids` (as an array for `…Ids`), a known field's value, or none. */
+function fieldValue(key: string, ids: Ids): unknown {
+  const kind = ID_FIELDS[key];
+  if (kind) return key.endsWith('Ids') ? [ids[kind]] : ids[kind];
+  return FIELD_VALUES[key]?.();
+}
+
+const label = (e: Expect) => (e === 'OK' ? 'gets through' : `${e.code}${e.reason ? ` ${e.reason}` : ''}`);
+const expectationOf = (path: string, caller: Caller): Expect | null => {
+  const entry = TABLE[path];
+  const rule = entry && RULES[entry.who];
+  return rule ? (entry.except?.callers[caller] ?? rule.expect[caller]) : null;
+};
+
+describe('ownership sweep: every procedure that takes an id, as six callers', () => {
+  jest.setTimeout(60_000);
+  let w: World;
+
+  beforeAll(async () => {
+    w = await buildWorld();
+  }, 90_000);
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  it('every procedure that takes an id is classified by the words of docs/api.md, and every id field has a fixture', () => {
+    const doc = documentedWho();
+    const problems: string[] = [];
+    for (const p of swept) {
+      const entry = TABLE[p.path];
+      if (!entry) {
+        problems.push(`${p.path} takes ${p.ids.join(', ')} but is not classified: add it to TABLE in test/ownership/access-table.ts`);
+        continue;
+      }
+      if (!RULES[entry.who]) problems.push(`${p.path}: no rule for "${entry.who}"`);
+      const texts = doc.get(p.path) ?? [];
+      if (!texts.some((t) => saysWho(t, entry.who))) problems.push(`${p.path}: classified as "${entry.who}", docs/api.md says ${JSON.stringify(texts)}`);
+      for (const key of p.ids) if (!(key in ID_FIELDS)) problems.push(`${p.path}: no fixture for its id field ${key} (ID_FIELDS)`);
+    }
+    const stale = Object.keys(TABLE).filter((path) => !swept.some((p) => p.path === path));
+    for (const path of stale) problems.push(`${path} is in TABLE but the router has no such procedure taking an id`);
+    expect(problems).toEqual([]);
+    // What the sweep leaves out takes no id at all (auth, wallet, the caller's own lists).
+    expect(survey.filter((p) => p.ids.length === 0).every((p) => idKeys(p.schema).length === 0)).toBe(true);
+  });
+
+  const cases = swept.flatMap((p) => CALLERS.map((caller) => ({ ...p, caller, expected: expectationOf(p.path, caller) })));
+
+  test.each(cases.map((c) => [`${c.path} × ${c.caller} → ${c.expected ? label(c.expected) : 'NOT CLASSIFIED'}`, c] as const))('%s', async (_title, c) => {
+    const entry = TABLE[c.path];
+    if (!entry || !c.expected)
+      throw new Error(`${c.path} takes ${c.ids.join(', ')} but the ownership sweep has not classified it (test/ownership/access-table.ts)`);
+    const unknown = c.ids.filter((key) => !(key in ID_FIELDS));
+    if (unknown.length > 0) throw new Error(`${c.path}: the ownership sweep has no fixture for ${unknown.join(', ')} (ID_FIELDS)`);
+    const rule = RULES[entry.who]!;
+    const owner = rule.owner === 'customer' ? w.ownerCustomer : w.ownerSeller;
+    const party = rule.owner === 'customer' ? w.ownerSeller : w.ownerCustomer;
+    const account: Account | null = {
+      anonymous: null,
+      'another customer': w.otherCustomer,
+      'another seller': w.otherSeller,
+      'an admin': w.admin,
+      'the other party': party,
+      'the owner': owner,
+    }[c.caller];
+
+    const through = c.expected === 'OK';
+    let ids: Ids = { ...w.ids, ...entry.ids?.(w) };
+    if (through && entry.fresh) ids = { ...ids, ...(await entry.fresh(w)) };
+    const ctx: CallCtx = { w, caller: account, ids };
+    if (through) await entry.prepare?.(ctx);
+    const extra = (await entry.input?.(ctx)) ?? {};
+    const inputFor = (values: Ids) => buildInput(c.schema!, (key) => (key in extra ? extra[key] : fieldValue(key, values)));
+    const input = inputFor(ids);
+    const parsed = c.schema!.safeParse(input);
+    if (!parsed.success) throw new Error(`${c.path}: the sweep built an input its schema refuses: ${JSON.stringify(input)}: ${parsed.error.message}`);
+
+    // Refused, or acting on their own (another customer's cart): the owners' state is as it was.
+    const watch = entry.untouched && (!through || (entry.who === 'customer' && c.caller !== 'the owner')) ? entry.untouched : null;
+    const before = watch ? await watch(ctx) : null;
+    const got = await call(w, account, c.type, c.path, input);
+
+    if (c.expected === 'OK' || got === 'OK') expect(got).toEqual(c.expected);
+    else {
+      const { code, reason } = got;
+      expect({ code, ...(c.expected.reason !== undefined ? { reason } : {}), ...(code !== c.expected.code ? { message: got.message } : {}) }).toEqual(
+        c.expected,
+      );
+    }
+    if (watch) expect(await watch(ctx)).toEqual(before);
+
+    // Someone else's resource answers exactly like one that does not exist: the same code and message.
+    if (got !== 'OK' && got.code === 'NOT_FOUND') {
+      const subject = ID_FIELDS[c.ids[0]!]!;
+      const real = String(ids[subject]);
+      const absent = await call(w, account, c.type, c.path, inputFor({ ...ids, [subject]: missingId(subject) }));
+      expect(absent).toEqual({ ...got, message: got.message.replaceAll(real, String(missingId(subject))) });
+    }
+  });
+});
