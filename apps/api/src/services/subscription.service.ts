@@ -90,7 +90,10 @@ export class SubscriptionService {
       if (!p) throw badField(['items', i, 'productId'], `no product ${item.productId} on sale`);
       storeIds.set(p.id, p.storeId);
     });
-    const subscriptionId = await this.repo.create(userId, input, storeIds, this.clock());
+    // A key the gateway issued is printable ASCII (its column is ascii_bin): anything else is no card of the caller's,
+    // refused here as one, not compared in SQL, where MariaDB fails on the mix of collations.
+    const unknownKey = input.billingKey !== undefined && !/^[\x21-\x7e]+$/.test(input.billingKey);
+    const subscriptionId = unknownKey ? 'UNKNOWN_BILLING_KEY' : await this.repo.create(userId, input, storeIds, this.clock());
     if (subscriptionId === 'UNKNOWN_BILLING_KEY') {
       throw badField(['billingKey'], 'not a card you registered (subscriptions.registerCard), or its key was deleted');
     }
