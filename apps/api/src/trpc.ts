@@ -38,7 +38,9 @@ const t = initTRPC.context<Ctx>().create({
         code: shape.data.code,
         httpStatus: shape.data.httpStatus,
         path: shape.data.path,
-        ...(issues ? { issues } : {}),
+        // A BAD_REQUEST the schema did not raise (a batch whose input is not an object, a form body that does not
+        // parse) still lists its problem, at the root, as the contract promises for every BAD_REQUEST.
+        ...(issues ? { issues } : error.code === 'BAD_REQUEST' ? { issues: [{ path: '(root)', message }] } : {}),
         ...(reason !== undefined ? { reason } : {}),
         ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
       },
