@@ -7,6 +7,7 @@ import { orderPlaceFastPath } from './http/order-place.fast-path';
 import { mayServe, productGetFastPath } from './http/product-get.fast-path';
 import { mayServeList, productListFastPath } from './http/product-list.fast-path';
 import { mayServeRoomStatus, roomStatusFastPath } from './http/room-status.fast-path';
+import { frameworkErrorsAsTrpc } from './http/framework-errors';
 import { queryInput, refuseTooDeep } from './http/json-depth';
 import { PAGE_SECURITY_HEADERS, SECURITY_HEADERS } from './http/security-headers';
 import type { Deps } from './deps';
@@ -28,6 +29,8 @@ export async function buildServer(deps: Deps, logger: Logger) {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : `${process.pid.toString(36)}-${Date.now().toString(36)}-${(seq++).toString(36)}`;
     },
   });
+  // A content type Fastify has no parser for, or a body over the limit, answered in tRPC's error shape at /trpc.
+  app.setErrorHandler(frameworkErrorsAsTrpc);
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
