@@ -42,6 +42,9 @@ describe('loadConfig', () => {
   it('takes a Redis Cluster as a list of node URLs; a single Redis (and no WAIT) by default', () => {
     expect(loadConfig({}).REDIS_CLUSTER_URLS).toEqual([]);
     expect(loadConfig({}).REDIS_WAIT_REPLICAS).toBeUndefined();
+    // As .env.example leaves it: unset, not 0 (which would turn WAIT off on a cluster).
+    expect(loadConfig({ REDIS_WAIT_REPLICAS: '' }).REDIS_WAIT_REPLICAS).toBeUndefined();
+    expect(loadConfig({ REDIS_WAIT_REPLICAS: '0' }).REDIS_WAIT_REPLICAS).toBe(0);
     const c = loadConfig({ REDIS_CLUSTER_URLS: 'redis://h1:7000, redis://h2:7001,,rediss://h3:7002', REDIS_WAIT_REPLICAS: '1' });
     expect(c.REDIS_CLUSTER_URLS).toEqual(['redis://h1:7000', 'redis://h2:7001', 'rediss://h3:7002']);
     expect(c.REDIS_WAIT_REPLICAS).toBe(1);

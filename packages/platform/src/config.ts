@@ -72,7 +72,7 @@ export const configSchema = z.object({
    * MySQL) wait until this many replicas have them (WAIT) before the answer goes out, so a master's failover does
    * not lose them. Default: 1 on a cluster, 0 on a single Redis. 0 turns it off (replication stays asynchronous).
    */
-  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(5).optional(),
+  REDIS_WAIT_REPLICAS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(5).optional()),
   /** How long such a write waits for its replicas; past it the answer goes out anyway (the write stands on its master alone). */
   REDIS_WAIT_TIMEOUT_MS: positiveInt(10_000).default(100),
   REDIS_PREFIX: z

@@ -126,8 +126,3 @@ export function sendUnpipelined(redis: Redis, commands: readonly string[]): void
   if (!(redis instanceof Cluster)) return;
   redis.options.autoPipeliningIgnoredCommands = [...new Set([...(redis.options.autoPipeliningIgnoredCommands ?? []), ...commands])];
 }
-
-/** Calls `fn` on each master of a cluster (SCAN, INFO, FLUSH: commands about one node's keyspace), or on the one server. */
-export async function forEachMaster<T>(redis: Redis, fn: (node: SingleRedis) => Promise<T>): Promise<T[]> {
-  return Promise.all((redis instanceof Cluster ? redis.nodes('master') : [redis]).map(fn));
-}
