@@ -7,10 +7,10 @@
  */
 import 'reflect-metadata';
 import { Role } from '@bazaar/contracts';
-import { CatalogRepository, UsersRepository, WalletRepository, createDataSource } from '@bazaar/db';
-import { CatalogVersions, createMetrics, createRedis, loadConfigOrExit, redisKeys } from '@bazaar/platform';
+import { CatalogRepository, ProductFanoutsRepository, UsersRepository, WalletRepository, createDataSource } from '@bazaar/db';
+import { CatalogVersions, createLogger, createMetrics, createRedis, loadConfigOrExit, redisKeys } from '@bazaar/platform';
 import { SoldOutGate } from '@bazaar/queue';
-import { PasswordService, ProductPricingCache, ensureAdminAccount } from '@bazaar/api/hosting';
+import { CatalogService, PasswordService, ProductPricingCache, ensureAdminAccount } from '@bazaar/api/hosting';
 import { demoCatalog } from './lib/demo-catalog';
 
 export const DEMO_PASSWORD = 'bazaar-demo-1234';
@@ -27,8 +27,21 @@ async function main(): Promise<void> {
     const keys = redisKeys(config.REDIS_PREFIX);
     const users = new UsersRepository(ds);
     const catalog = new CatalogRepository(ds);
+    const metrics = createMetrics('seed');
     const gate = new SoldOutGate(redis, keys);
-    const pricing = new ProductPricingCache(redis, keys, catalog, createMetrics('seed'));
+    // Product changes go through the api's CatalogService, as products.create's do; the list caches are told once, below.
+    const catalogChanges = new CatalogService(
+      catalog,
+      new ProductFanoutsRepository(ds),
+      {
+        pricing: new ProductPricingCache(redis, keys, catalog, metrics),
+        gate,
+        stockSnapshot: (id, orderIds) => catalog.stockSnapshot(id, orderIds),
+        changed: async () => undefined,
+      },
+      metrics,
+      createLogger('seed', 'warn'),
+    );
     let passwordHash: Promise<string> | undefined;
     const account = async (email: string, name: string, role: Role) =>
       (await users.findByEmail(email)) ?? users.create({ email, passwordHash: await (passwordHash ??= new PasswordService().hash(DEMO_PASSWORD)), name, role });
@@ -48,7 +61,7 @@ async function main(): Promise<void> {
         // As products.create does: the order path prices and gates the new products at once (an old counter under a reused id is replaced).
         const names = new Set(missing.map((p) => p.name));
         const fresh = (await catalog.storeProducts(store.id)).filter((p) => names.has(p.name));
-        await Promise.all(fresh.map(async ({ stock, ...p }) => Promise.all([pricing.put(p), gate.init(p.id, stock)])));
+        await catalogChanges.created(fresh);
       }
       added += missing.length;
       total += have.size + missing.length;

@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import {
   CartRepository,
   CatalogRepository,
+  ProductFanoutsRepository,
   ChatRepository,
   FulfillmentRepository,
   OrdersRepository,
@@ -50,6 +51,7 @@ import { PasswordService } from './services/password.service';
 import { PopularProductsService } from './services/popular-products.service';
 import { listPageLoader } from './routers/products/list.page';
 import { ProductCaches } from './services/product-caches';
+import { CatalogService } from './services/catalog.service';
 import { ProductDetailCache } from './services/product-detail.cache';
 import { ProductListCache } from './services/product-list.cache';
 import { ProductPricingCache } from './services/product-pricing.cache';
@@ -92,6 +94,8 @@ export interface Deps {
   productLists: ProductListCache;
   /** A product changed: the detail cache and the list pages learn of it (products.create/update/remove/restock). */
   productCaches: ProductCaches;
+  /** Product changes (create, update, remove, restock) and their fan-out to Redis, repaired if it fails. */
+  catalogChanges: CatalogService;
   popular: PopularProductsService;
   acceptance: OrderAcceptanceService;
   orderQueries: OrderQueryService;
@@ -159,6 +163,15 @@ export async function createDeps(config: Config): Promise<Deps> {
   const views = new ProductViewsStore(redis, keys);
   const productDetails = new ProductDetailCache(redis, keys, catalog, gate, views, metrics, createRedis(config, 'worker'));
   const productLists = new ProductListCache(new CatalogVersions(redis, keys), gate, views, listPageLoader(catalog), metrics);
+  const productCaches = new ProductCaches(productDetails, productLists);
+  const stockSnapshot = (productId: number, orderIds: string[]) => catalog.stockSnapshot(productId, orderIds);
+  const catalogChanges = new CatalogService(
+    catalog,
+    new ProductFanoutsRepository(ds),
+    { pricing, gate, stockSnapshot, changed: (productId) => productCaches.changed(productId) },
+    metrics,
+    createLogger('api', config.LOG_LEVEL),
+  );
   // The accept path's pricing copies go too: an order through another process is priced at the new price
   // as soon as the change is published, not when the 2 s local TTL ends.
   await productDetails.listen((productId) => pricing.forget(productId));
@@ -210,14 +223,15 @@ export async function createDeps(config: Config): Promise<Deps> {
     gate,
     productDetails,
     productLists,
-    productCaches: new ProductCaches(productDetails, productLists),
+    productCaches,
+    catalogChanges,
     popular: new PopularProductsService(new PopularProductsStore(redis, keys), new PopularProductsRepository(ds), pricing, metrics),
     acceptance: new OrderAcceptanceService(
       pricing,
       store,
       ordersQueue,
       gate,
-      (productId, orderIds) => catalog.stockSnapshot(productId, orderIds),
+      stockSnapshot,
       metrics,
       config.IDEMPOTENCY_TTL_SECONDS,
       (userId) => carts.lines(userId),

@@ -13,4 +13,5 @@ export { PasswordService } from './services/password.service';
 export { ProductPricingCache } from './services/product-pricing.cache';
 export { AdmissionTokens } from './services/admission-tokens';
 export { ensureAdminAccount } from './services/admin-account';
+export { CatalogService, type CatalogCopies } from './services/catalog.service';
 export { ADMIN_COOKIE } from './http/admin-console';

@@ -117,12 +117,13 @@ describe('admin console (Bull Board behind an admin session)', () => {
       headers: evil,
     });
     expect(clean.status).toBe(403);
-    for (const headers of [
+    const crossSite: Record<string, string>[] = [
       { origin: 'https://evil.example' },
       { origin: 'null' },
       { 'sec-fetch-site': 'cross-site' },
       { 'sec-fetch-site': 'same-site', origin: api.url },
-    ]) {
+    ];
+    for (const headers of crossSite) {
       const login = await signIn({ email: adminEmail, password: adminPassword }, headers);
       expect(login.status).toBe(403);
       expect(login.headers.get('set-cookie')).toBeNull();

@@ -4,3 +4,4 @@
 export { AdmitWaitingRoomsLoop } from './jobs/admit-waiting-rooms.loop';
 export { PlaceSubscriptionsJob } from './jobs/place-subscriptions.job';
 export { ReconcileBillingKeysJob } from './jobs/reconcile-billing-keys.job';
+export { RepairCatalogJob } from './jobs/repair-catalog.job';

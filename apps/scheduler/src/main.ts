@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import cron from 'node-cron';
-import { createOrderAcceptance } from '@bazaar/api/ordering';
+import { createCatalogRepair, createOrderAcceptance } from '@bazaar/api/ordering';
 import { gatewayClientFromConfig } from '@bazaar/worker/gateway';
 import {
   BillingKeysRepository,
@@ -46,6 +46,7 @@ import { ReconcileGateJob } from './jobs/reconcile-gate.job';
 import { ReconcileOrdersJob } from './jobs/reconcile-orders.job';
 import { ReconcileRefundsJob } from './jobs/reconcile-refunds.job';
 import { RefreshPopularProductsJob } from './jobs/refresh-popular-products.job';
+import { RepairCatalogJob } from './jobs/repair-catalog.job';
 import { PlaceSubscriptionsJob } from './jobs/place-subscriptions.job';
 import { subscriptionClock } from './jobs/subscription-clock';
 
@@ -72,6 +73,10 @@ async function main(): Promise<void> {
   const reconcileRefunds = new ReconcileRefundsJob(new RefundsRepository(ds), outcomes, refundsQueue, metrics, config.RECONCILE_AFTER_SECONDS);
   const expire = new ExpireCardOrdersJob(new OrdersRepository(ds), queue, config.CARD_PAYMENT_EXPIRY_SECONDS);
   const expirePoints = new ExpirePointsJob(new PointsRepository(ds), metrics);
+  const repairCatalog = new RepairCatalogJob(
+    createCatalogRepair({ redis, keys, ds, metrics, log: log.child({ job: RepairCatalogJob.NAME }) }),
+    config.RECONCILE_AFTER_SECONDS,
+  );
   const popular = new RefreshPopularProductsJob(new PopularProductsRepository(ds), new PopularProductsStore(redis, keys));
   // Subscription cycles go through the same accept path as orders.place (@bazaar/api/ordering).
   const acceptRedis = createRedis(config, 'command');
@@ -100,6 +105,7 @@ async function main(): Promise<void> {
       run: (l) => reconcile.run(l),
     },
     { name: ReconcileGateJob.NAME, schedule: config.RECONCILE_CRON, leaseMs: 60_000, run: (l) => reconcileGate.run(l) },
+    { name: RepairCatalogJob.NAME, schedule: config.RECONCILE_CRON, leaseMs: 60_000, run: () => repairCatalog.run() },
     { name: ReconcileRefundsJob.NAME, schedule: config.RECONCILE_CRON, leaseMs: 60_000, run: (l) => reconcileRefunds.run(l) },
     { name: ExpireCardOrdersJob.NAME, schedule: config.EXPIRY_CRON, leaseMs: 60_000, run: (l) => expire.run(l) },
     { name: ExpirePointsJob.NAME, schedule: config.POINTS_EXPIRY_CRON, leaseMs: 120_000, run: (l) => expirePoints.run(l) },

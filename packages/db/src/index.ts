@@ -23,3 +23,4 @@ export * from './repositories/subscriptions.repository';
 export * from './repositories/billing-keys.repository';
 export * from './repositories/chat.repository';
 export * from './repositories/waiting-room.repository';
+export * from './repositories/product-fanouts.repository';

@@ -233,6 +233,12 @@ export function createMetrics(service: string, opts: MetricsOptions = {}) {
       labelNames: ['procedure', 'scope'] as const,
       registers: [registry],
     }),
+    catalogFanouts: new Counter({
+      name: 'bazaar_catalog_fanouts_total',
+      help: "Product changes' copies to Redis (pricing snapshot, sold-out gate counter, detail and list caches), by outcome (ok: written with the change; failed: left marked for repair; repaired: written again from MySQL by the scheduler)",
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     replicaFallbacks: new Counter({
       name: 'bazaar_db_replica_fallbacks_total',
       help: 'Reads meant for a MySQL replica that ran on the primary, by reason (unreachable: no replica connection; lost: it died mid-read; down: sent straight to the primary while a replica is out)',

@@ -289,6 +289,11 @@ export class SoldOutGate {
     await this.r.set(this.keys.gateAvailable(productId), stock);
   }
 
+  /** Drops a counter that may be wrong (a restock whose raise failed): the next take, or the catalog repair, rebuilds it from MySQL. */
+  async forget(productId: number): Promise<void> {
+    await this.r.del(this.keys.gateAvailable(productId));
+  }
+
   /** Restock: raise the counter if it exists (a missing one is rebuilt from MySQL anyway). */
   async add(productId: number, quantity: number): Promise<void> {
     await this.r.gateAdd(this.keys.gateAvailable(productId), quantity);

@@ -55,6 +55,17 @@ const headOf = (view: ProductView | null): string | null => {
  * returns the counts not yet in MySQL. Each answer is sent only after its view
  * is counted in Redis, so an answered view is never lost.
  */
+/**
+ * A product changed: its version moves on (every process's copy is stale from the next read), the Redis copy goes,
+ * and every process is told to drop its local one. What ProductDetailCache.invalidate does in Redis; a process with
+ * no cache of its own (the scheduler's catalog repair) calls it directly.
+ */
+export async function productDetailChanged(redis: Redis, keys: RedisKeys, productId: number): Promise<void> {
+  await redis.incr(keys.productDetailVersion(productId));
+  await redis.del(keys.productDetail(productId));
+  await redis.publish(keys.productChanges, String(productId));
+}
+
 export class ProductDetailCache {
   private readonly local = new LRUCache<number, Entry>({ max: 20_000, ttl: 60_000 });
   private readonly inflight = new Map<string, Promise<Entry>>();
@@ -115,10 +126,8 @@ export class ProductDetailCache {
 
   /** A product changed (update, remove, restock): every cached copy is stale from now on. */
   async invalidate(productId: number): Promise<void> {
-    await this.redis.incr(this.keys.productDetailVersion(productId));
-    await this.redis.del(this.keys.productDetail(productId));
     this.local.delete(productId);
-    await this.redis.publish(this.keys.productChanges, String(productId));
+    await productDetailChanged(this.redis, this.keys, productId);
   }
 
   /** Whether this process holds a local copy (tests: pub/sub reached it). */

@@ -11,6 +11,7 @@ import { Fulfillment1764200100000 } from './1764200100000-fulfillment';
 import { Subscriptions1764200200000 } from './1764200200000-subscriptions';
 import { BillingKeys1764200300000 } from './1764200300000-billing-keys';
 import { WaitingRoom1764300000000 } from './1764300000000-waiting-room';
+import { ProductFanouts1764400000000 } from './1764400000000-product-fanouts';
 
 /** Every migration, in order. Never edit one that has landed: add a new one. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   Subscriptions1764200200000,
   BillingKeys1764200300000,
   WaitingRoom1764300000000,
+  ProductFanouts1764400000000,
 ];

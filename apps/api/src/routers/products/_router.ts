@@ -33,10 +33,7 @@ async function ownedLiveProduct(deps: Deps, user: { userId: number; role: Role }
 export const productsRouter = router({
   create: sellerProcedure.input(productCreateInput).mutation(async ({ ctx, input }) => {
     await assertOwnsStore(ctx.deps, ctx.user, input.storeId);
-    const p = await ctx.deps.catalog.createProduct(input);
-    await ctx.deps.pricing.put({ id: p.id, storeId: p.storeId, name: p.name, price: p.price, status: p.status });
-    await ctx.deps.gate.init(p.id, p.stock);
-    await ctx.deps.productCaches.changed(p.id);
+    const p = await ctx.deps.catalogChanges.create(input);
     return toProductView(p);
   }),
 
@@ -53,21 +50,14 @@ export const productsRouter = router({
   update: sellerProcedure.input(productUpdateInput).mutation(async ({ ctx, input }) => {
     const p = await ownedLiveProduct(ctx.deps, ctx.user, input.productId);
     const { productId: _id, ...fields } = input;
-    if (!(await ctx.deps.catalog.updateProduct(p.id, fields))) throw new TRPCError({ code: 'NOT_FOUND', message: `no product ${input.productId}` });
-    const updated = (await ctx.deps.catalog.findProduct(p.id)) ?? p;
-    // Orders accepted from now on are priced at the new price.
-    await ctx.deps.pricing.put({ id: updated.id, storeId: updated.storeId, name: updated.name, price: updated.price, status: updated.status });
-    await ctx.deps.productCaches.changed(updated.id);
+    const updated = await ctx.deps.catalogChanges.update(p.id, fields);
+    if (!updated) throw new TRPCError({ code: 'NOT_FOUND', message: `no product ${input.productId}` });
     return toProductView(updated);
   }),
 
   remove: sellerProcedure.input(productRemoveInput).mutation(async ({ ctx, input }) => {
     const p = await ownedLiveProduct(ctx.deps, ctx.user, input.productId);
-    if (!(await ctx.deps.catalog.removeProduct(p.id))) throw new TRPCError({ code: 'NOT_FOUND', message: `no product ${input.productId}` });
-    // No longer on sale: the accept path stops pricing it and the gate stops letting orders through.
-    await ctx.deps.pricing.put({ id: p.id, storeId: p.storeId, name: p.name, price: p.price, status: ProductStatus.DELETED });
-    await ctx.deps.gate.init(p.id, 0);
-    await ctx.deps.productCaches.changed(p.id);
+    if (!(await ctx.deps.catalogChanges.remove(p.id))) throw new TRPCError({ code: 'NOT_FOUND', message: `no product ${input.productId}` });
     // Subscriptions holding it pause (the customer sees why) rather than fail every cycle.
     await ctx.deps.subscriptions.pauseHolding({ productIds: [p.id] }, 'PRODUCT_UNAVAILABLE', `product ${p.id} was removed from sale`);
     return { productId: p.id, status: ProductStatus.DELETED };
@@ -76,10 +66,9 @@ export const productsRouter = router({
   restock: sellerProcedure.input(productRestockInput).mutation(async ({ ctx, input }) => {
     const p = await ownedLiveProduct(ctx.deps, ctx.user, input.productId);
     if (p.stock + input.quantity > LIMITS.maxStock) throw badField(['quantity'], `stock may not exceed ${LIMITS.maxStock}`);
-    if (!(await ctx.deps.catalog.restock(p.id, input.quantity))) throw new TRPCError({ code: 'CONFLICT', message: 'the product changed meanwhile; try again' });
-    await ctx.deps.gate.add(p.id, input.quantity);
-    await ctx.deps.productCaches.changed(p.id);
-    return toProductView((await ctx.deps.catalog.findProduct(p.id)) ?? p);
+    const restocked = await ctx.deps.catalogChanges.restock(p.id, input.quantity);
+    if (!restocked) throw new TRPCError({ code: 'CONFLICT', message: 'the product changed meanwhile; try again' });
+    return toProductView(restocked);
   }),
 
   /** Top 5 by units sold in the last three days (popular.handler.ts). */
