@@ -462,9 +462,9 @@ export function deriveArbitraries(schema: Node, opts: DeriveOptions = {}, at = '
     const fields = Object.fromEntries(keys.map((k) => [k, derive(shape[k]!, path === '(root)' ? k : `${path}.${k}`)]));
     const required = keys.filter((k) => shape[k]!._zod.optin === undefined);
     const record = fc.record(Object.fromEntries(keys.map((k) => [k, fields[k]!.valid])), { requiredKeys: required });
-    const valid = (refined(s) ? record.filter((v) => accepts(s, v, path)) : record).map((v) =>
-      ownObject(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined)),
-    );
+    // An optional field drawn as undefined is left out, as JSON leaves it out, before refinements judge the object.
+    const present = record.map((v) => ownObject(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined)));
+    const valid = refined(s) ? present.filter((v) => accepts(s, v, path)) : present;
 
     const bad: fc.Arbitrary<unknown>[] = [fc.constantFrom<unknown>(null, '', 0, true, [], '{}'), valid.map((v) => [v]), nested(valid)];
     const breakable = keys.filter((k) => fields[k]!.invalid);
