@@ -62,8 +62,9 @@ describe('workspace manifests', () => {
     const runtime = new Set([...Object.keys(m.dependencies ?? {}), ...Object.keys(m.peerDependencies ?? {})]);
     const dev = new Set([...runtime, ...Object.keys(m.devDependencies ?? {}), ...Object.keys(rootManifest.devDependencies ?? {})]);
     const missing = new Set<string>();
-    for (const file of sources(join(path, 'src'))) {
-      const isTest = /\.spec\.ts$/.test(file);
+    // Its tests too (src/**/*.spec.ts and test/): they run with the package's own and the root's dev dependencies.
+    for (const file of [...sources(join(path, 'src')), ...(existsSync(join(path, 'test')) ? sources(join(path, 'test')) : [])]) {
+      const isTest = /\.spec\.ts$/.test(file) || file.startsWith(join(path, 'test'));
       for (const [pkg, typeOnly] of imports(file)) {
         if (pkg === m.name) continue;
         // A type-only import counts too: the build needs the package, and so do the .d.ts files it emits.

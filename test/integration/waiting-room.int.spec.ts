@@ -7,10 +7,10 @@ import { WaitingRoomRepository, execute, selectRows } from '@bazaar/db';
 import { createLogger } from '@bazaar/platform';
 import { WaitingRoomStore } from '@bazaar/queue';
 import { AdmitWaitingRoomsLoop } from '@bazaar/scheduler';
-import { AdmissionTokens } from '../src/services/admission-tokens';
-import { bazaarClient, type BazaarClient } from '../../../scripts/lib/client';
-import { DELIVERY, newProduct, startTestApi, type TestApi } from '../../../test/support/api-harness';
-import { expectBadField, expectCode, refusalData } from '../../../test/support/trpc-expect';
+import { AdmissionTokens } from '@bazaar/api/hosting';
+import { bazaarClient, type BazaarClient } from '../../scripts/lib/client';
+import { DELIVERY, newProduct, startTestApi, type TestApi } from '../support/api-harness';
+import { expectBadField, expectCode, refusalData } from '../support/trpc-expect';
 
 /**
  * waitingRoom.* and orders.place's admission tokens, through the real HTTP API against the run's MariaDB and
