@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const ds = createDataSource({ ...config, MYSQL_REPLICA_URLS: [] });
   await ds.initialize();
-  const redis = createRedis(config.REDIS_URL, 'command');
+  const redis = createRedis(config, 'command');
   try {
     const keys = redisKeys(config.REDIS_PREFIX);
     const users = new UsersRepository(ds);
