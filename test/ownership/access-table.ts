@@ -10,12 +10,13 @@ import type { Account, IdKind, Ids, World } from './world';
 export const CALLERS = ['anonymous', 'another customer', 'another seller', 'an admin', 'the other party', 'the owner'] as const;
 export type Caller = (typeof CALLERS)[number];
 
-/** What a call answers: gets through, or the refusal (tRPC code, and data.reason when the contract names one). */
-export type Expect = 'OK' | { code: string; reason?: string };
+/** What a call answers: gets through, or the refusal (tRPC code; data.reason, or the field BAD_REQUEST names, when the contract gives one). */
+export type Expect = 'OK' | { code: string; reason?: string; field?: string };
 const OK = 'OK' as const;
 const UNAUTHORIZED = { code: 'UNAUTHORIZED' };
 const FORBIDDEN = { code: 'FORBIDDEN' };
 const NOT_FOUND = { code: 'NOT_FOUND' };
+const badField = (field: string) => ({ code: 'BAD_REQUEST', field });
 
 export interface Rule {
   /** Whose resources the ids name: the owner customer's (the other party is the owner seller) or the reverse. */
@@ -127,6 +128,14 @@ export interface Entry {
   who: keyof typeof RULES;
   /** Where the procedure departs from its rule, and why (the doc's words). */
   except?: { callers: Partial<Record<Caller, Expect>>; because: string };
+  /**
+   * The owner calling with one id field naming someone else's resource instead (the rest theirs). The first id
+   * field (the subject) answers as the rule has a stranger of the owner's role answer; every other id field of
+   * the input must be given here — a secondary id is where a check on the subject alone lets a stranger's through.
+   */
+  swap?: Record<string, Expect>;
+  /** Which stranger's resource of a kind the swapped id names, instead of `w.strangers`. */
+  strangers?: (w: World) => Partial<Ids>;
   /** Which resource of a kind this procedure's ids name, instead of `w.ids`. */
   ids?: (w: World) => Partial<Ids>;
   /** A caller expected to get through uses these up (a store closed, an order cancelled): made fresh for that call. */
@@ -149,11 +158,11 @@ const threadRows = ({ w, ids }: CallCtx) =>
     row(w, 'SELECT id, sender_id, body FROM chat_messages WHERE thread_id = ? ORDER BY id', [ids.thread]),
     row(w, 'SELECT user_id, last_read_message_id FROM chat_reads WHERE thread_id = ? ORDER BY user_id', [ids.thread]),
   ]);
-/** The owner customer's view of the order's part in the owner's store. */
-const partOf = async ({ w, ids }: CallCtx) => {
-  const view = await w.ownerCustomer.client.orders.get.query({ orderId: ids.order });
-  const part = view.stores.find((s) => s.storeId === ids.store);
-  if (!part) throw new Error(`order ${ids.order} has no part in store ${ids.store}`);
+/** The owner customer's view of their order's part in the owner's store. */
+const partOf = async (w: World) => {
+  const view = await w.ownerCustomer.client.orders.get.query({ orderId: w.ids.order });
+  const part = view.stores.find((s) => s.storeId === w.ids.store);
+  if (!part) throw new Error(`order ${w.ids.order} has no part in store ${w.ids.store}`);
   return part;
 };
 const subscriptionStatus = async ({ w, ids }: CallCtx) => (await w.ownerCustomer.client.subscriptions.get.query({ subscriptionId: ids.subscription })).status;
@@ -186,6 +195,12 @@ export const TABLE: Record<string, Entry> = {
     except: {
       callers: { 'another customer': { code: 'PRECONDITION_FAILED', reason: 'COUPON_UNAVAILABLE' } },
       because: 'the coupon is the owner\'s claim: COUPON_UNAVAILABLE, "the coupon is not the customer\'s to use (not claimed, …)"',
+    },
+    swap: {
+      // Another store's product is anyone's to order, but the owner's store coupon covers no line of it.
+      productId: { code: 'PRECONDITION_FAILED', reason: 'COUPON_NOT_APPLICABLE' },
+      // A coupon someone else claimed is not the owner's to use.
+      couponId: { code: 'PRECONDITION_FAILED', reason: 'COUPON_UNAVAILABLE' },
     },
     // The owner's claim stays theirs, unheld, whoever else names the coupon.
     untouched: ({ w, ids }) => row(w, 'SELECT user_id, order_id, used_at FROM coupon_claims WHERE coupon_id = ? ORDER BY user_id', [ids.coupon]),
@@ -224,12 +239,16 @@ export const TABLE: Record<string, Entry> = {
   },
   'coupons.claim': {
     who: 'customer',
+    // Claiming a coupon someone else holds is fine; not the one orders.place's swap names (the owner must not hold that one).
+    strangers: (w) => ({ coupon: w.claimable }),
     untouched: ({ w, ids }) => row(w, 'SELECT user_id FROM coupon_claims WHERE coupon_id = ? AND user_id = ?', [ids.coupon, w.ownerCustomer.id]),
   },
   'coupons.list': { who: 'public' },
 
   'refunds.request': {
     who: "the order's customer; a seller, limited to lines sold by their own store; an admin",
+    // "BAD_REQUEST at items.N.orderItemId: the order has no such line" — a line of another order is not one of its lines.
+    swap: { orderItemId: badField('items.0.orderItemId') },
     untouched: ({ w, ids }) => row(w, 'SELECT id FROM refunds WHERE order_id = ? ORDER BY id', [ids.order]),
   },
   'refunds.get': { who: 'as for `request`' },
@@ -237,16 +256,18 @@ export const TABLE: Record<string, Entry> = {
 
   'fulfillment.update': {
     who: "the store's seller",
-    // The part's next move, whoever asks (so a refusal is about who, never about the move).
-    input: async (c) => {
-      const next = (await partOf(c)).next[0];
-      if (next === undefined) throw new Error(`order ${c.ids.order}'s part has no next status left for the sweep`);
+    // "another seller's store: FORBIDDEN; no part of the order in the store: NOT_FOUND": the owner's store has no part of another's order.
+    swap: { orderId: NOT_FOUND, storeId: FORBIDDEN },
+    // The next move of the owners' part, whoever asks (so a refusal is about who, never about the move).
+    input: async ({ w }) => {
+      const next = (await partOf(w)).next[0] ?? 'SHIPPED';
       return next === 'SHIPPED' ? { status: next, trackingNumber: 'SWEEP-0001' } : { status: next };
     },
-    untouched: async (c) => {
-      const { status, trackingNumber } = await partOf(c);
-      return { status, trackingNumber };
-    },
+    untouched: async ({ w, ids }) =>
+      Promise.all([
+        partOf(w).then(({ status, trackingNumber }) => ({ status, trackingNumber })),
+        row(w, 'SELECT store_id, status, tracking_number FROM order_store_parts WHERE order_id = ? ORDER BY store_id', [ids.order]),
+      ]),
   },
 
   'subscriptions.create': { who: 'customer' },
@@ -274,7 +295,12 @@ export const TABLE: Record<string, Entry> = {
   'chat.open': { who: 'customer' },
   'chat.send': { who: "the thread's customer or the store's seller", untouched: threadRows },
   'chat.history': { who: "the thread's customer or the store's seller" },
-  'chat.markRead': { who: "the thread's customer or the store's seller", untouched: threadRows },
+  'chat.markRead': {
+    who: "the thread's customer or the store's seller",
+    // "A messageId that is not in the thread is refused (BAD_REQUEST naming messageId)".
+    swap: { messageId: badField('messageId') },
+    untouched: threadRows,
+  },
   'chat.onMessage': { who: "the thread's customer or the store's seller" },
 
   'waitingRoom.createEvent': {

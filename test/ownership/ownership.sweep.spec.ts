@@ -25,12 +25,17 @@ const survey = Object.entries(procedures).map(([path, p]) => ({ path, type: p._d
 const swept = survey.filter((p) => p.ids.length > 0);
 
 /** The answer of one call: through, or refused (its tRPC code, data.reason, message). */
-type Outcome = 'OK' | { code: string; reason?: string; message: string };
+type Outcome = 'OK' | { code: string; reason?: string; fields: string[]; message: string };
 
 function outcomeOf(err: unknown): Outcome {
   if (!(err instanceof TRPCClientError)) throw err;
-  const data = err.data as { code?: string; reason?: string } | undefined;
-  return { code: data?.code ?? 'NO_CODE', ...(data?.reason !== undefined ? { reason: data.reason } : {}), message: err.message };
+  const data = err.data as { code?: string; reason?: string; issues?: { path: string }[] } | undefined;
+  return {
+    code: data?.code ?? 'NO_CODE',
+    ...(data?.reason !== undefined ? { reason: data.reason } : {}),
+    fields: (data?.issues ?? []).map((i) => i.path),
+    message: err.message,
+  };
 }
 
 type Callable = {
@@ -69,12 +74,26 @@ function fieldValue(key: string, ids: Ids): unknown {
   return FIELD_VALUES[key]?.();
 }
 
-const label = (e: Expect) => (e === 'OK' ? 'gets through' : `${e.code}${e.reason ? ` ${e.reason}` : ''}`);
-const expectationOf = (path: string, caller: Caller): Expect | null => {
+const label = (e: Expect) => (e === 'OK' ? 'gets through' : [e.code, e.reason, e.field && `at ${e.field}`].filter(Boolean).join(' '));
+const ruleOf = (path: string) => {
   const entry = TABLE[path];
   const rule = entry && RULES[entry.who];
-  return rule ? (entry.except?.callers[caller] ?? rule.expect[caller]) : null;
+  return entry && rule ? { entry, rule } : null;
 };
+const expectationOf = (path: string, caller: Caller): Expect | null => {
+  const found = ruleOf(path);
+  return found ? (found.entry.except?.callers[caller] ?? found.rule.expect[caller]) : null;
+};
+/** The owner naming someone else's resource in `key`: the entry's swap, or for the subject what a stranger of the owner's role gets. */
+const swapExpectationOf = (path: string, key: string, keys: string[]): Expect | null => {
+  const found = ruleOf(path);
+  if (!found) return null;
+  const given = found.entry.swap?.[key];
+  if (given) return given;
+  return key === keys[0] ? found.rule.expect[found.rule.owner === 'customer' ? 'another customer' : 'another seller'] : null;
+};
+
+type Surveyed = (typeof swept)[number];
 
 describe('ownership sweep: every procedure that takes an id, as six callers', () => {
   jest.setTimeout(60_000);
@@ -108,15 +127,23 @@ describe('ownership sweep: every procedure that takes an id, as six callers', ()
     expect(survey.filter((p) => p.ids.length === 0).every((p) => idKeys(p.schema).length === 0)).toBe(true);
   });
 
-  const cases = swept.flatMap((p) => CALLERS.map((caller) => ({ ...p, caller, expected: expectationOf(p.path, caller) })));
-
-  test.each(cases.map((c) => [`${c.path} × ${c.caller} → ${c.expected ? label(c.expected) : 'NOT CLASSIFIED'}`, c] as const))('%s', async (_title, c) => {
-    const entry = TABLE[c.path];
-    if (!entry || !c.expected)
-      throw new Error(`${c.path} takes ${c.ids.join(', ')} but the ownership sweep has not classified it (test/ownership/access-table.ts)`);
+  /**
+   * One call: `caller` names the owners' ids (or, with `swapKey`, the owner names a stranger's resource in that
+   * field); the answer must be `expected`; a refused call leaves the watched state as it was; a NOT_FOUND matches
+   * what a missing id answers.
+   */
+  async function runCase(c: Surveyed, caller: Caller, expected: Expect | null, swapKey?: string): Promise<void> {
+    const found = ruleOf(c.path);
+    if (!found || !expected) {
+      throw new Error(
+        swapKey
+          ? `${c.path}: its id field ${swapKey} is not the subject and has no swap expectation (test/ownership/access-table.ts)`
+          : `${c.path} takes ${c.ids.join(', ')} but the ownership sweep has not classified it (test/ownership/access-table.ts)`,
+      );
+    }
     const unknown = c.ids.filter((key) => !(key in ID_FIELDS));
     if (unknown.length > 0) throw new Error(`${c.path}: the ownership sweep has no fixture for ${unknown.join(', ')} (ID_FIELDS)`);
-    const rule = RULES[entry.who]!;
+    const { entry, rule } = found;
     const owner = rule.owner === 'customer' ? w.ownerCustomer : w.ownerSeller;
     const party = rule.owner === 'customer' ? w.ownerSeller : w.ownerCustomer;
     const account: Account | null = {
@@ -126,11 +153,13 @@ describe('ownership sweep: every procedure that takes an id, as six callers', ()
       'an admin': w.admin,
       'the other party': party,
       'the owner': owner,
-    }[c.caller];
+    }[caller];
 
-    const through = c.expected === 'OK';
-    let ids: Ids = { ...w.ids, ...entry.ids?.(w) };
-    if (through && entry.fresh) ids = { ...ids, ...(await entry.fresh(w)) };
+    const through = expected === 'OK';
+    const swapped = swapKey ? ID_FIELDS[swapKey]! : null;
+    const swap = (ids: Ids): Ids => (swapped ? { ...ids, [swapped]: { ...w.strangers, ...entry.strangers?.(w) }[swapped] } : ids);
+    let ids: Ids = swap({ ...w.ids, ...entry.ids?.(w) });
+    if (through && entry.fresh) ids = swap({ ...ids, ...(await entry.fresh(w)) });
     const ctx: CallCtx = { w, caller: account, ids };
     if (through) await entry.prepare?.(ctx);
     const extra = (await entry.input?.(ctx)) ?? {};
@@ -139,26 +168,40 @@ describe('ownership sweep: every procedure that takes an id, as six callers', ()
     const parsed = c.schema!.safeParse(input);
     if (!parsed.success) throw new Error(`${c.path}: the sweep built an input its schema refuses: ${JSON.stringify(input)}: ${parsed.error.message}`);
 
-    // Refused, or acting on their own (another customer's cart): the owners' state is as it was.
-    const watch = entry.untouched && (!through || (entry.who === 'customer' && c.caller !== 'the owner')) ? entry.untouched : null;
+    // Refused, or acting on their own (another customer's cart): the state watched is as it was.
+    const watch = entry.untouched && (!through || (entry.who === 'customer' && caller !== 'the owner')) ? entry.untouched : null;
     const before = watch ? await watch(ctx) : null;
     const got = await call(w, account, c.type, c.path, input);
 
-    if (c.expected === 'OK' || got === 'OK') expect(got).toEqual(c.expected);
+    if (expected === 'OK' || got === 'OK') expect(got).toEqual(expected);
     else {
-      const { code, reason } = got;
-      expect({ code, ...(c.expected.reason !== undefined ? { reason } : {}), ...(code !== c.expected.code ? { message: got.message } : {}) }).toEqual(
-        c.expected,
-      );
+      const { code, reason, fields } = got;
+      expect({
+        code,
+        ...(expected.reason !== undefined ? { reason } : {}),
+        ...(expected.field !== undefined ? { field: fields.includes(expected.field) ? expected.field : fields.join(', ') } : {}),
+        ...(code !== expected.code ? { message: got.message } : {}),
+      }).toEqual(expected);
     }
     if (watch) expect(await watch(ctx)).toEqual(before);
 
     // Someone else's resource answers exactly like one that does not exist: the same code and message.
     if (got !== 'OK' && got.code === 'NOT_FOUND') {
-      const subject = ID_FIELDS[c.ids[0]!]!;
+      const subject = swapped ?? ID_FIELDS[c.ids[0]!]!;
       const real = String(ids[subject]);
       const absent = await call(w, account, c.type, c.path, inputFor({ ...ids, [subject]: missingId(subject) }));
       expect(absent).toEqual({ ...got, message: got.message.replaceAll(real, String(missingId(subject))) });
     }
-  });
+  }
+
+  const cases = swept.flatMap((p) => CALLERS.map((caller) => ({ p, caller, expected: expectationOf(p.path, caller) })));
+  test.each(cases.map((c) => [`${c.p.path} × ${c.caller} → ${c.expected ? label(c.expected) : 'NOT CLASSIFIED'}`, c] as const))('%s', (_title, c) =>
+    runCase(c.p, c.caller, c.expected),
+  );
+
+  const swaps = swept.flatMap((p) => p.ids.filter((key) => ID_FIELDS[key]).map((key) => ({ p, key, expected: swapExpectationOf(p.path, key, p.ids) })));
+  test.each(swaps.map((s) => [`${s.p.path} × the owner naming someone else's ${s.key} → ${s.expected ? label(s.expected) : 'NOT CLASSIFIED'}`, s] as const))(
+    '%s',
+    (_title, s) => runCase(s.p, 'the owner', s.expected, s.key),
+  );
 });

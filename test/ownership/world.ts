@@ -40,8 +40,16 @@ export interface World {
   admin: Account;
   /** The owners' resources: the order (PAID, 6 units of `product` from `store`), its refund, and the rest. */
   ids: Ids;
+  /**
+   * The same kinds of resource, held by the other customer and the other seller (their order of the other seller's
+   * product, its line and refund, their thread and its message, a claim on a coupon of the owner's store…): what the
+   * owner names when one id of an input is someone else's.
+   */
+  strangers: Ids;
   /** A coupon of the owner's store that the owner has claimed (orders.place uses it); `ids.coupon` is one nobody has claimed. */
   claimedCoupon: number;
+  /** A second coupon nobody has claimed (coupons.claim names it when the owner claims someone else's). */
+  claimable: number;
   /** A product of the owner's store in no waiting-room event (createEvent's refused callers name it). */
   spareProduct: number;
   /** Resources a call uses up, made for one caller expected to get through. */
@@ -76,7 +84,7 @@ export async function buildWorld(): Promise<World> {
     ]);
     const seller = ownerSeller.client;
     const customer = ownerCustomer.client;
-    await otherSeller.client.stores.create.mutate({ name: "Another seller's store" });
+    const strangerStore = await otherSeller.client.stores.create.mutate({ name: "Another seller's store" });
     const store = await seller.stores.create.mutate({ name: "The owner's store" });
     const newProduct = async (name: string) =>
       (await seller.products.create.mutate({ storeId: store.id, name, description: '', price: 1_000, stock: 1_000 })).id;
@@ -92,56 +100,75 @@ export async function buildWorld(): Promise<World> {
         validFrom: new Date(Date.now() - 60_000).toISOString(),
         validUntil: new Date(Date.now() + 30 * DAY).toISOString(),
       });
-    const [claimable, claimed] = await Promise.all([coupon('Nobody has claimed it'), coupon('The owner holds it')]);
+    const [claimable, otherClaimable, claimed, claimedByStranger] = await Promise.all([
+      coupon('Nobody has claimed it'),
+      coupon('Nobody has claimed this one either'),
+      coupon('The owner holds it'),
+      coupon('Another customer holds it'),
+    ]);
     await customer.coupons.claim.mutate({ couponId: claimed.couponId });
+    await otherCustomer.client.coupons.claim.mutate({ couponId: claimedByStranger.couponId });
 
-    const placeOrder = async (quantity: number) =>
+    const theirProduct = async (name: string) =>
+      (await otherSeller.client.products.create.mutate({ storeId: strangerStore.id, name, description: '', price: 1_000, stock: 1_000 })).id;
+    const [strangerProduct, strangerEventProduct] = await Promise.all([theirProduct('Their product'), theirProduct('Their flash product')]);
+
+    const placeOrder = async (who: Account, productId: number, quantity: number) =>
       (
-        await customer.orders.place.mutate({
+        await who.client.orders.place.mutate({
           idempotencyKey: freshKey('sweep'),
-          items: [{ productId: product, quantity }],
+          items: [{ productId, quantity }],
           paymentMethod: 'BALANCE',
           fulfillment: DELIVERY,
         })
       ).orderId;
-    const orderId = await placeOrder(6);
-    const order = await eventually(
-      () => customer.orders.get.query({ orderId }),
-      (v) => v.status !== OrderStatus.PENDING,
-      30_000,
-    );
-    if (order.status !== OrderStatus.PAID) throw new Error(`the sweep's order ended ${order.status} (${order.failureReason}), not PAID`);
-    const orderItem = order.items[0]!.orderItemId!;
-    const { refundId } = await customer.refunds.request.mutate({
-      orderId,
-      idempotencyKey: freshKey('sweep'),
-      items: [{ orderItemId: orderItem, quantity: 1 }],
-    });
-    await eventually(
-      () => customer.refunds.get.query({ refundId }),
-      (r) => r.status !== RefundStatus.PENDING,
-      30_000,
-    );
-
-    const { threadId } = await customer.chat.open.mutate({ storeId: store.id });
-    const message = await customer.chat.send.mutate({ threadId, body: 'Is it fresh?', clientMessageId: freshKey('sweep') });
-    const question = await customer.questions.ask.mutate({ productId: product, body: 'How big is it?' });
-    const newSubscription = async () =>
+    /** A PAID order of `quantity` units, one of them refunded: the order, its line and the refund. */
+    const refundedOrder = async (who: Account, productId: number, quantity: number) => {
+      const orderId = await placeOrder(who, productId, quantity);
+      const order = await eventually(
+        () => who.client.orders.get.query({ orderId }),
+        (v) => v.status !== OrderStatus.PENDING,
+        30_000,
+      );
+      if (order.status !== OrderStatus.PAID) throw new Error(`the sweep's order ended ${order.status} (${order.failureReason}), not PAID`);
+      const orderItem = order.items[0]!.orderItemId!;
+      const { refundId } = await who.client.refunds.request.mutate({
+        orderId,
+        idempotencyKey: freshKey('sweep'),
+        items: [{ orderItemId: orderItem, quantity: 1 }],
+      });
+      await eventually(
+        () => who.client.refunds.get.query({ refundId }),
+        (r) => r.status !== RefundStatus.PENDING,
+        30_000,
+      );
+      return { orderId, orderItem, refundId };
+    };
+    const thread = async (who: Account, storeId: number) => {
+      const { threadId } = await who.client.chat.open.mutate({ storeId });
+      const message = await who.client.chat.send.mutate({ threadId, body: 'Is it fresh?', clientMessageId: freshKey('sweep') });
+      return { threadId, messageId: message.id };
+    };
+    const newSubscription = async (who: Account, productId: number) =>
       (
-        await customer.subscriptions.create.mutate({
-          items: [{ productId: product, quantity: 1 }],
+        await who.client.subscriptions.create.mutate({
+          items: [{ productId, quantity: 1 }],
           paymentMethod: 'BALANCE',
           fulfillment: DELIVERY,
           every: { count: 1, unit: 'MONTH' },
           startAt: new Date(Date.now() + 7 * DAY).toISOString(),
         })
       ).subscriptionId;
-    const subscription = await newSubscription();
-    const { eventId } = await seller.waitingRoom.createEvent.mutate({
-      productIds: [eventProduct],
-      opensAt: new Date(Date.now() + HOUR).toISOString(),
-      admitPerSecond: 10,
-    });
+    const newEvent = async (who: Account, productId: number) =>
+      (await who.client.waitingRoom.createEvent.mutate({ productIds: [productId], opensAt: new Date(Date.now() + HOUR).toISOString(), admitPerSecond: 10 }))
+        .eventId;
+    const ask = async (who: Account, productId: number) => (await who.client.questions.ask.mutate({ productId, body: 'How big is it?' })).id;
+
+    const [mine, theirs] = await Promise.all([refundedOrder(ownerCustomer, product, 6), refundedOrder(otherCustomer, strangerProduct, 2)]);
+    const [myThread, theirThread] = await Promise.all([thread(ownerCustomer, store.id), thread(otherCustomer, strangerStore.id)]);
+    const [question, strangerQuestion] = await Promise.all([ask(ownerCustomer, product), ask(otherCustomer, strangerProduct)]);
+    const [subscription, strangerSubscription] = await Promise.all([newSubscription(ownerCustomer, product), newSubscription(otherCustomer, strangerProduct)]);
+    const [eventId, strangerEvent] = await Promise.all([newEvent(ownerSeller, eventProduct), newEvent(otherSeller, strangerEventProduct)]);
     await customer.cart.add.mutate({ productId: product, quantity: 2 });
 
     const running = worker;
@@ -153,26 +180,41 @@ export async function buildWorld(): Promise<World> {
       otherSeller,
       admin,
       ids: {
-        order: orderId,
-        orderItem,
+        order: mine.orderId,
+        orderItem: mine.orderItem,
         store: store.id,
         product,
         coupon: claimable.couponId,
-        thread: threadId,
-        message: message.id,
+        thread: myThread.threadId,
+        message: myThread.messageId,
         subscription,
         event: eventId,
-        question: question.id,
-        refund: refundId,
+        question,
+        refund: mine.refundId,
         user: ownerCustomer.id,
       },
+      strangers: {
+        order: theirs.orderId,
+        orderItem: theirs.orderItem,
+        store: strangerStore.id,
+        product: strangerProduct,
+        coupon: claimedByStranger.couponId,
+        thread: theirThread.threadId,
+        message: theirThread.messageId,
+        subscription: strangerSubscription,
+        event: strangerEvent,
+        question: strangerQuestion,
+        refund: theirs.refundId,
+        user: otherCustomer.id,
+      },
       claimedCoupon: claimed.couponId,
+      claimable: otherClaimable.couponId,
       spareProduct,
       fresh: {
         store: async () => (await seller.stores.create.mutate({ name: 'A store to close' })).id,
         product: () => newProduct('A product to use up'),
-        order: () => placeOrder(1),
-        subscription: newSubscription,
+        order: () => placeOrder(ownerCustomer, product, 1),
+        subscription: () => newSubscription(ownerCustomer, product),
       },
       sql: <T>(query: string, params: unknown[]) => selectRows<T>(api.deps.ds, query, params),
       async close() {
