@@ -281,6 +281,79 @@ async function installDatadir(dir: string, role: Role, owner: { uid: number; gid
   if (code !== 0) throw new Error(`${INSTALL_DB} for the ${role} failed (exit ${code}):\n${out.join('').slice(-2000)}`);
 }
 
+export interface SingleMariaDb {
+  server: MariaDbServer;
+  /** The app's URL on it: `mysql://bazaar:…@127.0.0.1:<port>/<database>`. */
+  url(database?: string): string;
+  /** Stops it (kills it if it does not stop in time) and removes the temp dir. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** The temp dir, its watchdog and the exit hook every server set needs; `close()` stops `servers` and removes the dir. */
+async function serverDir(roles: Role[]) {
+  if (!existsSync(MARIADBD)) throw new Error(`no mariadbd at ${MARIADBD} (set MARIADBD)`);
+  const dir = await mkdtemp(join(tmpdir(), 'bazaar-mariadb-'));
+  const owner = isRoot() ? mysqlAccount() : null;
+  if (owner) await chown(dir, owner.uid, owner.gid);
+  const watchdog = startWatchdog(dir);
+  // A process that exits (jest's worker too) takes its servers with it.
+  const onExit = () => {
+    for (const f of roles) {
+      try {
+        const pid = Number(readFileSync(join(dir, `${f}.child-pid`), 'utf8'));
+        if (pid > 0) process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  process.once('exit', onExit);
+  let closed = false;
+  const close = async (servers: MariaDbServer[]) => {
+    if (closed) return;
+    closed = true;
+    await Promise.all(servers.map((s) => s.stop()));
+    process.removeListener('exit', onExit);
+    if (watchdog.pid) {
+      try {
+        process.kill(watchdog.pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { dir, owner, close };
+}
+
+/** The app's account. Database-level rights only: no READ ONLY ADMIN, so read_only holds for the app on a replica. */
+const createAppUser = async (server: MariaDbServer) => {
+  await server.sql(`CREATE USER '${APP_USER}'@'%' IDENTIFIED BY '${APP_PASSWORD}'`);
+  await server.sql(`GRANT ALL PRIVILEGES ON \`${APP_DATABASE}%\`.* TO '${APP_USER}'@'%'`);
+};
+
+/**
+ * One MariaDB server of its own (a primary with no replica), for suites that restart or kill the
+ * database under a running fleet: the same small test server as startReplicatedMariaDb's, in its own
+ * temp dir under a watchdog, with the app's account (`bazaar`, on databases named `bazaar%`).
+ * `server.restart({ kill: true })` is a crash (InnoDB recovers on start), `server.restart()` a clean
+ * shutdown; either comes back on the same datadir and port.
+ */
+export async function startMariaDb(): Promise<SingleMariaDb> {
+  const { dir, owner, close } = await serverDir(['primary']);
+  const server = makeServer(dir, 'primary', await freePort(), 1);
+  try {
+    await installDatadir(dir, 'primary', owner);
+    await server.start();
+    await createAppUser(server);
+    return { server, url: (database) => server.url(database), close: () => close([server]) };
+  } catch (err) {
+    const logs = await server.logTail(15);
+    await close([server]).catch(() => undefined);
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${logs}`);
+  }
+}
+
 const seqOf = (gtidPos: string, domain = 0): number => {
   for (const gtid of gtidPos.split(',')) {
     const [d, , seq] = gtid.trim().split('-');
@@ -295,43 +368,11 @@ const seqOf = (gtidPos: string, domain = 0): number => {
  * starts GTID replication; the replica has caught up when this resolves.
  */
 export async function startReplicatedMariaDb(): Promise<ReplicatedMariaDb> {
-  if (!existsSync(MARIADBD)) throw new Error(`no mariadbd at ${MARIADBD} (set MARIADBD)`);
-  const dir = await mkdtemp(join(tmpdir(), 'bazaar-mariadb-'));
-  const owner = isRoot() ? mysqlAccount() : null;
-  if (owner) await chown(dir, owner.uid, owner.gid);
-  const watchdog = startWatchdog(dir);
+  const { dir, owner, close: closeDir } = await serverDir(['primary', 'replica']);
   const [primaryPort, replicaPort] = await Promise.all([freePort(), freePort()]);
   const primary = makeServer(dir, 'primary', primaryPort, 1);
   const replica = makeServer(dir, 'replica', replicaPort, 2);
-
-  // A process that exits (jest's worker too) takes its servers with it.
-  const onExit = () => {
-    for (const f of ['primary', 'replica']) {
-      try {
-        const pid = Number(readFileSync(join(dir, `${f}.child-pid`), 'utf8'));
-        if (pid > 0) process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  };
-  process.once('exit', onExit);
-
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await Promise.all([replica.stop(), primary.stop()]);
-    process.removeListener('exit', onExit);
-    if (watchdog.pid) {
-      try {
-        process.kill(watchdog.pid, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
+  const close = () => closeDir([replica, primary]);
 
   try {
     // One bootstrap, copied: two at once collide on their temporary tables, and a copy costs nothing.
@@ -344,12 +385,10 @@ export async function startReplicatedMariaDb(): Promise<ReplicatedMariaDb> {
     for (const statement of [
       `CREATE USER '${REPL_USER}'@'%' IDENTIFIED BY '${REPL_PASSWORD}'`,
       `GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '${REPL_USER}'@'%'`,
-      `CREATE USER '${APP_USER}'@'%' IDENTIFIED BY '${APP_PASSWORD}'`,
-      // Database-level rights only: no READ ONLY ADMIN, so read_only holds for the app on the replica.
-      `GRANT ALL PRIVILEGES ON \`${APP_DATABASE}%\`.* TO '${APP_USER}'@'%'`,
     ]) {
       await primary.sql(statement);
     }
+    await createAppUser(primary);
     await replica.sql(
       `CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = ${primaryPort}, MASTER_USER = '${REPL_USER}', MASTER_PASSWORD = '${REPL_PASSWORD}', MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1`,
     );
