@@ -107,6 +107,10 @@ const owns = (slots: string[], slot: number) =>
  * processes left running when the test process exits are killed.
  */
 export async function startRedisCluster(opts: { masters?: number; nodeTimeoutMs?: number } = {}): Promise<RedisClusterHandle> {
+  for (const tool of ['redis-server', 'redis-cli']) {
+    const v = spawnSync(tool, ['--version'], { encoding: 'utf8' });
+    if (v.error || v.status !== 0) throw new Error(`${tool} is needed for the Redis Cluster tests (Redis 7): ${v.error?.message ?? v.stderr}`);
+  }
   const masters = opts.masters ?? 3;
   const nodeTimeoutMs = opts.nodeTimeoutMs ?? 2000;
   const dir = mkdtempSync(join(tmpdir(), 'bazaar-redis-cluster-'));
@@ -152,6 +156,7 @@ export async function startRedisCluster(opts: { masters?: number; nodeTimeoutMs?
         '--maxmemory-policy', 'noeviction',
       ]; // prettier-ignore
       const child = spawn('redis-server', args, { stdio: 'ignore' });
+      child.on('error', () => undefined); // seen as the node never answering
       live.add(child);
       const node = { port, child, dead: false };
       child.once('exit', () => {
