@@ -193,14 +193,16 @@ export const TABLE: Record<string, Entry> = {
     who: 'customer',
     ids: (w) => ({ coupon: w.claimedCoupon }),
     except: {
-      callers: { 'another customer': { code: 'PRECONDITION_FAILED', reason: 'COUPON_UNAVAILABLE' } },
-      because: 'the coupon is the owner\'s claim: COUPON_UNAVAILABLE, "the coupon is not the customer\'s to use (not claimed, …)"',
+      // The owner's admission token is checked first, in the api process: "another customer's token is refused".
+      callers: { 'another customer': { code: 'PRECONDITION_FAILED', reason: 'ADMISSION_REQUIRED' } },
+      because: 'the admission token and the coupon claim are the owner\'s: ADMISSION_REQUIRED ("an expired, altered or another customer\'s token is refused")',
     },
     swap: {
       // Another store's product is anyone's to order, but the owner's store coupon covers no line of it.
       productId: { code: 'PRECONDITION_FAILED', reason: 'COUPON_NOT_APPLICABLE' },
-      // A coupon someone else claimed is not the owner's to use.
+      // COUPON_UNAVAILABLE: "the coupon is not the customer's to use (not claimed, …)".
       couponId: { code: 'PRECONDITION_FAILED', reason: 'COUPON_UNAVAILABLE' },
+      admissionToken: { code: 'PRECONDITION_FAILED', reason: 'ADMISSION_REQUIRED' },
     },
     // The owner's claim stays theirs, unheld, whoever else names the coupon.
     untouched: ({ w, ids }) => row(w, 'SELECT user_id, order_id, used_at FROM coupon_claims WHERE coupon_id = ? ORDER BY user_id', [ids.coupon]),
@@ -270,7 +272,16 @@ export const TABLE: Record<string, Entry> = {
       ]),
   },
 
-  'subscriptions.create': { who: 'customer' },
+  'subscriptions.create': {
+    who: 'customer',
+    input: () => ({ paymentMethod: 'CARD' }),
+    except: {
+      callers: { 'another customer': badField('billingKey') },
+      because: '"Another customer\'s key, an unknown one, or one deleted by a cancel → BAD_REQUEST on billingKey, and nothing is written"',
+    },
+    swap: { billingKey: badField('billingKey') },
+    untouched: ({ w, caller }) => row(w, 'SELECT id FROM subscriptions WHERE user_id = ? ORDER BY id', [(caller ?? w.ownerCustomer).id]),
+  },
   'subscriptions.get': { who: "the subscription's customer" },
   'subscriptions.pause': {
     who: "the subscription's customer",
@@ -334,8 +345,17 @@ export const ID_FIELDS: Record<string, IdKind | null> = {
   questionId: 'question',
   refundId: 'refund',
   userId: 'user',
-  /** chat.send's idempotency key. */
+  /** A call's own idempotency keys: the caller's, naming nothing else. */
+  idempotencyKey: null,
   clientMessageId: null,
+  /** A card's gateway payment, confirmed for the order's amount; the contract binds it to no account. */
+  paymentKey: null,
+  /** registerCard's one-off authorization from the gateway's window; the billing key it becomes is bound to the caller. */
+  authKey: null,
+  /** "Another customer's key … → BAD_REQUEST on billingKey" (subscriptions). */
+  billingKey: 'billingKey',
+  /** "A token is bound to the customer, the event and its expiry … another customer's token is refused" (waitingRoom). */
+  admissionToken: 'admissionToken',
   /** chat.onMessage's resume cursor (optional: left out). */
   lastEventId: null,
 };

@@ -20,8 +20,12 @@ interface Def {
 }
 const def = (s: Schema): Def => (s as unknown as { _zod: { def: Def } })._zod.def;
 
-/** A key that names an id: `id`, `…Id` or `…Ids` (orderId, productIds, orderItemId, clientMessageId, lastEventId…). */
-export const isIdKey = (key: string): boolean => key === 'id' || /[a-z]Ids?$/.test(key);
+/**
+ * A key that may name something someone holds: `id`, `…Id`, `…Ids`, `…Key` or `…Token` (orderId, productIds,
+ * orderItemId, billingKey, admissionToken — and idempotencyKey, clientMessageId, lastEventId, which the sweep's
+ * field table says name nothing of anyone's).
+ */
+export const isIdKey = (key: string): boolean => key === 'id' || /[a-z](Ids?|Key|Token)$/.test(key);
 
 /** The schema under optional, default, nullable and pipe wrappers, and whether a caller may leave it out. */
 function unwrap(s: Schema): { inner: Schema; optional: boolean } {

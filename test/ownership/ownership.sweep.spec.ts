@@ -21,8 +21,12 @@ interface Procedure {
   _def: { type: 'query' | 'mutation' | 'subscription'; inputs: ZodType[] };
 }
 const procedures = appRouter._def.procedures as unknown as Record<string, Procedure>;
-const survey = Object.entries(procedures).map(([path, p]) => ({ path, type: p._def.type, schema: p._def.inputs[0], ids: idKeys(p._def.inputs[0]) }));
-const swept = survey.filter((p) => p.ids.length > 0);
+/** Each procedure, its id-like keys, and of those the ones that name a resource (or that the sweep does not know: it fails on them). */
+const survey = Object.entries(procedures).map(([path, p]) => {
+  const ids = idKeys(p._def.inputs[0]);
+  return { path, type: p._def.type, schema: p._def.inputs[0], ids, refs: ids.filter((key) => ID_FIELDS[key] !== null) };
+});
+const swept = survey.filter((p) => p.refs.length > 0);
 
 /** The answer of one call: through, or refused (its tRPC code, data.reason, message). */
 type Outcome = 'OK' | { code: string; reason?: string; fields: string[]; message: string };
@@ -112,7 +116,7 @@ describe('ownership sweep: every procedure that takes an id, as six callers', ()
     for (const p of swept) {
       const entry = TABLE[p.path];
       if (!entry) {
-        problems.push(`${p.path} takes ${p.ids.join(', ')} but is not classified: add it to TABLE in test/ownership/access-table.ts`);
+        problems.push(`${p.path} takes ${p.refs.join(', ')} but is not classified: add it to TABLE in test/ownership/access-table.ts`);
         continue;
       }
       if (!RULES[entry.who]) problems.push(`${p.path}: no rule for "${entry.who}"`);
@@ -123,8 +127,13 @@ describe('ownership sweep: every procedure that takes an id, as six callers', ()
     const stale = Object.keys(TABLE).filter((path) => !swept.some((p) => p.path === path));
     for (const path of stale) problems.push(`${path} is in TABLE but the router has no such procedure taking an id`);
     expect(problems).toEqual([]);
-    // What the sweep leaves out takes no id at all (auth, wallet, the caller's own lists).
-    expect(survey.filter((p) => p.ids.length === 0).every((p) => idKeys(p.schema).length === 0)).toBe(true);
+    // What the sweep leaves out names nothing of anyone's: no id at all (auth, the caller's own lists), or only keys of the caller's own making.
+    expect(
+      survey
+        .filter((p) => p.refs.length === 0)
+        .flatMap((p) => p.ids)
+        .every((key) => ID_FIELDS[key] === null),
+    ).toBe(true);
   });
 
   /**
@@ -138,7 +147,7 @@ describe('ownership sweep: every procedure that takes an id, as six callers', ()
       throw new Error(
         swapKey
           ? `${c.path}: its id field ${swapKey} is not the subject and has no swap expectation (test/ownership/access-table.ts)`
-          : `${c.path} takes ${c.ids.join(', ')} but the ownership sweep has not classified it (test/ownership/access-table.ts)`,
+          : `${c.path} takes ${c.refs.join(', ')} but the ownership sweep has not classified it (test/ownership/access-table.ts)`,
       );
     }
     const unknown = c.ids.filter((key) => !(key in ID_FIELDS));
@@ -187,7 +196,7 @@ describe('ownership sweep: every procedure that takes an id, as six callers', ()
 
     // Someone else's resource answers exactly like one that does not exist: the same code and message.
     if (got !== 'OK' && got.code === 'NOT_FOUND') {
-      const subject = swapped ?? ID_FIELDS[c.ids[0]!]!;
+      const subject = swapped ?? ID_FIELDS[c.refs[0]!]!;
       const real = String(ids[subject]);
       const absent = await call(w, account, c.type, c.path, inputFor({ ...ids, [subject]: missingId(subject) }));
       expect(absent).toEqual({ ...got, message: got.message.replaceAll(real, String(missingId(subject))) });
@@ -199,7 +208,7 @@ describe('ownership sweep: every procedure that takes an id, as six callers', ()
     runCase(c.p, c.caller, c.expected),
   );
 
-  const swaps = swept.flatMap((p) => p.ids.filter((key) => ID_FIELDS[key]).map((key) => ({ p, key, expected: swapExpectationOf(p.path, key, p.ids) })));
+  const swaps = swept.flatMap((p) => p.refs.map((key) => ({ p, key, expected: swapExpectationOf(p.path, key, p.refs) })));
   test.each(swaps.map((s) => [`${s.p.path} × the owner naming someone else's ${s.key} → ${s.expected ? label(s.expected) : 'NOT CLASSIFIED'}`, s] as const))(
     '%s',
     (_title, s) => runCase(s.p, 'the owner', s.expected, s.key),

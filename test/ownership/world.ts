@@ -1,6 +1,9 @@
 import { OrderStatus, RefundStatus } from '@bazaar/contracts';
-import { selectRows } from '@bazaar/db';
+import { WaitingRoomRepository, selectRows } from '@bazaar/db';
+import { startFakeGateway, type FakeGateway } from '@bazaar/fake-gateway';
 import { createLogger, loadConfig } from '@bazaar/platform';
+import { WaitingRoomStore } from '@bazaar/queue';
+import { AdmitWaitingRoomsLoop } from '@bazaar/scheduler';
 import { startWorkerApp, type WorkerApp } from '@bazaar/worker';
 import { DELIVERY, eventually, startTestApi, type TestApi } from '../support/api-harness';
 import { isolatedEnv } from '../support/isolated-env';
@@ -21,6 +24,10 @@ export interface Ids {
   question: number;
   refund: string;
   user: number;
+  /** A card the customer registered (subscriptions.registerCard). */
+  billingKey: string;
+  /** An admission the waiting room handed the customer (waitingRoom.status, ADMITTED). */
+  admissionToken: string;
 }
 export type IdKind = keyof Ids;
 
@@ -64,17 +71,23 @@ export interface World {
   close(): Promise<void>;
 }
 
+const SECRET = 'test_sk_bazaar';
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 export async function buildWorld(): Promise<World> {
   const env = await isolatedEnv('ownership');
-  const api = await startTestApi({ ...env });
+  // The fake card gateway: registerCard exchanges an authKey there for a billing key.
+  const gw: FakeGateway = await startFakeGateway({ port: 0, host: '127.0.0.1', secretKey: SECRET });
+  const payment = { PAYMENT_GATEWAY_URL: gw.url, PAYMENT_SECRET_KEY: SECRET };
+  let api: TestApi | undefined;
   let worker: WorkerApp | undefined;
   try {
-    const config = loadConfig({ ...env, NODE_ENV: 'test', LOG_LEVEL: 'silent', WORKER_CONCURRENCY: '4' });
+    api = await startTestApi({ ...env, ...payment });
+    const config = loadConfig({ ...env, ...payment, NODE_ENV: 'test', LOG_LEVEL: 'silent', WORKER_CONCURRENCY: '4' });
     worker = await startWorkerApp(config, { health: false, log: createLogger('worker', 'silent') });
-    const fx = moneyFixtures(() => api);
+    const running = api;
+    const fx = moneyFixtures(() => running);
     const [ownerCustomer, otherCustomer, ownerSeller, otherSeller, admin] = await Promise.all([
       fx.customer(1_000_000),
       fx.customer(1_000_000),
@@ -159,21 +172,55 @@ export async function buildWorld(): Promise<World> {
           startAt: new Date(Date.now() + 7 * DAY).toISOString(),
         })
       ).subscriptionId;
-    const newEvent = async (who: Account, productId: number) =>
-      (await who.client.waitingRoom.createEvent.mutate({ productIds: [productId], opensAt: new Date(Date.now() + HOUR).toISOString(), admitPerSecond: 10 }))
-        .eventId;
+    const newEvent = async (who: Account, productId: number, opensInMs: number) =>
+      (
+        await who.client.waitingRoom.createEvent.mutate({
+          productIds: [productId],
+          opensAt: new Date(Date.now() + opensInMs).toISOString(),
+          admitPerSecond: 1_000,
+          tokenTtlSeconds: 3_600,
+        })
+      ).eventId;
     const ask = async (who: Account, productId: number) => (await who.client.questions.ask.mutate({ productId, body: 'How big is it?' })).id;
 
     const [mine, theirs] = await Promise.all([refundedOrder(ownerCustomer, product, 6), refundedOrder(otherCustomer, strangerProduct, 2)]);
     const [myThread, theirThread] = await Promise.all([thread(ownerCustomer, store.id), thread(otherCustomer, strangerStore.id)]);
     const [question, strangerQuestion] = await Promise.all([ask(ownerCustomer, product), ask(otherCustomer, strangerProduct)]);
     const [subscription, strangerSubscription] = await Promise.all([newSubscription(ownerCustomer, product), newSubscription(otherCustomer, strangerProduct)]);
-    const [eventId, strangerEvent] = await Promise.all([newEvent(ownerSeller, eventProduct), newEvent(otherSeller, strangerEventProduct)]);
+    const [eventId, strangerEvent] = await Promise.all([newEvent(ownerSeller, eventProduct, -1_000), newEvent(otherSeller, strangerEventProduct, HOUR)]);
+    // The owner's event is open: both customers enter its line and the scheduler's admission loop, stepped here, admits them.
+    const loop = new AdmitWaitingRoomsLoop(
+      running.deps.redis,
+      running.deps.keys,
+      new WaitingRoomRepository(running.deps.ds),
+      new WaitingRoomStore(running.deps.redis, running.deps.keys),
+      running.deps.gate,
+      running.deps.metrics,
+      createLogger('test', 'silent'),
+      { tickMs: 100, abandonAfterMs: 600_000, syncMs: 0 },
+    );
+    const admitted = async (who: Account) => {
+      await who.client.waitingRoom.enter.mutate({ eventId });
+      const status = await eventually(
+        async () => {
+          await loop.step();
+          return who.client.waitingRoom.status.query({ eventId });
+        },
+        (v) => v.state === 'ADMITTED',
+        10_000,
+        50,
+      );
+      if (status.state !== 'ADMITTED') throw new Error('not admitted');
+      return status.admissionToken;
+    };
+    const [admissionToken, strangerAdmission] = await Promise.all([admitted(ownerCustomer), admitted(otherCustomer)]);
+    const registerCard = async (who: Account) => (await who.client.subscriptions.registerCard.mutate({ authKey: `test_auth_${freshKey('sweep')}` })).billingKey;
+    const [billingKey, strangerBillingKey] = await Promise.all([registerCard(ownerCustomer), registerCard(otherCustomer)]);
     await customer.cart.add.mutate({ productId: product, quantity: 2 });
 
-    const running = worker;
+    const workerApp = worker;
     return {
-      api,
+      api: running,
       ownerCustomer,
       ownerSeller,
       otherCustomer,
@@ -192,6 +239,8 @@ export async function buildWorld(): Promise<World> {
         question,
         refund: mine.refundId,
         user: ownerCustomer.id,
+        billingKey,
+        admissionToken,
       },
       strangers: {
         order: theirs.orderId,
@@ -206,6 +255,8 @@ export async function buildWorld(): Promise<World> {
         question: strangerQuestion,
         refund: theirs.refundId,
         user: otherCustomer.id,
+        billingKey: strangerBillingKey,
+        admissionToken: strangerAdmission,
       },
       claimedCoupon: claimed.couponId,
       claimable: otherClaimable.couponId,
@@ -216,15 +267,17 @@ export async function buildWorld(): Promise<World> {
         order: () => placeOrder(ownerCustomer, product, 1),
         subscription: () => newSubscription(ownerCustomer, product),
       },
-      sql: <T>(query: string, params: unknown[]) => selectRows<T>(api.deps.ds, query, params),
+      sql: <T>(query: string, params: unknown[]) => selectRows<T>(running.deps.ds, query, params),
       async close() {
+        await workerApp.close();
         await running.close();
-        await api.close();
+        await gw.close();
       },
     };
   } catch (err) {
     await worker?.close();
-    await api.close();
+    await api?.close();
+    await gw.close();
     throw err;
   }
 }
