@@ -249,7 +249,7 @@ export async function machineInfo(c: mysql.Connection, redis: Redis): Promise<Ma
  * secrets (productionProblems): each run makes its own, in the environment every process it starts inherits. A value
  * set by the caller (not a development default) is kept.
  */
-function useRunSecrets(): void {
+export function useRunSecrets(): void {
   const own = (name: keyof typeof DEVELOPMENT_SECRETS) => {
     const v = process.env[name];
     return v !== undefined && v !== DEVELOPMENT_SECRETS[name];

@@ -8,6 +8,7 @@ export const ROOT = join(__dirname, '..', '..');
 const ENTRY = {
   api: 'apps/api/dist/main.js',
   worker: 'apps/worker/dist/main.js',
+  scheduler: 'apps/scheduler/dist/main.js',
   bare: 'bench/lib/bare-server.ts',
 } as const;
 export type Kind = keyof typeof ENTRY;
@@ -94,7 +95,7 @@ export async function startProcess(kind: Kind, name: string, opts: StartOptions)
   if (aborted) throw new Error('the bench is stopping');
   const port = opts.port ?? (await freePort());
   if (aborted) throw new Error('the bench is stopping');
-  const portVar = { api: 'API_PORT', worker: 'WORKER_METRICS_PORT', bare: 'BARE_PORT' }[kind];
+  const portVar = { api: 'API_PORT', worker: 'WORKER_METRICS_PORT', scheduler: 'SCHEDULER_METRICS_PORT', bare: 'BARE_PORT' }[kind];
   // Each api its own metrics port, also when several share API_PORT (API_REUSE_PORT): Prometheus must reach each one.
   const metricsPort = kind === 'api' ? await freePort() : port;
   const prof = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];

@@ -145,7 +145,7 @@ export async function checkBatch(c: mysql.Connection, batch: RefundBatch, opts: 
   };
 }
 
-/** Whole-database invariants: wallet = ledger (sum and last balance_after), lot remaining = its movements, stock = seeded − units still sold. */
+/** Whole-database invariants: wallet = ledger (sum and last balance_after), lot remaining = its movements, stock = seeded − units still sold (by orders that took them: PAID, PARTIALLY_REFUNDED, REFUNDED; a FAILED or CANCELLED order holds none). */
 export async function databaseInvariants(
   c: mysql.Connection,
   stockSeeded: number,
@@ -162,7 +162,10 @@ export async function databaseInvariants(
     `SELECT COUNT(*) AS off FROM point_lots l LEFT JOIN (SELECT lot_id, SUM(amount) AS s FROM point_movements GROUP BY lot_id) m ON m.lot_id = l.id
      WHERE l.remaining <> COALESCE(m.s, 0) OR l.remaining < 0 OR l.remaining > l.amount`,
   );
-  const s = await one(c, `SELECT (SELECT SUM(stock) FROM products) AS stock, (SELECT COALESCE(SUM(quantity - refunded_quantity), 0) FROM order_items) AS sold`);
+  const s = await one(
+    c,
+    `SELECT (SELECT SUM(stock) FROM products) AS stock, (SELECT COALESCE(SUM(i.quantity - i.refunded_quantity), 0) FROM order_items i JOIN orders o ON o.id = i.order_id WHERE o.status IN ('PAID', 'PARTIALLY_REFUNDED', 'REFUNDED')) AS sold`,
+  );
   const stock = n(s.stock) - (stockSeeded - n(s.sold));
   const problems: string[] = [];
   if (n(w.off) > 0) problems.push(`${n(w.off)} wallets differ from their ledger`);
