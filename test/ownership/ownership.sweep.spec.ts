@@ -45,27 +45,47 @@ function outcomeOf(err: unknown): Outcome {
 type Callable = {
   query(input: unknown): Promise<unknown>;
   mutate(input: unknown): Promise<unknown>;
-  subscribe(input: unknown, opts: { onData(): void; onError(err: unknown): void }): { unsubscribe(): void };
+  subscribe(input: unknown, opts: { onData(data: unknown): void; onError(err: unknown): void }): { unsubscribe(): void };
 };
 
-/** Calls `path` as the tRPC client does; a subscription counts as through once its first event arrives. */
-async function call(w: World, caller: Account | null, type: Procedure['_def']['type'], path: string, input: unknown): Promise<Outcome> {
+/** Calls `path` as the tRPC client does; a subscription counts as through once its first event arrives (its data is that event's). */
+async function call(
+  w: World,
+  caller: Account | null,
+  type: Procedure['_def']['type'],
+  path: string,
+  input: unknown,
+): Promise<{ outcome: Outcome; data?: unknown }> {
   const client = (caller ? caller.client : w.api.client()) as unknown as Record<string, Record<string, Callable>>;
   const [router, name] = path.split('.') as [string, string];
   const procedure = client[router]![name]!;
   if (type === 'subscription') {
-    return new Promise<Outcome>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${path}: neither an event nor an error within 10 s`)), 10_000);
-      const done = (o: Outcome) => {
+      const done = (answer: { outcome: Outcome; data?: unknown }) => {
         clearTimeout(timer);
         sub.unsubscribe();
-        resolve(o);
+        resolve(answer);
       };
-      const sub = procedure.subscribe(input, { onData: () => done('OK'), onError: (err) => done(outcomeOf(err)) });
+      const sub = procedure.subscribe(input, {
+        onData: (data: unknown) => done({ outcome: 'OK', data }),
+        onError: (err) => done({ outcome: outcomeOf(err) }),
+      });
     });
   }
-  return (type === 'query' ? procedure.query(input) : procedure.mutate(input)).then(() => 'OK' as const, outcomeOf);
+  return (type === 'query' ? procedure.query(input) : procedure.mutate(input)).then(
+    (data) => ({ outcome: 'OK' as const, data }),
+    (err: unknown) => ({ outcome: outcomeOf(err) }),
+  );
 }
+
+/** Callers that are party to none of the owners' resources: nothing they are answered may hold the owners' secrets. */
+const STRANGERS: readonly Caller[] = ['anonymous', 'another customer', 'another seller'];
+/** The owners' secrets (their order's and refund's ids, card key, admission token, chat message) an answer holds. */
+const secretsIn = (w: World, data: unknown): string[] => {
+  const text = JSON.stringify(data) ?? '';
+  return w.secrets.filter((secret) => text.includes(secret));
+};
 
 /** Ids no resource has: what a stranger's refusal is compared with. */
 const MISSING: Partial<Record<keyof Ids, string>> = { order: '7ZZZZZZZZZZZZZZZZZZZZZZZZZ', refund: '7ZZZZZZZZZZZZZZZZZZZZZZZZZ' };
@@ -98,6 +118,8 @@ const swapExpectationOf = (path: string, key: string, keys: string[]): Expect | 
 };
 
 type Surveyed = (typeof swept)[number];
+/** The reads that name nothing: the caller's own lists and views (orders.list, chat.threads, wallet.history…). */
+const ownReads = survey.filter((p) => p.refs.length === 0 && p.type === 'query');
 
 describe('ownership sweep: every procedure that takes an id, as six callers', () => {
   jest.setTimeout(60_000);
@@ -180,7 +202,8 @@ describe('ownership sweep: every procedure that takes an id, as six callers', ()
     // Refused, or acting on their own (another customer's cart): the state watched is as it was.
     const watch = entry.untouched && (!through || (entry.who === 'customer' && caller !== 'the owner')) ? entry.untouched : null;
     const before = watch ? await watch(ctx) : null;
-    const got = await call(w, account, c.type, c.path, input);
+    const { outcome: got, data } = await call(w, account, c.type, c.path, input);
+    if (STRANGERS.includes(caller)) expect(secretsIn(w, data)).toEqual([]);
 
     if (expected === 'OK' || got === 'OK') expect(got).toEqual(expected);
     else {
@@ -198,10 +221,20 @@ describe('ownership sweep: every procedure that takes an id, as six callers', ()
     if (got !== 'OK' && got.code === 'NOT_FOUND') {
       const subject = swapped ?? ID_FIELDS[c.refs[0]!]!;
       const real = String(ids[subject]);
-      const absent = await call(w, account, c.type, c.path, inputFor({ ...ids, [subject]: missingId(subject) }));
+      const { outcome: absent } = await call(w, account, c.type, c.path, inputFor({ ...ids, [subject]: missingId(subject) }));
       expect(absent).toEqual({ ...got, message: got.message.replaceAll(real, String(missingId(subject))) });
     }
   }
+
+  // First, while the owners' secrets are where the world put them (a later chat.send moves the thread's last message):
+  // "everyone sees only what is theirs": a stranger's own lists and views hold nothing of the owners'.
+  const reads = ownReads.flatMap((p) => STRANGERS.map((caller) => ({ p, caller })));
+  test.each(reads.map((r) => [`${r.p.path} × ${r.caller} → nothing of the owners'`, r] as const))('%s', async (_title, r) => {
+    const account = { anonymous: null, 'another customer': w.otherCustomer, 'another seller': w.otherSeller }[r.caller as 'anonymous'];
+    const input = r.p.schema ? buildInput(r.p.schema, (key) => FIELD_VALUES[key]?.()) : undefined;
+    const { data } = await call(w, account, r.p.type, r.p.path, input);
+    expect(secretsIn(w, data)).toEqual([]);
+  });
 
   const cases = swept.flatMap((p) => CALLERS.map((caller) => ({ p, caller, expected: expectationOf(p.path, caller) })));
   test.each(cases.map((c) => [`${c.p.path} × ${c.caller} → ${c.expected ? label(c.expected) : 'NOT CLASSIFIED'}`, c] as const))('%s', (_title, c) =>

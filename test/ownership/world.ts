@@ -67,6 +67,8 @@ export interface World {
     order(): Promise<string>;
     subscription(): Promise<number>;
   };
+  /** Strings only the owners (and an admin) may ever be answered: their order's and refund's ids, card and gateway customer keys, admission token, chat message. */
+  secrets: string[];
   sql<T>(query: string, params: unknown[]): Promise<T[]>;
   close(): Promise<void>;
 }
@@ -157,9 +159,11 @@ export async function buildWorld(): Promise<World> {
       );
       return { orderId, orderItem, refundId };
     };
+    const secretMessage = `Only for the owners: ${freshKey('secret')}`;
     const thread = async (who: Account, storeId: number) => {
       const { threadId } = await who.client.chat.open.mutate({ storeId });
-      const message = await who.client.chat.send.mutate({ threadId, body: 'Is it fresh?', clientMessageId: freshKey('sweep') });
+      const body = who === ownerCustomer ? secretMessage : 'Is it fresh?';
+      const message = await who.client.chat.send.mutate({ threadId, body, clientMessageId: freshKey('sweep') });
       return { threadId, messageId: message.id };
     };
     const newSubscription = async (who: Account, productId: number) =>
@@ -216,6 +220,16 @@ export async function buildWorld(): Promise<World> {
     const [admissionToken, strangerAdmission] = await Promise.all([admitted(ownerCustomer), admitted(otherCustomer)]);
     const registerCard = async (who: Account) => (await who.client.subscriptions.registerCard.mutate({ authKey: `test_auth_${freshKey('sweep')}` })).billingKey;
     const [billingKey, strangerBillingKey] = await Promise.all([registerCard(ownerCustomer), registerCard(otherCustomer)]);
+    // A CARD subscription the sweep never cancels (the last one on a key would delete it), and the owner's gateway customerKey.
+    await customer.subscriptions.create.mutate({
+      items: [{ productId: product, quantity: 1 }],
+      paymentMethod: 'CARD',
+      billingKey,
+      fulfillment: DELIVERY,
+      every: { count: 1, unit: 'WEEK' },
+      startAt: new Date(Date.now() + 7 * DAY).toISOString(),
+    });
+    const { customerKey } = await customer.subscriptions.cardCustomerKey.query();
     await customer.cart.add.mutate({ productId: product, quantity: 2 });
 
     const workerApp = worker;
@@ -267,6 +281,7 @@ export async function buildWorld(): Promise<World> {
         order: () => placeOrder(ownerCustomer, product, 1),
         subscription: () => newSubscription(ownerCustomer, product),
       },
+      secrets: [mine.orderId, mine.refundId, billingKey, customerKey, admissionToken, secretMessage],
       sql: <T>(query: string, params: unknown[]) => selectRows<T>(running.deps.ds, query, params),
       async close() {
         await workerApp.close();
