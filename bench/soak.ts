@@ -39,9 +39,11 @@ const WORKERS = 3;
 const APIS = 2;
 const STORES = 5;
 const PRODUCTS_PER_STORE = 4;
-const STOCK = 4_000;
+/** Enough for 30 minutes of orders (~100 units/s): the run measures the fleet under faults, not a sell-out. */
+const STOCK = 100_000;
 const COUPON_QUANTITY = 40;
-const TOP_UP = 5_000_000;
+/** Per customer, in charges of 10,000,000 (the largest one charge may be): enough for the whole run. */
+const TOP_UP = 50_000_000;
 /** A call that has not answered by then counts as hung (the api must answer or fail fast). */
 const HANG_MS = 15_000;
 const BUCKET_MS = 60_000;
@@ -180,7 +182,7 @@ async function seed(api: string, tag: string) {
     const email = `customer${i}-${tag}@soak.bazaar`;
     const user = await anon.auth.signup.mutate({ email, password: PASSWORD, name: `customer ${i}`, role: 'CUSTOMER' });
     const client = await login(api, email);
-    await client.wallet.charge.mutate({ amount: TOP_UP, idempotencyKey: `soak-topup-${i}` });
+    for (let k = 0; k < TOP_UP / 10_000_000; k++) await client.wallet.charge.mutate({ amount: 10_000_000, idempotencyKey: `soak-topup-${i}-${k}` });
     customers.push({ email, userId: user.id, client, orders: [] });
   }
   return { productIds, storeIds, couponIds, customers };
