@@ -1,3 +1,4 @@
+import { Redis as IORedis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { createDataSource, selectRows } from '@bazaar/db';
 import { createRedis, loadConfig, redisKeys, replicationShortfalls, waitForReplicas, type Config, type Redis, type RedisKeys } from '@bazaar/platform';
@@ -218,6 +219,35 @@ describe('on a Redis Cluster', () => {
       // Another master's replica is running: had WAIT gone to another node, it would have been acknowledged.
     } finally {
       cluster.resume(replica);
+    }
+    await eventually(
+      () => waitForReplicas(redis, key),
+      (n) => n === 1,
+      10_000,
+    );
+
+    // Concurrent promised writes share their WAITs (one in flight per tag, the next covering all answered meanwhile):
+    // 200 of them cost a handful of WAITs, and with the replica stopped they wait about one timeout, not 200 in a row.
+    const node = new IORedis({ host: '127.0.0.1', port: master.port });
+    const waitsSent = async () => Number(/cmdstat_wait:calls=(\d+)/.exec(await node.info('commandstats'))?.[1] ?? 0);
+    const writes = () => Promise.all(Array.from({ length: 200 }, (_, i) => redis.set(key, String(i), 'EX', 60).then(() => waitForReplicas(redis, key))));
+    try {
+      const calls0 = await waitsSent();
+      expect((await writes()).every((n) => n === 1)).toBe(true);
+      const sent = (await waitsSent()) - calls0;
+      expect(sent).toBeLessThan(20);
+      cluster.pause(replica);
+      const t1 = Date.now();
+      try {
+        expect((await writes()).every((n) => n === 0)).toBe(true);
+      } finally {
+        cluster.resume(replica);
+      }
+      const stalledMs = Date.now() - t1;
+      expect(stalledMs).toBeLessThan(5 * config.REDIS_WAIT_TIMEOUT_MS);
+      process.stdout.write(`redis cluster WAIT: 200 concurrent writes took ${sent} WAITs; with their replica stopped all answered in ${stalledMs} ms\n`);
+    } finally {
+      node.disconnect();
     }
     await eventually(
       () => waitForReplicas(redis, key),

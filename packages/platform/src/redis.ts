@@ -97,23 +97,70 @@ export function createRedis(target: string | RedisTarget, role: RedisRole, extra
  * Returns the replicas that acknowledged (null: not asked). A timeout does not fail the write: it stands on its
  * master alone, counted in replicationShortfalls.
  *
+ * WAIT blocks the connection it is sent on, and it must be the connection the write went out on (it waits for that
+ * connection's own writes), which all of a process's commands to that node share. So WAITs are grouped: per hash
+ * tag, at most one is in flight, and the next one, sent when it returns, covers every write finished meanwhile (one
+ * WAIT per replication round trip, however many writes). After a WAIT that came back short (a replica down or
+ * lagging), the tag's writes do not wait for SHORTFALL_PAUSE_MS (each counted as a shortfall), so a missing replica
+ * stalls a connection for one timeout a second, not one per write.
+ *
  * WAIT has no key, so on a cluster it rides in a pipeline behind a read of `key`: the pipeline goes to the node
- * owning key's slot, on the same connection the write went out on (one per node), which is what WAIT measures.
+ * owning key's slot, on that node's one connection.
  */
 export async function waitForReplicas(redis: Redis, key: string): Promise<number | null> {
   const want = durability.get(redis);
   if (!want) return null;
-  let acked: number;
-  if (redis instanceof Cluster) {
-    const res = await redis.pipeline().exists(key).wait(want.replicas, want.timeoutMs).exec();
-    const [err, n] = res?.[1] ?? [new Error('WAIT got no answer'), 0];
-    if (err) throw err;
-    acked = Number(n);
-  } else {
-    acked = await redis.wait(want.replicas, want.timeoutMs);
+  const tag = /\{([^}]+)\}/.exec(key)?.[1] ?? key;
+  let groups = waitGroups.get(redis);
+  if (!groups) waitGroups.set(redis, (groups = new Map<string, WaitGroup>()));
+  let g = groups.get(tag);
+  if (!g) groups.set(tag, (g = { inFlight: null, next: null, pausedUntilMs: 0 }));
+  if (Date.now() < g.pausedUntilMs) {
+    replicationShortfalls.count++;
+    return 0;
   }
-  if (acked < want.replicas) replicationShortfalls.count++;
+  const group = g;
+  // Joining a WAIT not yet sent: it goes out after this caller's write was answered, so it covers it.
+  let joined = group.next;
+  if (!joined) {
+    joined = (async () => {
+      await Promise.resolve(); // group.next is set (below) before anything here runs
+      while (group.inFlight) await group.inFlight.catch(() => undefined);
+      // Sent now: a write answered from here on needs the next WAIT.
+      group.next = null;
+      const sent = sendWait(redis, key, want);
+      group.inFlight = sent;
+      try {
+        return await sent;
+      } finally {
+        if (group.inFlight === sent) group.inFlight = null;
+      }
+    })();
+    group.next = joined;
+  }
+  const acked = await joined;
+  if (acked < want.replicas) {
+    replicationShortfalls.count++;
+    group.pausedUntilMs = Date.now() + SHORTFALL_PAUSE_MS;
+  }
   return acked;
+}
+
+/** After a WAIT that came back short, how long its hash tag's writes go without waiting. */
+const SHORTFALL_PAUSE_MS = 1000;
+interface WaitGroup {
+  inFlight: Promise<number> | null;
+  next: Promise<number> | null;
+  pausedUntilMs: number;
+}
+const waitGroups = new WeakMap<object, Map<string, WaitGroup>>();
+
+async function sendWait(redis: Redis, key: string, want: { replicas: number; timeoutMs: number }): Promise<number> {
+  if (!(redis instanceof Cluster)) return redis.wait(want.replicas, want.timeoutMs);
+  const res = await redis.pipeline().exists(key).wait(want.replicas, want.timeoutMs).exec();
+  const [err, n] = res?.[1] ?? [new Error('WAIT got no answer'), 0];
+  if (err) throw err;
+  return Number(n);
 }
 
 /**
