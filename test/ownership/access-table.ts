@@ -381,3 +381,34 @@ export const FIELD_VALUES: Record<string, () => unknown> = {
   paymentMethod: () => 'BALANCE',
   kind: () => 'FIXED',
 };
+
+/** The input keys that make a call safe to retry: the caller's own, so the same key from another caller is another intent. */
+export const RETRY_KEYS = ['idempotencyKey', 'clientMessageId'] as const;
+
+/**
+ * Each procedure with a retry key: two callers who may both make the call send the same key and the same input,
+ * and each gets their own result (a retry of one never answers the other's order, refund, charge or message).
+ * A procedure with a retry key missing here fails the sweep.
+ */
+export const KEYED: Record<string, { callers: (w: World) => [Account, Account]; input: (w: World, key: string) => Record<string, unknown> }> = {
+  'wallet.charge': { callers: (w) => [w.ownerCustomer, w.otherCustomer], input: (_w, key) => ({ amount: 1_000, idempotencyKey: key }) },
+  'orders.place': {
+    callers: (w) => [w.ownerCustomer, w.otherCustomer],
+    input: (w, key) => ({
+      idempotencyKey: key,
+      items: [{ productId: w.ids.product, quantity: 1 }],
+      paymentMethod: 'BALANCE',
+      fulfillment: { type: 'DELIVERY', address: { recipient: 'x', phone: '010-0000-0000', postalCode: '04524', line1: 'x' } },
+    }),
+  },
+  // The order's customer and the seller of its line each refund a unit under the same key.
+  'refunds.request': {
+    callers: (w) => [w.ownerCustomer, w.ownerSeller],
+    input: (w, key) => ({ orderId: w.ids.order, idempotencyKey: key, items: [{ orderItemId: w.ids.orderItem, quantity: 1 }] }),
+  },
+  // The thread's customer and the store's seller send the same message under the same clientMessageId.
+  'chat.send': {
+    callers: (w) => [w.ownerCustomer, w.ownerSeller],
+    input: (w, key) => ({ threadId: w.ids.thread, body: 'Same words, same key', clientMessageId: key }),
+  },
+};

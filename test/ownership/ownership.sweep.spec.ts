@@ -2,7 +2,7 @@ import { TRPCClientError } from '@trpc/client';
 import type { ZodType } from 'zod';
 import { appRouter } from '@bazaar/api/hosting';
 import { bazaarClient } from '../../scripts/lib/client';
-import { CALLERS, FIELD_VALUES, ID_FIELDS, RULES, TABLE, type CallCtx, type Caller, type Expect } from './access-table';
+import { CALLERS, FIELD_VALUES, ID_FIELDS, KEYED, RETRY_KEYS, RULES, TABLE, type CallCtx, type Caller, type Expect } from './access-table';
 import { documentedWho, saysWho } from './contract-doc';
 import { buildInput, idKeys } from './input-schema';
 import { buildWorld, type Account, type Ids, type World } from './world';
@@ -250,6 +250,23 @@ describe('ownership sweep: every procedure that takes an id, as six callers', ()
   test.each(cases.map((c) => [`${c.p.path} × ${c.caller} → ${c.expected ? label(c.expected) : 'NOT CLASSIFIED'}`, c] as const))('%s', (_title, c) =>
     runCase(c.p, c.caller, c.expected),
   );
+
+  // Retry keys are the caller's: the same key and input from two callers are two intents, each answered with its own result.
+  const keyed = survey.filter((p) => p.ids.some((key) => (RETRY_KEYS as readonly string[]).includes(key)));
+  test.each(keyed.map((p) => [`${p.path} × the same retry key from two callers → each their own`, p] as const))('%s', async (_title, p) => {
+    const entry = KEYED[p.path];
+    if (!entry) throw new Error(`${p.path} takes a retry key but is not in KEYED (test/ownership/access-table.ts)`);
+    const key = `shared-${Date.now().toString(36)}-${p.path.replace('.', '-')}`;
+    const input = entry.input(w, key);
+    expect(p.schema!.safeParse(input).success).toBe(true);
+    const [first, second] = entry.callers(w);
+    const a = await call(w, first, p.type, p.path, input);
+    const b = await call(w, second, p.type, p.path, input);
+    const again = await call(w, first, p.type, p.path, input);
+    expect([a.outcome, b.outcome, again.outcome]).toEqual(['OK', 'OK', 'OK']);
+    expect(again.data).toEqual(a.data); // a retry answers the first call
+    expect(b.data).not.toEqual(a.data);
+  });
 
   const swaps = swept.flatMap((p) => p.refs.map((key) => ({ p, key, expected: swapExpectationOf(p.path, key, p.refs) })));
   test.each(swaps.map((s) => [`${s.p.path} × the owner naming someone else's ${s.key} → ${s.expected ? label(s.expected) : 'NOT CLASSIFIED'}`, s] as const))(

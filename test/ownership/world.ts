@@ -45,7 +45,7 @@ export interface World {
   otherCustomer: Account;
   otherSeller: Account;
   admin: Account;
-  /** The owners' resources: the order (PAID, 6 units of `product` from `store`), its refund, and the rest. */
+  /** The owners' resources: the order (PAID, 8 units of `product` from `store`), its refund, and the rest. */
   ids: Ids;
   /**
    * The same kinds of resource, held by the other customer and the other seller (their order of the other seller's
@@ -187,7 +187,7 @@ export async function buildWorld(): Promise<World> {
       ).eventId;
     const ask = async (who: Account, productId: number) => (await who.client.questions.ask.mutate({ productId, body: 'How big is it?' })).id;
 
-    const [mine, theirs] = await Promise.all([refundedOrder(ownerCustomer, product, 6), refundedOrder(otherCustomer, strangerProduct, 2)]);
+    const [mine, theirs] = await Promise.all([refundedOrder(ownerCustomer, product, 8), refundedOrder(otherCustomer, strangerProduct, 2)]);
     const [myThread, theirThread] = await Promise.all([thread(ownerCustomer, store.id), thread(otherCustomer, strangerStore.id)]);
     const [question, strangerQuestion] = await Promise.all([ask(ownerCustomer, product), ask(otherCustomer, strangerProduct)]);
     const [subscription, strangerSubscription] = await Promise.all([newSubscription(ownerCustomer, product), newSubscription(otherCustomer, strangerProduct)]);
