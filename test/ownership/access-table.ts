@@ -6,8 +6,12 @@ import type { Account, IdKind, Ids, World } from './world';
  * six callers gets. A procedure the router has and this table does not is a failure, not a skip.
  */
 
-/** The callers, in the order the sweep calls them: the owner last (a mutation that gets through may change things). */
-export const CALLERS = ['anonymous', 'another customer', 'another seller', 'an admin', 'the other party', 'the owner'] as const;
+/**
+ * The callers, in the order the sweep calls them: the owner last (a mutation that gets through may change things).
+ * "The other party" is the owner seller for a customer's resource and the owner customer for a seller's; "a seller
+ * sharing the order" sells a line of the owners' order from a store of their own, and is a stranger to all else.
+ */
+export const CALLERS = ['anonymous', 'another customer', 'another seller', 'an admin', 'the other party', 'a seller sharing the order', 'the owner'] as const;
 export type Caller = (typeof CALLERS)[number];
 
 /** What a call answers: gets through, or the refusal (tRPC code; data.reason, or the field BAD_REQUEST names, when the contract gives one). */
@@ -33,6 +37,7 @@ const customersOwn: Rule = {
     'another seller': FORBIDDEN,
     'an admin': FORBIDDEN,
     'the other party': FORBIDDEN,
+    'a seller sharing the order': FORBIDDEN,
     'the owner': OK,
   },
 };
@@ -45,6 +50,7 @@ const storesSeller: Rule = {
     'another seller': FORBIDDEN,
     'an admin': OK,
     'the other party': FORBIDDEN,
+    'a seller sharing the order': FORBIDDEN,
     'the owner': OK,
   },
 };
@@ -58,6 +64,7 @@ const orderParties: Rule = {
     'another seller': NOT_FOUND,
     'an admin': OK,
     'the other party': OK,
+    'a seller sharing the order': OK,
     'the owner': OK,
   },
 };
@@ -66,7 +73,15 @@ const orderParties: Rule = {
 export const RULES: Record<string, Rule> = {
   public: {
     owner: 'seller',
-    expect: { anonymous: OK, 'another customer': OK, 'another seller': OK, 'an admin': OK, 'the other party': OK, 'the owner': OK },
+    expect: {
+      anonymous: OK,
+      'another customer': OK,
+      'another seller': OK,
+      'an admin': OK,
+      'the other party': OK,
+      'a seller sharing the order': OK,
+      'the owner': OK,
+    },
   },
   /** Any customer, on something offered to every customer (a product, a store, an event, a coupon); always the caller's own cart, claim or line. */
   customer: {
@@ -77,6 +92,7 @@ export const RULES: Record<string, Rule> = {
       'another seller': FORBIDDEN,
       'an admin': FORBIDDEN,
       'the other party': FORBIDDEN,
+      'a seller sharing the order': FORBIDDEN,
       'the owner': OK,
     },
   },
@@ -88,6 +104,7 @@ export const RULES: Record<string, Rule> = {
       'another seller': FORBIDDEN,
       'an admin': OK,
       'the other party': FORBIDDEN,
+      'a seller sharing the order': FORBIDDEN,
       'the owner': FORBIDDEN,
     },
   },
@@ -111,6 +128,7 @@ export const RULES: Record<string, Rule> = {
       'another seller': NOT_FOUND,
       'an admin': NOT_FOUND,
       'the other party': OK,
+      'a seller sharing the order': NOT_FOUND,
       'the owner': OK,
     },
   },
@@ -249,11 +267,19 @@ export const TABLE: Record<string, Entry> = {
 
   'refunds.request': {
     who: "the order's customer; a seller, limited to lines sold by their own store; an admin",
+    except: {
+      callers: { 'a seller sharing the order': FORBIDDEN },
+      because: '"FORBIDDEN: a seller named a line of another store" (the line named is the owner store\'s)',
+    },
     // "BAD_REQUEST at items.N.orderItemId: the order has no such line" — a line of another order is not one of its lines.
     swap: { orderItemId: badField('items.0.orderItemId') },
     untouched: ({ w, ids }) => row(w, 'SELECT id FROM refunds WHERE order_id = ? ORDER BY id', [ids.order]),
   },
-  'refunds.get': { who: 'as for `request`' },
+  'refunds.get': {
+    who: 'as for `request`',
+    // The refund is of the owner store's line only: nothing of it is theirs to see.
+    except: { callers: { 'a seller sharing the order': NOT_FOUND }, because: '"a seller sees only their own store\'s lines"' },
+  },
   'refunds.list': { who: 'as for `request`' },
 
   'fulfillment.update': {
@@ -387,12 +413,13 @@ export const RETRY_KEYS = ['idempotencyKey', 'clientMessageId'] as const;
 
 /**
  * Each procedure with a retry key: two callers who may both make the call send the same key and the same input,
- * and each gets their own result (a retry of one never answers the other's order, refund, charge or message).
+ * and each gets their own result (the answer's `idOf` field names it) (a retry of one never answers the other's order, refund, charge or message).
  * A procedure with a retry key missing here fails the sweep.
  */
-export const KEYED: Record<string, { callers: (w: World) => [Account, Account]; input: (w: World, key: string) => Record<string, unknown> }> = {
-  'wallet.charge': { callers: (w) => [w.ownerCustomer, w.otherCustomer], input: (_w, key) => ({ amount: 1_000, idempotencyKey: key }) },
+export const KEYED: Record<string, { callers: (w: World) => [Account, Account]; input: (w: World, key: string) => Record<string, unknown>; idOf: string }> = {
+  'wallet.charge': { callers: (w) => [w.ownerCustomer, w.otherCustomer], input: (_w, key) => ({ amount: 1_000, idempotencyKey: key }), idOf: 'entryId' },
   'orders.place': {
+    idOf: 'orderId',
     callers: (w) => [w.ownerCustomer, w.otherCustomer],
     input: (w, key) => ({
       idempotencyKey: key,
@@ -403,11 +430,13 @@ export const KEYED: Record<string, { callers: (w: World) => [Account, Account]; 
   },
   // The order's customer and the seller of its line each refund a unit under the same key.
   'refunds.request': {
+    idOf: 'refundId',
     callers: (w) => [w.ownerCustomer, w.ownerSeller],
     input: (w, key) => ({ orderId: w.ids.order, idempotencyKey: key, items: [{ orderItemId: w.ids.orderItem, quantity: 1 }] }),
   },
   // The thread's customer and the store's seller send the same message under the same clientMessageId.
   'chat.send': {
+    idOf: 'id',
     callers: (w) => [w.ownerCustomer, w.ownerSeller],
     input: (w, key) => ({ threadId: w.ids.thread, body: 'Same words, same key', clientMessageId: key }),
   },

@@ -8,11 +8,14 @@ import { buildInput, idKeys } from './input-schema';
 import { buildWorld, type Account, type Ids, type World } from './world';
 
 /**
- * The ownership sweep (issue 13, part 5): every procedure of the router whose input names a resource by id, called
- * with the owners' ids by six callers — nobody signed in, another customer, another seller, an admin, the other
- * party of the resource (the store's seller for a customer's order, the customer for a seller's store) and the
- * owner — and each gets what docs/api.md's "Accounts and access" and "who" column say: only the owner (and those the
- * contract names) gets through; another customer's order answers NOT_FOUND exactly as an order that does not exist.
+ * The ownership sweep (issue 13, part 5): every procedure of the router whose input names a resource (an id, a
+ * billing key, an admission token), called with the owners' values by seven callers — nobody signed in, another
+ * customer, another seller, an admin, the other party of the resource (the store's seller for a customer's order,
+ * the customer for a seller's store), a seller sharing the owners' order, and the owner — and each gets what
+ * docs/api.md's "Accounts and access" and "who" column say: only the owner (and those the contract names) gets
+ * through; another customer's order answers NOT_FOUND exactly as an order that does not exist. Then the owner names
+ * someone else's resource in each field in turn; strangers' own lists hold nothing of the owners'; retry keys are
+ * each caller's own.
  *
  * The procedures are read from the router at run time, their id fields from their zod inputs: a new procedure
  * that takes an id fails here, by name, until access-table.ts classifies it.
@@ -130,7 +133,7 @@ type Surveyed = (typeof swept)[number];
 /** The reads that name nothing: the caller's own lists and views (orders.list, chat.threads, wallet.history…). */
 const ownReads = survey.filter((p) => p.refs.length === 0 && p.type === 'query');
 
-describe('ownership sweep: every procedure that takes an id, as six callers', () => {
+describe('ownership sweep: every procedure that takes an id, as seven callers', () => {
   jest.setTimeout(60_000);
   let w: World;
 
@@ -192,6 +195,7 @@ describe('ownership sweep: every procedure that takes an id, as six callers', ()
       'another seller': w.otherSeller,
       'an admin': w.admin,
       'the other party': party,
+      'a seller sharing the order': w.coSeller,
       'the owner': owner,
     }[caller];
 
@@ -264,8 +268,10 @@ describe('ownership sweep: every procedure that takes an id, as six callers', ()
     const b = await call(w, second, p.type, p.path, input);
     const again = await call(w, first, p.type, p.path, input);
     expect([a.outcome, b.outcome, again.outcome]).toEqual(['OK', 'OK', 'OK']);
-    expect(again.data).toEqual(a.data); // a retry answers the first call
-    expect(b.data).not.toEqual(a.data);
+    const idOf = (data: unknown) => (data as Record<string, unknown>)[entry.idOf];
+    expect(idOf(a.data)).toBeDefined();
+    expect(idOf(again.data)).toEqual(idOf(a.data)); // a retry answers the first call
+    expect(idOf(b.data)).not.toEqual(idOf(a.data));
   });
 
   const swaps = swept.flatMap((p) => p.refs.map((key) => ({ p, key, expected: swapExpectationOf(p.path, key, p.refs) })));
@@ -273,4 +279,30 @@ describe('ownership sweep: every procedure that takes an id, as six callers', ()
     '%s',
     (_title, s) => runCase(s.p, 'the owner', s.expected, s.key),
   );
+
+  it("a seller sharing the order sees only their own store's part and lines: the inbox, refunds.list, refunds.get", async () => {
+    const view = await w.ownerCustomer.client.orders.get.query({ orderId: w.ids.order });
+    const theirLine = view.items.find((i) => i.productId === w.coProduct)!.orderItemId!;
+    // One refund of a line of each store: the seller sharing the order sees it, with their line only.
+    const { refundId } = await w.ownerCustomer.client.refunds.request.mutate({
+      orderId: w.ids.order,
+      idempotencyKey: `mixed-${Date.now().toString(36)}`,
+      items: [
+        { orderItemId: w.ids.orderItem, quantity: 1 },
+        { orderItemId: theirLine, quantity: 1 },
+      ],
+    });
+    const inbox = await w.coSeller.client.stores.orders.query({ storeId: w.coStore });
+    const entry = inbox.items.find((o) => o.orderId === w.ids.order);
+    expect(entry?.part.storeId).toBe(w.coStore);
+    expect(entry?.lines.map((l) => l.productId)).toEqual([w.coProduct]);
+    const theirs = await w.coSeller.client.refunds.list.query({ orderId: w.ids.order });
+    expect(theirs.items.map((r) => r.id)).toEqual([refundId]);
+    const seen = await w.coSeller.client.refunds.get.query({ refundId });
+    expect(seen.items.map((i) => i.storeId)).toEqual([w.coStore]);
+    // Whole-refund figures are not theirs: null for a seller who sees part of the refund.
+    expect({ clawbackFromCash: seen.clawbackFromCash, cashReturned: seen.cashReturned }).toEqual({ clawbackFromCash: null, cashReturned: null });
+    const all = await w.admin.client.refunds.get.query({ refundId });
+    expect(all.items).toHaveLength(2);
+  });
 });

@@ -44,6 +44,10 @@ export interface World {
   ownerSeller: Account;
   otherCustomer: Account;
   otherSeller: Account;
+  /** A seller whose store sells one line of the owners' order (`coProduct`, one unit), and nothing else of theirs. */
+  coSeller: Account;
+  coStore: number;
+  coProduct: number;
   admin: Account;
   /** The owners' resources: the order (PAID, 8 units of `product` from `store`), its refund, and the rest. */
   ids: Ids;
@@ -90,9 +94,10 @@ export async function buildWorld(): Promise<World> {
     worker = await startWorkerApp(config, { health: false, log: createLogger('worker', 'silent') });
     const running = api;
     const fx = moneyFixtures(() => running);
-    const [ownerCustomer, otherCustomer, ownerSeller, otherSeller, admin] = await Promise.all([
+    const [ownerCustomer, otherCustomer, ownerSeller, otherSeller, coSeller, admin] = await Promise.all([
       fx.customer(1_000_000),
       fx.customer(1_000_000),
+      fx.seller(),
       fx.seller(),
       fx.seller(),
       fx.admin(),
@@ -124,29 +129,31 @@ export async function buildWorld(): Promise<World> {
     await customer.coupons.claim.mutate({ couponId: claimed.couponId });
     await otherCustomer.client.coupons.claim.mutate({ couponId: claimedByStranger.couponId });
 
+    const coStore = await coSeller.client.stores.create.mutate({ name: 'A store sharing the order' });
+    const coProduct = (await coSeller.client.products.create.mutate({ storeId: coStore.id, name: 'Their line', description: '', price: 500, stock: 100 })).id;
     const theirProduct = async (name: string) =>
       (await otherSeller.client.products.create.mutate({ storeId: strangerStore.id, name, description: '', price: 1_000, stock: 1_000 })).id;
     const [strangerProduct, strangerEventProduct] = await Promise.all([theirProduct('Their product'), theirProduct('Their flash product')]);
 
-    const placeOrder = async (who: Account, productId: number, quantity: number) =>
+    const placeOrder = async (who: Account, productId: number, quantity: number, also: { productId: number; quantity: number }[] = []) =>
       (
         await who.client.orders.place.mutate({
           idempotencyKey: freshKey('sweep'),
-          items: [{ productId, quantity }],
+          items: [{ productId, quantity }, ...also],
           paymentMethod: 'BALANCE',
           fulfillment: DELIVERY,
         })
       ).orderId;
     /** A PAID order of `quantity` units, one of them refunded: the order, its line and the refund. */
-    const refundedOrder = async (who: Account, productId: number, quantity: number) => {
-      const orderId = await placeOrder(who, productId, quantity);
+    const refundedOrder = async (who: Account, productId: number, quantity: number, also: { productId: number; quantity: number }[] = []) => {
+      const orderId = await placeOrder(who, productId, quantity, also);
       const order = await eventually(
         () => who.client.orders.get.query({ orderId }),
         (v) => v.status !== OrderStatus.PENDING,
         30_000,
       );
       if (order.status !== OrderStatus.PAID) throw new Error(`the sweep's order ended ${order.status} (${order.failureReason}), not PAID`);
-      const orderItem = order.items[0]!.orderItemId!;
+      const orderItem = order.items.find((i) => i.productId === productId)!.orderItemId!;
       const { refundId } = await who.client.refunds.request.mutate({
         orderId,
         idempotencyKey: freshKey('sweep'),
@@ -187,7 +194,10 @@ export async function buildWorld(): Promise<World> {
       ).eventId;
     const ask = async (who: Account, productId: number) => (await who.client.questions.ask.mutate({ productId, body: 'How big is it?' })).id;
 
-    const [mine, theirs] = await Promise.all([refundedOrder(ownerCustomer, product, 8), refundedOrder(otherCustomer, strangerProduct, 2)]);
+    const [mine, theirs] = await Promise.all([
+      refundedOrder(ownerCustomer, product, 8, [{ productId: coProduct, quantity: 1 }]),
+      refundedOrder(otherCustomer, strangerProduct, 2),
+    ]);
     const [myThread, theirThread] = await Promise.all([thread(ownerCustomer, store.id), thread(otherCustomer, strangerStore.id)]);
     const [question, strangerQuestion] = await Promise.all([ask(ownerCustomer, product), ask(otherCustomer, strangerProduct)]);
     const [subscription, strangerSubscription] = await Promise.all([newSubscription(ownerCustomer, product), newSubscription(otherCustomer, strangerProduct)]);
@@ -239,6 +249,9 @@ export async function buildWorld(): Promise<World> {
       ownerSeller,
       otherCustomer,
       otherSeller,
+      coSeller,
+      coStore: coStore.id,
+      coProduct,
       admin,
       ids: {
         order: mine.orderId,
