@@ -152,6 +152,12 @@ export interface Entry {
    * the input must be given here — a secondary id is where a check on the subject alone lets a stranger's through.
    */
   swap?: Record<string, Expect>;
+  /**
+   * The owner listing their own and then someone else's resource in a list (`productIds`, `items.N.…`): what that
+   * answers (null: no ownership question — any customer orders any store's products). Every listed id key must be
+   * given here: a check of the first element alone is a bug this catches.
+   */
+  mixed?: Record<string, Expect | null>;
   /** Which stranger's resource of a kind the swapped id names, instead of `w.strangers`. */
   strangers?: (w: World) => Partial<Ids>;
   /** Which resource of a kind this procedure's ids name, instead of `w.ids`. */
@@ -215,6 +221,8 @@ export const TABLE: Record<string, Entry> = {
       callers: { 'another customer': { code: 'PRECONDITION_FAILED', reason: 'ADMISSION_REQUIRED' } },
       because: 'the admission token and the coupon claim are the owner\'s: ADMISSION_REQUIRED ("an expired, altered or another customer\'s token is refused")',
     },
+    // Another store's line beside the owner's: anyone may order any store's products.
+    mixed: { productId: null },
     swap: {
       // Another store's product is anyone's to order, but the owner's store coupon covers no line of it.
       productId: { code: 'PRECONDITION_FAILED', reason: 'COUPON_NOT_APPLICABLE' },
@@ -273,6 +281,7 @@ export const TABLE: Record<string, Entry> = {
     },
     // "BAD_REQUEST at items.N.orderItemId: the order has no such line" — a line of another order is not one of its lines.
     swap: { orderItemId: badField('items.0.orderItemId') },
+    mixed: { orderItemId: badField('items.1.orderItemId') },
     untouched: ({ w, ids }) => row(w, 'SELECT id FROM refunds WHERE order_id = ? ORDER BY id', [ids.order]),
   },
   'refunds.get': {
@@ -306,6 +315,8 @@ export const TABLE: Record<string, Entry> = {
       because: '"Another customer\'s key, an unknown one, or one deleted by a cancel → BAD_REQUEST on billingKey, and nothing is written"',
     },
     swap: { billingKey: badField('billingKey') },
+    // Two stores' products in one subscription: anyone's to order.
+    mixed: { productId: 'OK' },
     untouched: ({ w, caller }) => row(w, 'SELECT id FROM subscriptions WHERE user_id = ? ORDER BY id', [(caller ?? w.ownerCustomer).id]),
   },
   'subscriptions.get': { who: "the subscription's customer" },
@@ -342,6 +353,8 @@ export const TABLE: Record<string, Entry> = {
 
   'waitingRoom.createEvent': {
     who: "the products' seller (every product from one of their stores), or an admin",
+    // "every product from one of their stores": one of another seller's beside the owner's is refused.
+    mixed: { productIds: FORBIDDEN },
     // A product is in one event at a time: each caller that gets through makes one for a product of its own.
     ids: (w) => ({ product: w.spareProduct }),
     fresh: async (w) => ({ product: await w.fresh.product() }),

@@ -64,6 +64,21 @@ export function idKeys(s: Schema | undefined): string[] {
   return [...found];
 }
 
+/** The id-like keys that hold a list or sit in one (`productIds`, `items.productId`): where a check of the first element alone would let the rest through. */
+export function listedIdKeys(s: Schema | undefined): string[] {
+  if (!s) return [];
+  const found = new Set<string>();
+  const walk = (node: Schema, listed: boolean) => {
+    const inArray = listed || def(unwrap(node).inner).type === 'array';
+    for (const [key, child] of children(node)) {
+      if (key !== null && isIdKey(key) && (inArray || def(unwrap(child).inner).type === 'array')) found.add(key);
+      walk(child, inArray);
+    }
+  };
+  walk(s, false);
+  return [...found];
+}
+
 const holdsIdKey = (s: Schema): boolean => children(s).some(([key, child]) => (key !== null && isIdKey(key)) || holdsIdKey(child));
 
 /** A value for a field, by its name; `undefined`: none, build it from the schema. */
@@ -73,9 +88,10 @@ export type FieldValues = (key: string) => unknown;
  * A valid value for `s`: a field `values` knows gets that value; other required fields are built from the schema
  * (the smallest number it takes, a string of its minimum length, an ISO date-time or date for those formats, the
  * first enum value, option or literal, one array element). Optional fields are left out unless `values` knows them
- * or they hold an id key (`items` of orders.place), so every id of the input is the one the sweep chose.
+ * or they hold an id key (`items` of orders.place), so every id of the input is the one the sweep chose. With
+ * `second`, a list of things holding ids gets a second element built from `second`'s values.
  */
-export function buildInput(s: Schema, values: FieldValues): unknown {
+export function buildInput(s: Schema, values: FieldValues, second?: FieldValues): unknown {
   const { inner } = unwrap(s);
   const d = def(inner);
   switch (d.type) {
@@ -84,14 +100,14 @@ export function buildInput(s: Schema, values: FieldValues): unknown {
       for (const [key, field] of Object.entries(d.shape ?? {})) {
         const known = values(key);
         if (known !== undefined) out[key] = known;
-        else if (!unwrap(field).optional || holdsIdKey(field)) out[key] = buildInput(field, values);
+        else if (!unwrap(field).optional || holdsIdKey(field)) out[key] = buildInput(field, values, second);
       }
       return out;
     }
     case 'array':
-      return [buildInput(d.element!, values)];
+      return second && holdsIdKey(d.element!) ? [buildInput(d.element!, values), buildInput(d.element!, second)] : [buildInput(d.element!, values, second)];
     case 'union':
-      return buildInput(d.options![0]!, values);
+      return buildInput(d.options![0]!, values, second);
     case 'enum':
       return Object.values(d.entries ?? {})[0];
     case 'literal':

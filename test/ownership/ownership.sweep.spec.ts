@@ -4,7 +4,7 @@ import { appRouter } from '@bazaar/api/hosting';
 import { bazaarClient } from '../../scripts/lib/client';
 import { CALLERS, FIELD_VALUES, ID_FIELDS, KEYED, RETRY_KEYS, RULES, TABLE, type CallCtx, type Caller, type Expect } from './access-table';
 import { documentedWho, saysWho } from './contract-doc';
-import { buildInput, idKeys } from './input-schema';
+import { buildInput, idKeys, listedIdKeys } from './input-schema';
 import { buildWorld, type Account, type Ids, type World } from './world';
 
 /**
@@ -28,7 +28,8 @@ const procedures = appRouter._def.procedures as unknown as Record<string, Proced
 /** Each procedure, its id-like keys, and of those the ones that name a resource (or that the sweep does not know: it fails on them). */
 const survey = Object.entries(procedures).map(([path, p]) => {
   const ids = idKeys(p._def.inputs[0]);
-  return { path, type: p._def.type, schema: p._def.inputs[0], ids, refs: ids.filter((key) => ID_FIELDS[key] !== null) };
+  const refs = ids.filter((key) => ID_FIELDS[key] !== null);
+  return { path, type: p._def.type, schema: p._def.inputs[0], ids, refs, listed: listedIdKeys(p._def.inputs[0]).filter((key) => refs.includes(key)) };
 });
 const swept = survey.filter((p) => p.refs.length > 0);
 
@@ -157,6 +158,7 @@ describe('ownership sweep: every procedure that takes an id, as seven callers', 
       const texts = doc.get(p.path) ?? [];
       if (!texts.some((t) => saysWho(t, entry.who))) problems.push(`${p.path}: classified as "${entry.who}", docs/api.md says ${JSON.stringify(texts)}`);
       for (const key of p.ids) if (!(key in ID_FIELDS)) problems.push(`${p.path}: no fixture for its id field ${key} (ID_FIELDS)`);
+      for (const key of p.listed) if (entry.mixed?.[key] === undefined) problems.push(`${p.path}: no mixed expectation for its listed id field ${key}`);
     }
     const stale = Object.keys(TABLE).filter((path) => !swept.some((p) => p.path === path));
     for (const path of stale) problems.push(`${path} is in TABLE but the router has no such procedure taking an id`);
@@ -171,16 +173,16 @@ describe('ownership sweep: every procedure that takes an id, as seven callers', 
   });
 
   /**
-   * One call: `caller` names the owners' ids (or, with `swapKey`, the owner names a stranger's resource in that
-   * field); the answer must be `expected`; a refused call leaves the watched state as it was; a NOT_FOUND matches
-   * what a missing id answers.
+   * One call: `caller` names the owners' ids (or the owner names a stranger's resource in `variant.key`: instead of
+   * theirs, `swap`, or after theirs in a list, `mixed`); the answer must be `expected`; a refused call leaves the
+   * watched state as it was; a NOT_FOUND matches what a missing id answers.
    */
-  async function runCase(c: Surveyed, caller: Caller, expected: Expect | null, swapKey?: string): Promise<void> {
+  async function runCase(c: Surveyed, caller: Caller, expected: Expect | null, variant?: { key: string; mode: 'swap' | 'mixed' }): Promise<void> {
     const found = ruleOf(c.path);
     if (!found || !expected) {
       throw new Error(
-        swapKey
-          ? `${c.path}: its id field ${swapKey} is not the subject and has no swap expectation (test/ownership/access-table.ts)`
+        variant
+          ? `${c.path}: its id field ${variant.key} has no ${variant.mode} expectation (test/ownership/access-table.ts)`
           : `${c.path} takes ${c.refs.join(', ')} but the ownership sweep has not classified it (test/ownership/access-table.ts)`,
       );
     }
@@ -200,14 +202,24 @@ describe('ownership sweep: every procedure that takes an id, as seven callers', 
     }[caller];
 
     const through = expected === 'OK';
-    const swapped = swapKey ? ID_FIELDS[swapKey]! : null;
+    const swapped = variant ? ID_FIELDS[variant.key]! : null;
     const swap = (ids: Ids): Ids => (swapped ? { ...ids, [swapped]: { ...w.strangers, ...entry.strangers?.(w) }[swapped] } : ids);
-    let ids: Ids = swap({ ...w.ids, ...entry.ids?.(w) });
-    if (through && entry.fresh) ids = swap({ ...ids, ...(await entry.fresh(w)) });
+    const mixed = variant?.mode === 'mixed';
+    const own = (ids: Ids): Ids => (mixed ? ids : swap(ids));
+    let ids: Ids = own({ ...w.ids, ...entry.ids?.(w) });
+    if (through && entry.fresh) ids = own({ ...ids, ...(await entry.fresh(w)) });
     const ctx: CallCtx = { w, caller: account, ids };
     if (through) await entry.prepare?.(ctx);
     const extra = (await entry.input?.(ctx)) ?? {};
-    const inputFor = (values: Ids) => buildInput(c.schema!, (key) => (key in extra ? extra[key] : fieldValue(key, values)));
+    const valuesOf = (values: Ids) => (key: string) => (key in extra ? extra[key] : fieldValue(key, values));
+    const inputFor = (values: Ids) => {
+      if (!mixed) return buildInput(c.schema!, valuesOf(values));
+      // The owner's first, then the stranger's: a list of ids gets both, a list of lines a second line.
+      const alt = swap(values);
+      const kind = swapped!;
+      const firstThenTheirs = (key: string) => (key === variant.key && key.endsWith('Ids') ? [values[kind], alt[kind]] : valuesOf(values)(key));
+      return buildInput(c.schema!, firstThenTheirs, valuesOf(alt));
+    };
     const input = inputFor(ids);
     const parsed = c.schema!.safeParse(input);
     if (!parsed.success) throw new Error(`${c.path}: the sweep built an input its schema refuses: ${JSON.stringify(input)}: ${parsed.error.message}`);
@@ -233,7 +245,7 @@ describe('ownership sweep: every procedure that takes an id, as seven callers', 
     if (watch) expect(await watch(ctx)).toEqual(before);
 
     // Someone else's resource answers exactly like one that does not exist: the same code and message.
-    if (got !== 'OK' && got.code === 'NOT_FOUND') {
+    if (got !== 'OK' && got.code === 'NOT_FOUND' && !mixed) {
       const subject = swapped ?? ID_FIELDS[c.refs[0]!]!;
       const real = String(ids[subject]);
       const { outcome: absent } = await call(w, account, c.type, c.path, inputFor({ ...ids, [subject]: missingId(subject) }));
@@ -277,8 +289,17 @@ describe('ownership sweep: every procedure that takes an id, as seven callers', 
   const swaps = swept.flatMap((p) => p.refs.map((key) => ({ p, key, expected: swapExpectationOf(p.path, key, p.refs) })));
   test.each(swaps.map((s) => [`${s.p.path} × the owner naming someone else's ${s.key} → ${s.expected ? label(s.expected) : 'NOT CLASSIFIED'}`, s] as const))(
     '%s',
-    (_title, s) => runCase(s.p, 'the owner', s.expected, s.key),
+    (_title, s) => runCase(s.p, 'the owner', s.expected, { key: s.key, mode: 'swap' }),
   );
+
+  const mixes = swept.flatMap((p) => p.listed.map((key) => ({ p, key, expected: TABLE[p.path]?.mixed?.[key] })));
+  test.each(
+    mixes
+      .filter((m) => m.expected !== null)
+      .map(
+        (m) => [`${m.p.path} × the owner listing their own then someone else's ${m.key} → ${m.expected ? label(m.expected) : 'NOT CLASSIFIED'}`, m] as const,
+      ),
+  )('%s', (_title, m) => runCase(m.p, 'the owner', m.expected ?? null, { key: m.key, mode: 'mixed' }));
 
   it("a seller sharing the order sees only their own store's part and lines: the inbox, refunds.list, refunds.get", async () => {
     const view = await w.ownerCustomer.client.orders.get.query({ orderId: w.ids.order });
