@@ -177,7 +177,13 @@ describe('ownership sweep: every procedure that takes an id, as seven callers', 
    * theirs, `swap`, or after theirs in a list, `mixed`); the answer must be `expected`; a refused call leaves the
    * watched state as it was; a NOT_FOUND matches what a missing id answers.
    */
-  async function runCase(c: Surveyed, caller: Caller, expected: Expect | null, variant?: { key: string; mode: 'swap' | 'mixed' }): Promise<void> {
+  async function runCase(
+    c: Surveyed,
+    caller: Caller,
+    expected: Expect | null,
+    variant?: { key: string; mode: 'swap' | 'mixed' },
+    override: Partial<Ids> = {},
+  ): Promise<void> {
     const found = ruleOf(c.path);
     if (!found || !expected) {
       throw new Error(
@@ -206,7 +212,7 @@ describe('ownership sweep: every procedure that takes an id, as seven callers', 
     const swap = (ids: Ids): Ids => (swapped ? { ...ids, [swapped]: { ...w.strangers, ...entry.strangers?.(w) }[swapped] } : ids);
     const mixed = variant?.mode === 'mixed';
     const own = (ids: Ids): Ids => (mixed ? ids : swap(ids));
-    let ids: Ids = own({ ...w.ids, ...entry.ids?.(w) });
+    let ids: Ids = own({ ...w.ids, ...entry.ids?.(w), ...override });
     if (through && entry.fresh) ids = own({ ...ids, ...(await entry.fresh(w)) });
     const ctx: CallCtx = { w, caller: account, ids };
     if (through) await entry.prepare?.(ctx);
@@ -300,6 +306,18 @@ describe('ownership sweep: every procedure that takes an id, as seven callers', 
         (m) => [`${m.p.path} × the owner listing their own then someone else's ${m.key} → ${m.expected ? label(m.expected) : 'NOT CLASSIFIED'}`, m] as const,
       ),
   )('%s', (_title, m) => runCase(m.p, 'the owner', m.expected ?? null, { key: m.key, mode: 'mixed' }));
+
+  // Whatever state the owners' order is in, a stranger is told it does not exist (or fails the role check): no state leaks.
+  const states = swept
+    .filter((p) => p.refs.includes('orderId'))
+    .flatMap((p) =>
+      (['FAILED', 'CANCELLED'] as const).flatMap((state) =>
+        (['another customer', 'another seller'] as const).map((caller) => ({ p, state, caller, expected: expectationOf(p.path, caller) })),
+      ),
+    );
+  test.each(
+    states.map((s) => [`${s.p.path} × ${s.caller}, on the owner's ${s.state} order → ${s.expected ? label(s.expected) : 'NOT CLASSIFIED'}`, s] as const),
+  )('%s', (_title, s) => runCase(s.p, s.caller, s.expected, undefined, { order: w.ordersIn[s.state] }));
 
   it("a seller sharing the order sees only their own store's part and lines: the inbox, refunds.list, refunds.get", async () => {
     const view = await w.ownerCustomer.client.orders.get.query({ orderId: w.ids.order });

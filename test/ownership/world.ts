@@ -63,6 +63,8 @@ export interface World {
   claimable: number;
   /** A product of the owner's store in no waiting-room event (createEvent's refused callers name it). */
   spareProduct: number;
+  /** More orders of the owner customer, settled otherwise: FAILED (too little balance) and CANCELLED. */
+  ordersIn: { FAILED: string; CANCELLED: string };
   /** Resources a call uses up, made for one caller expected to get through. */
   fresh: {
     store(): Promise<number>;
@@ -198,6 +200,22 @@ export async function buildWorld(): Promise<World> {
       refundedOrder(ownerCustomer, product, 8, [{ productId: coProduct, quantity: 1 }]),
       refundedOrder(otherCustomer, strangerProduct, 2),
     ]);
+    const settled = async (orderId: string, status: OrderStatus) => {
+      const v = await eventually(
+        () => customer.orders.get.query({ orderId }),
+        (o) => o.status !== OrderStatus.PENDING && o.status !== OrderStatus.PAID,
+        30_000,
+      );
+      if (v.status !== status) throw new Error(`the sweep's order ended ${v.status}, not ${status}`);
+      return orderId;
+    };
+    const dear = (await seller.products.create.mutate({ storeId: store.id, name: 'Too dear', description: '', price: 100_000_000, stock: 10 })).id;
+    const toCancel = await placeOrder(ownerCustomer, product, 1);
+    await customer.orders.cancel.mutate({ orderId: toCancel });
+    const [failedOrder, cancelledOrder] = await Promise.all([
+      placeOrder(ownerCustomer, dear, 1).then((id) => settled(id, OrderStatus.FAILED)),
+      settled(toCancel, OrderStatus.CANCELLED),
+    ]);
     const [myThread, theirThread] = await Promise.all([thread(ownerCustomer, store.id), thread(otherCustomer, strangerStore.id)]);
     const [question, strangerQuestion] = await Promise.all([ask(ownerCustomer, product), ask(otherCustomer, strangerProduct)]);
     const [subscription, strangerSubscription] = await Promise.all([newSubscription(ownerCustomer, product), newSubscription(otherCustomer, strangerProduct)]);
@@ -285,6 +303,7 @@ export async function buildWorld(): Promise<World> {
         billingKey: strangerBillingKey,
         admissionToken: strangerAdmission,
       },
+      ordersIn: { FAILED: failedOrder, CANCELLED: cancelledOrder },
       claimedCoupon: claimed.couponId,
       claimable: otherClaimable.couponId,
       spareProduct,
