@@ -3,7 +3,7 @@ import type { Account, IdKind, Ids, World } from './world';
 /**
  * Who may call what, as docs/api.md says it. Each procedure that takes an id is classified here by the words of
  * its "who" column (the spec checks the words are the doc's), and those words map to a rule: what each of the
- * six callers gets. A procedure the router has and this table does not is a failure, not a skip.
+ * seven callers gets. A procedure the router has and this table does not is a failure, not a skip.
  */
 
 /**
