@@ -7,9 +7,10 @@ import { Redis } from 'ioredis';
 
 export interface ClusterNode {
   port: number;
+  /** The node's current process (a restart replaces it). */
   child: ChildProcess;
-  /** True once the process has exited (killed or stopped). */
-  readonly dead: boolean;
+  /** True once the process has exited (killed or stopped), until it is restarted. */
+  dead: boolean;
 }
 
 export interface RedisClusterHandle {
@@ -23,6 +24,11 @@ export interface RedisClusterHandle {
   /** SIGSTOP / SIGCONT a node: a replica that stops acknowledging for a while (keep it under cluster-node-timeout). */
   pause(node: ClusterNode): void;
   resume(node: ClusterNode): void;
+  /**
+   * Starts a killed node again with its cluster identity and no data: it learns it was failed over and rejoins as a
+   * replica of the node that took its slots. Resolves once its replication link is up.
+   */
+  restart(node: ClusterNode): Promise<void>;
   /** SIGKILL a node (no shutdown, no last replication): a master that dies. */
   kill(node: ClusterNode): Promise<void>;
   /** Waits until a node other than `dead` serves `key`'s slot as master and the survivors say cluster_state:ok; the ms it took from `sinceMs`. */
@@ -135,34 +141,41 @@ export async function startRedisCluster(opts: { masters?: number; nodeTimeoutMs?
     rmSync(dir, { recursive: true, force: true });
   };
 
+  /** Starts (or starts again, with its nodes.conf: the same cluster identity) the node's redis-server. */
+  const launch = (node: ClusterNode) => {
+    const port = node.port;
+    const args = [
+      '--port', String(port),
+      '--bind', '127.0.0.1',
+      '--cluster-enabled', 'yes',
+      '--cluster-config-file', join(dir, `nodes-${port}.conf`),
+      '--cluster-node-timeout', String(nodeTimeoutMs),
+      // The survivors keep serving their slots while one master's are being taken over.
+      '--cluster-require-full-coverage', 'no',
+      // A replica may always take over, however long it has been cut off (tests kill masters on purpose).
+      '--cluster-replica-validity-factor', '0',
+      '--dir', dir,
+      '--dbfilename', `dump-${port}.rdb`,
+      '--appendonly', 'no',
+      '--save', '',
+      '--logfile', join(dir, `redis-${port}.log`),
+      '--maxmemory-policy', 'noeviction',
+    ]; // prettier-ignore
+    const child = spawn('redis-server', args, { stdio: 'ignore' });
+    child.on('error', () => undefined); // seen as the node never answering
+    live.add(child);
+    node.child = child;
+    node.dead = false;
+    child.once('exit', () => {
+      if (node.child === child) node.dead = true;
+      live.delete(child);
+    });
+  };
+
   try {
     for (let i = 0; i < masters * 2; i++) {
-      const port = await freeClusterPort(taken);
-      const args = [
-        '--port', String(port),
-        '--bind', '127.0.0.1',
-        '--cluster-enabled', 'yes',
-        '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-        '--cluster-node-timeout', String(nodeTimeoutMs),
-        // The survivors keep serving their slots while one master's are being taken over.
-        '--cluster-require-full-coverage', 'no',
-        // A replica may always take over, however long it has been cut off (tests kill masters on purpose).
-        '--cluster-replica-validity-factor', '0',
-        '--dir', dir,
-        '--dbfilename', `dump-${port}.rdb`,
-        '--appendonly', 'no',
-        '--save', '',
-        '--logfile', join(dir, `redis-${port}.log`),
-        '--maxmemory-policy', 'noeviction',
-      ]; // prettier-ignore
-      const child = spawn('redis-server', args, { stdio: 'ignore' });
-      child.on('error', () => undefined); // seen as the node never answering
-      live.add(child);
-      const node = { port, child, dead: false };
-      child.once('exit', () => {
-        node.dead = true;
-        live.delete(child);
-      });
+      const node: ClusterNode = { port: await freeClusterPort(taken), child: null as unknown as ChildProcess, dead: true };
+      launch(node);
       nodes.push(node);
     }
     await Promise.all(nodes.map((n) => until(`redis-server on ${n.port}`, () => ask(n.port, (r) => r.ping()), 10_000)));
@@ -222,6 +235,19 @@ export async function startRedisCluster(opts: { masters?: number; nodeTimeoutMs?
     },
     resume(node) {
       node.child.kill('SIGCONT');
+    },
+    async restart(node) {
+      if (!node.dead) throw new Error(`:${node.port} is running`);
+      launch(node);
+      await until(
+        `:${node.port} back as a replica`,
+        async () => {
+          const repl = await ask(node.port, (r) => r.info('replication'));
+          return /role:slave/.test(repl) && /master_link_status:up/.test(repl) ? true : null;
+        },
+        30_000,
+        100,
+      );
     },
     async kill(node) {
       if (node.dead) return;
