@@ -261,9 +261,17 @@ describe('ownership sweep: every procedure that takes an id, as seven callers', 
 
   // First, while the owners' secrets are where the world put them (a later chat.send moves the thread's last message):
   // "everyone sees only what is theirs": a stranger's own lists and views hold nothing of the owners'.
-  const reads = ownReads.flatMap((p) => STRANGERS.map((caller) => ({ p, caller })));
+  // (A seller sharing the owners' order sees it in their inbox, which names a store; none of these reads does.)
+  const readers = ['anonymous', 'another customer', 'another seller', 'a seller sharing the order'] as const;
+  const reads = ownReads.flatMap((p) => readers.map((caller) => ({ p, caller })));
   test.each(reads.map((r) => [`${r.p.path} × ${r.caller} → nothing of the owners'`, r] as const))('%s', async (_title, r) => {
-    const account = { anonymous: null, 'another customer': w.otherCustomer, 'another seller': w.otherSeller }[r.caller as 'anonymous'];
+    const accounts: Record<(typeof readers)[number], Account | null> = {
+      anonymous: null,
+      'another customer': w.otherCustomer,
+      'another seller': w.otherSeller,
+      'a seller sharing the order': w.coSeller,
+    };
+    const account = accounts[r.caller];
     const input = r.p.schema ? buildInput(r.p.schema, (key) => FIELD_VALUES[key]?.()) : undefined;
     for (const transport of ['plain', 'batch'] as const) expect(secretsIn(w, (await call(w, account, r.p.type, r.p.path, input, transport)).data)).toEqual([]);
   });
@@ -319,9 +327,14 @@ describe('ownership sweep: every procedure that takes an id, as seven callers', 
     states.map((s) => [`${s.p.path} × ${s.caller}, on the owner's ${s.state} order → ${s.expected ? label(s.expected) : 'NOT CLASSIFIED'}`, s] as const),
   )('%s', (_title, s) => runCase(s.p, s.caller, s.expected, undefined, { order: w.ordersIn[s.state] }));
 
-  it("a seller sharing the order sees only their own store's part and lines: the inbox, refunds.list, refunds.get", async () => {
+  it("a seller sharing the order moves and sees only their own store's part and lines: fulfillment, the inbox, refunds", async () => {
     const view = await w.ownerCustomer.client.orders.get.query({ orderId: w.ids.order });
     const theirLine = view.items.find((i) => i.productId === w.coProduct)!.orderItemId!;
+    const partsOf = async () => (await w.ownerCustomer.client.orders.get.query({ orderId: w.ids.order })).stores.map((p) => [p.storeId, p.status]);
+    const before = await partsOf();
+    // Their own part moves; the owner store's part stays as it was.
+    await w.coSeller.client.fulfillment.update.mutate({ orderId: w.ids.order, storeId: w.coStore, status: 'SHIPPED', trackingNumber: 'THEIRS-0001' });
+    expect(await partsOf()).toEqual(before.map(([storeId, status]) => [storeId, storeId === w.coStore ? 'SHIPPED' : status]));
     // One refund of a line of each store: the seller sharing the order sees it, with their line only.
     const { refundId } = await w.ownerCustomer.client.refunds.request.mutate({
       orderId: w.ids.order,
