@@ -145,6 +145,27 @@ describe('ApplyOrderWorkflow (MariaDB)', () => {
     expect(payments).toEqual([{ kind: WalletEntryKind.ORDER_PAYMENT, amount: -total, balanceAfter: 100_000 - total, ref: order.orderId }]);
   });
 
+  it("never applies a second order under an idempotency key MySQL already holds (Redis lost the first one's record)", async () => {
+    const storeId = await newStore();
+    const p = await newProduct(storeId, 1_000, 10);
+    const userId = await newCustomer(10_000);
+    const first = acceptedOrder(userId, [line(p, 2)]);
+    expect(await workflow.run(first)).toEqual({ status: OrderStatus.PAID, reason: null, appliedNow: true });
+    // Redis came back without the key's record and accepted the client's retry anew, under a new order id.
+    const again = { ...acceptedOrder(userId, [line(p, 2)]), idempotencyKey: first.idempotencyKey };
+
+    const outcomes = await Promise.all([workflow.run(again), workflow.run(again)]);
+
+    // FAILED for Redis (its units and coupon go back), nothing written: the key's order is the first one.
+    expect(outcomes).toEqual([1, 2].map(() => ({ status: OrderStatus.FAILED, reason: null, appliedNow: false, duplicateOf: first.orderId })));
+    expect(await countOf(`SELECT COUNT(*) n FROM orders WHERE user_id = ?`, [userId])).toBe(1);
+    expect(await stockOf(p.id)).toBe(8);
+    expect(await balanceOf(userId)).toBe(8_000);
+    // A refused retry under the same key (its pricing refuses it) is not recorded either.
+    const refused = { ...again, coupon: { couponId: 1, kind: 'FIXED' as const, value: 100, maxDiscount: null, minOrderAmount: 1_000_000, storeId: null } };
+    expect(await workflow.run(refused)).toEqual({ status: OrderStatus.FAILED, reason: null, appliedNow: false, duplicateOf: first.orderId });
+  });
+
   it('fails an order with a line out of stock, changes nothing else, and records it FAILED once', async () => {
     const storeId = await newStore();
     const plenty = await newProduct(storeId, 500, 10);

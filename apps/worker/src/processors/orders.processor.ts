@@ -66,7 +66,9 @@ async function applyOrder(deps: OrdersProcessorDeps, job: Job<OrdersQueueData>):
       return deps.apply.run(order);
     });
     await deps.outcomes.settled(order, outcome.status, outcome.reason);
-    if (outcome.appliedNow) {
+    if (outcome.duplicateOf) {
+      log.warn({ duplicateOf: outcome.duplicateOf }, 'not applied: MySQL holds another order under its idempotency key (Redis had lost its record)');
+    } else if (outcome.appliedNow) {
       deps.metrics.orders.inc({ outcome: outcome.status.toLowerCase(), reason: outcome.reason ?? '' });
       log.info({ status: outcome.status, reason: outcome.reason }, 'order settled');
     } else {

@@ -9,6 +9,12 @@ export interface ApplyOutcome {
   reason: FailureReason | null;
   /** false when the order had already been settled (a job that ran again). */
   appliedNow: boolean;
+  /**
+   * Set when the order was never applied because MySQL holds another order under its customer's idempotency key
+   * (the id given): Redis had lost the first one's record (a crash without AOF, a write a failover lost, the
+   * record's TTL passed) and accepted the retry anew. Settled FAILED in Redis, so its units and coupon go back.
+   */
+  duplicateOf?: string;
 }
 
 /**

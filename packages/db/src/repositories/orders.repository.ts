@@ -96,6 +96,12 @@ export class OrdersRepository {
     return toOrder(row, items.map(toItem));
   }
 
+  /** The id of the customer's order recorded under this idempotency key (primary), if any. */
+  async idOfKey(userId: number, idempotencyKey: string): Promise<string | null> {
+    const [row] = await selectRows<{ id: string }>(this.ds, 'SELECT id FROM orders WHERE user_id = ? AND idempotency_key = ?', [userId, idempotencyKey]);
+    return row?.id ?? null;
+  }
+
   /**
    * Status of each of these orders that MySQL has settled (primary). A card
    * order still awaiting payment (PENDING) is not settled.

@@ -68,7 +68,7 @@ export class ApplyOrderWorkflow {
 
     const ctx = orderContext(order, OrderStatus.PAID, this.clock());
     const outcome = await (this.batcher ? this.batcher.apply(ctx, BALANCE_ORDER) : this.tx.run(ctx, BALANCE_ORDER));
-    if (outcome.kind === 'exists') return existingOutcome(this.orders, order.orderId);
+    if (outcome.kind === 'exists') return existingOutcome(this.orders, order.orderId, order);
     if (outcome.kind === 'refused') return { status: OrderStatus.FAILED, reason: outcome.reason, appliedNow: true };
     countPoints(this.metrics, ctx.priced.pointsUsed, ctx.priced.earned);
     return { status: OrderStatus.PAID, reason: null, appliedNow: true };
@@ -90,7 +90,7 @@ export async function recordRefused(
   now: Date,
 ): Promise<ApplyOutcome> {
   const outcome = await tx.run(orderContext(order, OrderStatus.FAILED, now, reason), REFUSED_ORDER);
-  if (outcome.kind === 'exists') return existingOutcome(orders, order.orderId);
+  if (outcome.kind === 'exists') return existingOutcome(orders, order.orderId, order);
   return { status: OrderStatus.FAILED, reason, appliedNow: true };
 }
 
@@ -100,8 +100,21 @@ export function countPoints(metrics: Pick<Metrics, 'points'> | undefined, spent:
   if (earned > 0) metrics.points.inc({ movement: 'earn' }, earned);
 }
 
-export async function existingOutcome(orders: OrdersRepository, orderId: string): Promise<ApplyOutcome> {
+/**
+ * The outcome of an order whose row MySQL refused as a duplicate: its own row (a job that ran again), or, when
+ * `order` is given and MySQL holds another order under its idempotency key, a duplicate never applied
+ * (ApplyOutcome.duplicateOf), FAILED so that Redis gives its units and coupon back.
+ */
+export async function existingOutcome(
+  orders: OrdersRepository,
+  orderId: string,
+  order?: Pick<AcceptedOrder, 'userId' | 'idempotencyKey'>,
+): Promise<ApplyOutcome> {
   const o = await orders.findSettled(orderId);
+  if (!o && order) {
+    const first = await orders.idOfKey(order.userId, order.idempotencyKey);
+    if (first !== null && first !== orderId) return { status: OrderStatus.FAILED, reason: null, appliedNow: false, duplicateOf: first };
+  }
   if (!o) throw new Error(`order ${orderId} reported settled but not found`);
   return { status: o.status, reason: o.failureReason, appliedNow: false };
 }

@@ -127,7 +127,7 @@ export class CardPaymentWorkflow {
     if (outcome.kind === 'refused') return { status: OrderStatus.FAILED, reason: outcome.reason, appliedNow: true };
     const existing = await this.repos.orders.findSettled(order.orderId);
     if (existing?.status === OrderStatus.PENDING) return 'resume';
-    return existingOutcome(this.repos.orders, order.orderId);
+    return existingOutcome(this.repos.orders, order.orderId, order);
   }
 
   /** Step 2 (paymentKey): the gateway's answer, looked up when the confirm's own answer was lost. */
@@ -254,7 +254,7 @@ export class CardPaymentWorkflow {
   private async refuseWithoutPayment(order: AcceptedOrder): Promise<ApplyOutcome> {
     const { row, lines } = settlementRows(order, OrderStatus.FAILED, FailureReason.PAYMENT_ERROR);
     const inserted = await inRetryingTransaction(this.ds, (q) => this.repos.settlement.insertOrderRows(q, row, lines));
-    if (!inserted) return existingOutcome(this.repos.orders, order.orderId);
+    if (!inserted) return existingOutcome(this.repos.orders, order.orderId, order);
     return { status: OrderStatus.FAILED, reason: FailureReason.PAYMENT_ERROR, appliedNow: true };
   }
 }
