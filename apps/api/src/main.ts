@@ -1,13 +1,14 @@
 import 'reflect-metadata';
 import type { ListenOptions } from 'node:net';
 import type { FastifyListenOptions } from 'fastify';
-import { createLogger, loadConfigOrExit, reportFatalErrors } from '@bazaar/platform';
+import { createLogger, loadConfigOrExit, logRedisErrors, reportFatalErrors } from '@bazaar/platform';
 import { createDeps } from './deps';
 import { buildServer, startMetricsServer } from './server';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger('api', config.LOG_LEVEL);
+  logRedisErrors(logger);
   const deps = await createDeps(config);
   reportFatalErrors(deps.notifier, logger);
   const app = await buildServer(deps, logger);

@@ -21,6 +21,7 @@ import {
   createMetrics,
   createRedis,
   loadConfigOrExit,
+  logRedisErrors,
   redisKeys,
   startHealthServer,
   type Logger,
@@ -53,6 +54,7 @@ import { subscriptionClock } from './jobs/subscription-clock';
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const log = createLogger('scheduler', config.LOG_LEVEL);
+  logRedisErrors(log);
   const metrics = createMetrics('scheduler');
   const keys = redisKeys(config.REDIS_PREFIX);
   const ds = createDataSource(config, { replicaReads: { fallbacks: metrics.replicaFallbacks, log } });

@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 import { setPriority } from 'node:os';
-import { createLogger, loadConfigOrExit, reportFatalErrors } from '@bazaar/platform';
+import { createLogger, loadConfigOrExit, logRedisErrors, reportFatalErrors } from '@bazaar/platform';
 import { startWorkerApp } from './worker-app';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const log = createLogger('worker', config.LOG_LEVEL);
+  logRedisErrors(log);
   if (config.WORKER_NICE > 0) {
     // Below the api on a shared host: accepting stays quick while settling takes the CPU left (the queue absorbs the difference).
     setPriority(0, config.WORKER_NICE);

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { connectionErrors, replicationShortfalls } from './redis';
 
 /**
  * Every metric the fleet exports, defined once. Names and labels are part of
@@ -11,6 +12,8 @@ export interface MetricsOptions {
 
 export function createMetrics(service: string, opts: MetricsOptions = {}) {
   const registry = new Registry();
+  // What the collect() of the counters fed from module-level tallies (redis.ts) has already added.
+  const seen = { shortfalls: 0, command: 0, worker: 0, subscriber: 0 };
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry, prefix: 'bazaar_process_' });
 
@@ -232,6 +235,29 @@ export function createMetrics(service: string, opts: MetricsOptions = {}) {
       help: 'Calls refused with TOO_MANY_REQUESTS by the per-procedure rate limits, by procedure and scope (user, ip, email)',
       labelNames: ['procedure', 'scope'] as const,
       registers: [registry],
+    }),
+    redisWaitShortfalls: new Counter({
+      name: 'bazaar_redis_wait_shortfalls_total',
+      help: 'Writes whose WAIT timed out short of REDIS_WAIT_REPLICAS in this process (they stood on their master alone until replicated)',
+      registers: [registry],
+      collect() {
+        const d = replicationShortfalls.count - seen.shortfalls;
+        if (d > 0) this.inc(d);
+        seen.shortfalls += d;
+      },
+    }),
+    redisConnectionErrors: new Counter({
+      name: 'bazaar_redis_connection_errors_total',
+      help: "Connection errors of this process's Redis clients (refused, reset, timed out), by client role",
+      labelNames: ['role'] as const,
+      registers: [registry],
+      collect() {
+        for (const role of ['command', 'worker', 'subscriber'] as const) {
+          const d = connectionErrors[role] - seen[role];
+          if (d > 0) this.inc({ role }, d);
+          seen[role] += d;
+        }
+      },
     }),
     catalogFanouts: new Counter({
       name: 'bazaar_catalog_fanouts_total',

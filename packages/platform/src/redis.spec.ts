@@ -1,5 +1,6 @@
 import { Cluster, Redis as SingleRedis } from 'ioredis';
-import { createRedis, sendUnpipelined, waitForReplicas, type RedisTarget } from './redis';
+import { connectionErrors, createRedis, logRedisErrors, sendUnpipelined, waitForReplicas, type RedisTarget } from './redis';
+import { createMetrics } from './metrics';
 
 /** Clients that never connect (lazyConnect): only how they are made is under test here. */
 describe('createRedis', () => {
@@ -47,5 +48,30 @@ describe('createRedis', () => {
 
   it('a plain URL is always a single Redis (tests and tools)', () => {
     expect(make('redis://127.0.0.1:1', 'worker')).toBeInstanceOf(SingleRedis);
+  });
+});
+
+describe('Redis connection errors', () => {
+  it('are listened to on every client, logged at most once per role every 10 s and counted in /metrics', async () => {
+    const warnings: object[] = [];
+    logRedisErrors({ warn: (obj) => warnings.push(obj) });
+    const before = connectionErrors.worker;
+    // A port nobody listens on: every reconnect fails, fast.
+    const r = createRedis('redis://127.0.0.1:1', 'worker', { retryStrategy: () => 20 });
+    const printed: unknown[] = [];
+    const origError = console.error;
+    console.error = (...args: unknown[]) => printed.push(args);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    } finally {
+      console.error = origError;
+      r.disconnect();
+    }
+    expect(connectionErrors.worker - before).toBeGreaterThan(3);
+    expect(warnings).toHaveLength(1);
+    expect(printed).toEqual([]); // no "[ioredis] Unhandled error event"
+    const metrics = createMetrics('test');
+    const line = /bazaar_redis_connection_errors_total\{role="worker"[^}]*\} (\d+)/.exec(await metrics.registry.getSingleMetricAsString('bazaar_redis_connection_errors_total'));
+    expect(Number(line?.[1])).toBe(connectionErrors.worker);
   });
 });

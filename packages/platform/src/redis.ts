@@ -28,6 +28,28 @@ const durability = new WeakMap<object, { replicas: number; timeoutMs: number }>(
 /** Writes whose WAIT timed out short of REDIS_WAIT_REPLICAS, in this process (the write stood on its master alone). */
 export const replicationShortfalls = { count: 0 };
 
+/** Connection errors of this process's Redis clients (refused, reset, timed out), counted by role. */
+export const connectionErrors: Record<RedisRole, number> = { command: 0, worker: 0, subscriber: 0 };
+let errorLog: { warn(obj: object, msg: string): void } | null = null;
+const lastLogged = new Map<RedisRole, number>();
+
+/**
+ * Where this process's Redis connection errors are logged: one warning per role every 10 s at most (a Redis that is
+ * down for a minute is a handful of lines, not thousands), the rest counted in connectionErrors. Without it they are
+ * only counted; the commands that meet them fail with their own errors either way.
+ */
+export function logRedisErrors(log: { warn(obj: object, msg: string): void }): void {
+  errorLog = log;
+}
+
+function onConnectionError(role: RedisRole, err: Error): void {
+  connectionErrors[role]++;
+  const now = Date.now();
+  if (!errorLog || now - (lastLogged.get(role) ?? 0) < 10_000) return;
+  lastLogged.set(role, now);
+  errorLog.warn({ err, role, errorsSoFar: connectionErrors[role] }, 'Redis connection error; ioredis reconnects');
+}
+
 function roleOptions(role: RedisRole): RedisOptions {
   return role === 'command'
     ? { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000, commandTimeout: 5000, enableAutoPipelining: true }
@@ -56,7 +78,7 @@ export function createRedis(target: RedisTarget, role: RedisRole, extra?: RedisO
 export function createRedis(target: string | RedisTarget, role: RedisRole, extra: RedisOptions = {}): Redis {
   // Connected at once unless the caller asks otherwise (a spec that only looks at how a client was made).
   const options: RedisOptions = { ...roleOptions(role), ...extra, lazyConnect: extra.lazyConnect ?? false };
-  if (typeof target === 'string') return new SingleRedis(target, options);
+  if (typeof target === 'string') return watched(new SingleRedis(target, options), role);
   let client: Redis;
   if (target.REDIS_CLUSTER_URLS.length === 0) {
     client = new SingleRedis(target.REDIS_URL, options);
@@ -86,6 +108,12 @@ export function createRedis(target: string | RedisTarget, role: RedisRole, extra
   }
   const replicas = target.REDIS_WAIT_REPLICAS ?? (target.REDIS_CLUSTER_URLS.length > 0 ? 1 : 0);
   if (replicas > 0) durability.set(client, { replicas, timeoutMs: target.REDIS_WAIT_TIMEOUT_MS });
+  return watched(client, role);
+}
+
+/** Every client has an error listener (ioredis would print "Unhandled error event" for each failed reconnect). */
+function watched<T extends Redis>(client: T, role: RedisRole): T {
+  client.on('error', (err: Error) => onConnectionError(role, err));
   return client;
 }
 
