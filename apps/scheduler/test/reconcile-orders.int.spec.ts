@@ -48,13 +48,13 @@ describe('ReconcileOrdersJob (Redis + BullMQ + MariaDB)', () => {
     await ds?.destroy();
   });
 
-  function setup(name: string) {
+  function setup(name: string, orders = new OrdersRepository(ds)) {
     const keys: RedisKeys = redisKeys(`${testEnv().REDIS_PREFIX}:reconcile-${name}`);
     const store = new AcceptedOrderStore(redis, keys);
     const queue = createOrdersQueue(queueRedis, keys, 3);
     queues.push(queue);
     const outcomes = new OrderOutcomePublisher(store, new SoldOutGate(redis, keys));
-    const job = new ReconcileOrdersJob(store, outcomes, new OrdersRepository(ds), queue, createMetrics('scheduler-test'), AFTER_SECONDS);
+    const job = new ReconcileOrdersJob(store, outcomes, orders, queue, createMetrics('scheduler-test'), AFTER_SECONDS);
     return { keys, store, queue, job };
   }
 
@@ -70,6 +70,25 @@ describe('ReconcileOrdersJob (Redis + BullMQ + MariaDB)', () => {
   async function accept(store: AcceptedOrderStore, order: AcceptedOrder): Promise<void> {
     expect((await store.accept(order, `hash-${order.orderId}`, 86400)).created).toBe(true);
   }
+
+  /** The order's row as a worker's commit leaves it, settled in `status`. */
+  const insertSettled = (order: AcceptedOrder, status: OrderStatus, reason: FailureReason | null) =>
+    execute(
+      ds,
+      `INSERT INTO orders (id, user_id, status, failure_reason, payment_method, fulfillment, items_total, cash_paid, idempotency_key, request_id, accepted_at, settled_at)
+       VALUES (?, ?, ?, ?, ?, ?, 1000, 1000, ?, ?, ?, CURRENT_TIMESTAMP(3))`,
+      [
+        order.orderId,
+        order.userId,
+        status,
+        reason,
+        order.paymentMethod,
+        JSON.stringify(order.fulfillment),
+        order.idempotencyKey,
+        order.requestId,
+        new Date(order.acceptedAt),
+      ],
+    );
 
   const pendingIds = async (store: AcceptedOrderStore) => (await store.pendingOlderThan(Date.now() + 60_000, 1000)).map((p) => p.orderId).sort();
 
@@ -134,22 +153,7 @@ describe('ReconcileOrdersJob (Redis + BullMQ + MariaDB)', () => {
     const order = acceptedOrder(userId, STALE);
     await accept(store, order);
     // What a worker leaves behind when it dies between the MySQL commit and markSettled.
-    await execute(
-      ds,
-      `INSERT INTO orders (id, user_id, status, failure_reason, payment_method, fulfillment, items_total, cash_paid, idempotency_key, request_id, accepted_at, settled_at)
-       VALUES (?, ?, ?, ?, ?, ?, 1000, 1000, ?, ?, ?, CURRENT_TIMESTAMP(3))`,
-      [
-        order.orderId,
-        userId,
-        OrderStatus.FAILED,
-        FailureReason.OUT_OF_STOCK,
-        order.paymentMethod,
-        JSON.stringify(order.fulfillment),
-        order.idempotencyKey,
-        order.requestId,
-        new Date(order.acceptedAt),
-      ],
-    );
+    await insertSettled(order, OrderStatus.FAILED, FailureReason.OUT_OF_STOCK);
 
     const report = await job.run(log);
 
@@ -161,6 +165,25 @@ describe('ReconcileOrdersJob (Redis + BullMQ + MariaDB)', () => {
     expect(await queue.getJob(order.orderId)).toBeUndefined();
     const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed');
     expect(Object.values(counts).reduce((s, n) => s + n, 0)).toBe(0);
+  });
+
+  it('enqueues nothing for an order a worker settled while the sweep ran (MySQL read before its commit, the job gone after)', async () => {
+    // The sweep's first read of MySQL comes before the worker's commit; by the time it finds the job gone, MySQL has the order.
+    const orders = new OrdersRepository(ds);
+    jest.spyOn(orders, 'settledStatuses').mockResolvedValueOnce(new Map());
+    const { store, queue, job } = setup('raced', orders);
+    const userId = await newCustomer();
+    const order = acceptedOrder(userId, STALE);
+    await accept(store, order);
+    await insertSettled(order, OrderStatus.PAID, null);
+
+    const report = await job.run(log);
+
+    expect(report).toEqual({ examined: 1, settled: 0, requeued: 0, retried: 0, waiting: 0 });
+    expect(await queue.getJob(order.orderId)).toBeUndefined();
+    // The next sweep reads MySQL afresh and finishes it (as the worker's own report to Redis would have).
+    expect(await job.run(log)).toEqual({ examined: 1, settled: 1, requeued: 0, retried: 0, waiting: 0 });
+    expect(await pendingIds(store)).toEqual([]);
   });
 
   it('leaves an order whose job is waiting alone', async () => {

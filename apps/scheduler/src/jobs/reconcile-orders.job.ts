@@ -50,6 +50,10 @@ export class ReconcileOrdersJob {
       }
       let requestId: string | undefined;
       const job = await requeue(this.queue, orderId, async () => {
+        // Read again: a worker may have settled it since MySQL was read above (a job completes only after its
+        // commit, so a job found completed or gone here most often means that). Then nothing is enqueued, and
+        // the worker's own report to Redis takes it off the pending index.
+        if ((await this.orders.settledStatuses([orderId])).size > 0) return false;
         const rec = await this.store.get(userId, orderId);
         if (!rec) return false;
         requestId = rec.order.requestId;
