@@ -44,6 +44,34 @@ describe('found by fuzzing', () => {
     },
   );
 
+  it.each(['\ud800', 'a\udc00b'])(
+    'a fulfillment address holding a lone surrogate (%j) is refused naming the field, by subscriptions.create and orders.place',
+    async (line1) => {
+      const fulfillment = { type: 'DELIVERY', address: { ...DELIVERY.address, line1 } };
+      const subscription = {
+        items: [{ productId, quantity: 1 }],
+        paymentMethod: 'BALANCE',
+        fulfillment,
+        every: { count: 1, unit: 'WEEK' },
+        startAt: new Date(Date.now() + 86_400_000).toISOString(),
+      };
+      const order = { idempotencyKey: `lone-surrogate-${line1.length}`, items: [{ productId, quantity: 1 }], paymentMethod: 'BALANCE', fulfillment };
+      // Before: subscriptions.create failed MariaDB's json_valid CHECK on the fulfillment column (INTERNAL_SERVER_ERROR); orders.place
+      // accepted an order the worker could not write.
+      for (const [path, input] of [
+        ['subscriptions.create', subscription],
+        ['orders.place', order],
+      ] as const) {
+        expect(await post(path, JSON.stringify(input))).toMatchObject({
+          status: 400,
+          json: {
+            error: { data: { code: 'BAD_REQUEST', issues: [{ path: 'fulfillment.address.line1', message: 'not valid unicode text (a lone surrogate)' }] } },
+          },
+        });
+      }
+    },
+  );
+
   it.each(['application/octet-stream', 'application/x-www-form-urlencoded'])(
     'a body of %s is refused in tRPC’s error shape, without Fastify’s FST_ERR code',
     async (type) => {

@@ -49,6 +49,20 @@ export function badField(path: (string | number)[], message: string): TRPCError 
   return new TRPCError({ code: 'BAD_REQUEST', message: `Invalid input: ${path.join('.')}: ${message}`, cause: new FieldError(issues) });
 }
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Refuses (BAD_REQUEST naming the field) the first string in `value` that is not well-formed UTF-16, a lone
+ * surrogate: what goes into a JSON column (an order's or a subscription's fulfillment) must be, for MariaDB's
+ * json_valid refuses its `\ud800` escape and the write fails.
+ */
+export function refuseIllFormedText(value: unknown, path: (string | number)[]): void {
+  if (typeof value === 'string') {
+    if (LONE_SURROGATE.test(value)) throw badField(path, 'not valid unicode text (a lone surrogate)');
+  } else if (Array.isArray(value)) value.forEach((v, i) => refuseIllFormedText(v, [...path, i]));
+  else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) refuseIllFormedText(v, [...path, k]);
+}
+
 /** Zod / Standard Schema issues (from tRPC input validation) as "a.0.b: message". */
 export function schemaIssues(cause: unknown): FieldIssue[] | null {
   const issues = (cause as { issues?: unknown } | null)?.issues;

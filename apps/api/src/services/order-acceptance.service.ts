@@ -15,7 +15,7 @@ import {
   type SoldOutGate,
   type StockSnapshot,
 } from '@bazaar/queue';
-import { ReasonedError, badField, preconditionFailed } from '../errors';
+import { ReasonedError, badField, preconditionFailed, refuseIllFormedText } from '../errors';
 import type { AdmissionTokens } from './admission-tokens';
 import type { ProductPricingCache } from './product-pricing.cache';
 import type { StoreProfileCache } from './store-profile.cache';
@@ -111,6 +111,8 @@ export class OrderAcceptanceService {
   ) {}
 
   async place(userId: number, input: OrderPlaceInput, requestId: string, log: Logger, server: ServerPlaceOptions = {}): Promise<OrderPlaceResult> {
+    // The worker writes the fulfillment to a JSON column: an address it could not store is refused now, not then.
+    refuseIllFormedText(input.fulfillment, ['fulfillment']);
     const hash = paramsHash(input);
     // Before the cart is read: a retry answers with the first order whatever the cart holds now.
     const seen = await this.store.lookup(userId, input.idempotencyKey);

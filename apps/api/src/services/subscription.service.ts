@@ -14,7 +14,7 @@ import {
   type PaymentGatewayClient,
   type GatewayBilling,
 } from '@bazaar/worker/gateway';
-import { badField } from '../errors';
+import { badField, refuseIllFormedText } from '../errors';
 import type { ProductPricingCache } from './product-pricing.cache';
 
 const notFound = (id: number) => new TRPCError({ code: 'NOT_FOUND', message: `no subscription ${id}` });
@@ -83,6 +83,7 @@ export class SubscriptionService {
   }
 
   async create(userId: number, input: SubscriptionCreateInput): Promise<{ subscriptionId: number }> {
+    refuseIllFormedText(input.fulfillment, ['fulfillment']);
     const products = await this.pricing.getMany(input.items.map((i) => i.productId));
     const storeIds = new Map<number, number>();
     input.items.forEach((item, i) => {
