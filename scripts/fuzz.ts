@@ -57,6 +57,7 @@ async function main(): Promise<number> {
       const report = await fuzzer.run(entry, seed);
       reports.push(report);
       console.log(formatReports([report]));
+      if (report.failure) console.log(`  ${report.failure.replaceAll('\n', '\n  ')}`);
     }
     await world.close();
     const failures = reports.filter((r) => r.failure);

@@ -85,12 +85,14 @@ export function deriveAll(procs: ProcedureInfo[], known: readonly string[]): Map
 
 /**
  * What a handler may write while it refuses a valid input, excused in the valid phase (never in the refused one, where
- * no handler runs): products.get caches what it read, a missing product too (30 s), with its one-rebuilder lock;
- * chat.send counts the attempt in the sender's rate window before it looks the thread up; the customer's key at the
- * card gateway (billing_customers) is made once, on first use, whether or not the card is then registered.
+ * no handler runs): products.get caches what it read, a missing product too (30 s), with its one-rebuilder lock; the
+ * accept path's pricing snapshot of a product (`<prefix>:product:<id>`, read by orders.place, cart and
+ * subscriptions.create) is filled on a miss and dropped when the product changes; chat.send counts the attempt in the
+ * sender's rate window before it looks the thread up; the customer's key at the card gateway (billing_customers) is
+ * made once, on first use, whether or not the card is then registered.
  */
 const HANDLER_WRITES: Excuse = {
-  key: (key) => /\}:(?:detail:v2|rebuild)$/.test(key) || /:chat-rate:\d+$/.test(key),
+  key: (key) => /\}:(?:detail:v2|rebuild)$/.test(key) || /:(?:chat-rate|product):\d+$/.test(key),
   table: (name) => name === 'billing_customers',
 };
 

@@ -6,7 +6,7 @@ import type { DataSource } from 'typeorm';
  * keys under the prefix. Taken in one SQL statement and one SCAN walk (a few milliseconds on the fuzz run's data).
  *
  * A key that disappears is excused only when its TTL was due by then (it expired; nothing deleted it): a key's TTL
- * is read once, when a snapshot first sees it.
+ * is read when a snapshot first sees it, and again at most a second later.
  */
 export interface Snapshot {
   at: number;
@@ -30,6 +30,7 @@ export class StateWatcher {
   private countSql = '';
   /** When each key seen so far expires (ms since the epoch), Infinity when it has no TTL. */
   private readonly expiresAt = new Map<string, number>();
+  private ttlsReadAt = 0;
 
   constructor(
     private readonly ds: DataSource,
@@ -47,7 +48,10 @@ export class StateWatcher {
     const at = Date.now();
     const [[counts], keys] = await Promise.all([this.ds.query<Record<string, string | number>[]>(this.countSql), this.keys()]);
     const rows = Object.fromEntries(Object.entries(counts ?? {}).map(([t, n]) => [t, Number(n)]));
-    const fresh = [...keys].filter((k) => !this.expiresAt.has(k));
+    // A key's TTL is read when a snapshot first sees it, and every key's again each second (a TTL set after the key).
+    const refresh = at - this.ttlsReadAt > 1000;
+    if (refresh) this.ttlsReadAt = at;
+    const fresh = [...keys].filter((k) => refresh || !this.expiresAt.has(k));
     if (fresh.length) {
       const pipeline = this.redis.pipeline();
       for (const k of fresh) pipeline.pttl(k);
