@@ -56,6 +56,9 @@ type Kind = 'browse' | 'cart' | 'order' | 'refund' | 'claim' | 'chat';
 const KINDS: Kind[] = ['browse', 'cart', 'order', 'refund', 'claim', 'chat'];
 
 interface Bucket {
+  /** At the bucket's last sample: orders accepted so far, and orders in MySQL (the workers' progress). */
+  accepted?: number;
+  inMysql?: number;
   ok: Record<Kind, number>;
   refused: Record<Kind, number>;
   errors: Map<string, number>;
@@ -313,6 +316,25 @@ async function main(): Promise<void> {
     const endAt = rec.start + MINUTES * 60_000;
     const stop = () => Date.now() >= endAt;
     const loops = world.customers.map((c) => customerLoop(api, c, world, rec, ledger, stop));
+    // Orders the workers have written to MySQL, sampled every 10 s (the apply rate, and the backlog behind the api).
+    const sampler = await mysqlConnection(mysqlUrl);
+    sampler.on('error', () => undefined);
+    let sampling: mysql.Connection | null = sampler;
+    const sampling$ = (async () => {
+      while (!stop()) {
+        await sleep(10_000);
+        try {
+          sampling ??= await mysqlConnection(mysqlUrl);
+          const [x] = await rows(sampling, `SELECT COUNT(*) AS n FROM orders`);
+          rec.bucket().inMysql = num(x?.n);
+          rec.bucket().accepted = ledger.acceptedOrders.size;
+        } catch {
+          await sampling?.end().catch(() => undefined);
+          sampling = null; // the primary is down: next time, a new connection
+        }
+      }
+      await sampling?.end().catch(() => undefined);
+    })();
 
     // The faults.
     let killed = 0;
@@ -348,13 +370,16 @@ async function main(): Promise<void> {
         }
       }
     })();
-    await Promise.all([...loops, chaos]);
+    await Promise.all([...loops, chaos, sampling$]);
     event(`load stopped: ${ledger.acceptedOrders.size} orders and ${ledger.acceptedRefunds.size} refunds accepted; draining`);
 
     // Drain: every accepted order and refund settled in MySQL.
     const c = await mysqlConnection(mysqlUrl);
     const accepted = [...ledger.acceptedOrders];
-    const drainUntil = Date.now() + 5 * 60_000;
+    // The workers may trail the api (a backlog on the queue): drain while it shrinks, give up after 2 minutes without progress.
+    const drainStart = Date.now();
+    let lastProgress = Date.now();
+    let lastLeft = Infinity;
     let pending = { orders: -1, missing: -1, refunds: -1 };
     for (;;) {
       const [o] = await rows(c, `SELECT SUM(status = 'PENDING') AS pending FROM orders`);
@@ -365,10 +390,15 @@ async function main(): Promise<void> {
         present += num(x?.n);
       }
       pending = { orders: num(o?.pending), missing: accepted.length - present, refunds: num(r?.pending) };
-      if ((pending.orders === 0 && pending.missing === 0 && pending.refunds === 0) || Date.now() > drainUntil) break;
-      await sleep(2_000);
+      if (pending.orders === 0 && pending.missing === 0 && pending.refunds === 0) break;
+      const left = pending.orders + pending.missing + pending.refunds;
+      if (left < lastLeft) {
+        lastLeft = left;
+        lastProgress = Date.now();
+      } else if (Date.now() - lastProgress > 120_000) break;
+      await sleep(5_000);
     }
-    event(`drained: ${JSON.stringify(pending)}`);
+    event(`drained in ${((Date.now() - drainStart) / 1000).toFixed(0)} s: ${JSON.stringify(pending)}`);
 
     // The invariants.
     const problems: string[] = [];
@@ -452,6 +482,10 @@ function renderSoak(r: {
 }): string {
   const { rec } = r;
   const minuteOf = (at: number) => ((at - rec.start) / 60_000).toFixed(1);
+  const prevInMysql = (i: number) => {
+    for (let j = i - 1; j >= 0; j--) if (rec.buckets[j]!.inMysql !== undefined) return rec.buckets[j]!.inMysql!;
+    return 0;
+  };
   const perMinute = rec.buckets.map((b, i) => {
     const ops = KINDS.reduce((s, k) => s + b.ok[k] + b.refused[k], 0);
     const errs = [...b.errors.values()].reduce((s, n) => s + n, 0);
@@ -461,6 +495,8 @@ function renderSoak(r: {
     return [
       i + 1,
       (ops / (BUCKET_MS / 1000)).toFixed(1),
+      b.inMysql === undefined ? '—' : ((b.inMysql - prevInMysql(i)) / (BUCKET_MS / 1000)).toFixed(1),
+      b.inMysql === undefined || b.accepted === undefined ? '—' : b.accepted - b.inMysql,
       ...KINDS.map((k) => b.ok[k]),
       KINDS.reduce((s, k) => s + b.refused[k], 0),
       errs,
@@ -499,9 +535,9 @@ function renderSoak(r: {
     '',
     '## Throughput over time',
     '',
-    'Per minute: calls per second (answered + refused), answered calls by kind, refusals, errors, latency of every call (ms), faults in that minute.',
+    "Per minute: calls per second (answered + refused); orders the workers wrote to MySQL per second, and the backlog (accepted, not yet in MySQL) at the minute's last sample; answered calls by kind, refusals, errors, latency of every call (ms), faults in that minute.",
     '',
-    table(['min', 'calls/s', ...KINDS, 'refused', 'errors', 'p50', 'p99', 'max', 'faults'], perMinute),
+    table(['min', 'calls/s', 'applied/s', 'backlog', ...KINDS, 'refused', 'errors', 'p50', 'p99', 'max', 'faults'], perMinute),
     '',
     '## Errors',
     '',
