@@ -3,7 +3,7 @@ import { Role } from '@bazaar/contracts';
 import { execute } from '@bazaar/db';
 import { startFakeGateway } from '@bazaar/fake-gateway';
 import { DELIVERY, newAccount, newProduct, startTestApi, type TestApi } from '../support/api-harness';
-import type { TestEnv } from '../support/test-env';
+import { testEnv, type TestEnv } from '../support/test-env';
 import type { CallerName, FuzzWorld } from './fuzz-run';
 import { StateWatcher } from './state-snapshot';
 
@@ -12,11 +12,26 @@ import { StateWatcher } from './state-snapshot';
  * worker runs beside it (a refused case must change nothing, and a worker settling earlier orders would), so
  * orders.cancel and refunds.request, which wait for the worker's answer, give up waiting after 200 ms (QUEUED).
  */
+/**
+ * The fuzz's Redis keys live in a database number of their own (FUZZ_REDIS_DB, 13), still under the run's prefix: the
+ * no-change check scans the prefix's keys before and after every case, and in database 0 each scan would also walk
+ * every other suite's keys (~36,000 by the time a CI run reaches the fuzz: minutes of SCAN over 10,000 cases).
+ */
+const FUZZ_REDIS_DB = Number(process.env.FUZZ_REDIS_DB ?? 13);
+
+function inDatabase(redisUrl: string, db: number): string {
+  const u = new URL(redisUrl);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
 export async function startFuzzApi(env: Pick<TestEnv, 'MYSQL_URL' | 'REDIS_PREFIX'>): Promise<{ api: TestApi; close(): Promise<void> }> {
   const secretKey = 'test_sk_fuzz';
   const gateway = await startFakeGateway({ port: 0, secretKey });
+  const redisUrl = inDatabase(testEnv().REDIS_URL, FUZZ_REDIS_DB);
   const api = await startTestApi({
     MYSQL_URL: env.MYSQL_URL,
+    REDIS_URL: redisUrl,
     REDIS_PREFIX: env.REDIS_PREFIX,
     PAYMENT_GATEWAY_URL: gateway.url,
     PAYMENT_SECRET_KEY: secretKey,
@@ -28,6 +43,20 @@ export async function startFuzzApi(env: Pick<TestEnv, 'MYSQL_URL' | 'REDIS_PREFI
     async close() {
       await api.close();
       await gateway.close();
+      // The global teardown cleans database 0: the fuzz's own database is cleaned here.
+      const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+      try {
+        for (const pattern of [`${env.REDIS_PREFIX}*`, `{${env.REDIS_PREFIX}*`]) {
+          let cursor = '0';
+          do {
+            const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+            cursor = next;
+            if (keys.length) await redis.del(...keys);
+          } while (cursor !== '0');
+        }
+      } finally {
+        redis.disconnect();
+      }
     },
   };
 }
