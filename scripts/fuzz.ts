@@ -19,6 +19,7 @@ import { loadConfig } from '@bazaar/platform';
 import { newRunNames, withDatabase } from '../test/support/test-env';
 import { ProcedureFuzzer, type ProcedureReport, deriveAll, formatReports, planCases } from '../test/fuzz/fuzz-run';
 import { createFuzzWorld, startFuzzApi } from '../test/fuzz/fuzz-world';
+import { deleteKeysUnder } from '../test/support/redis-keys';
 import { proceduresOf } from '../test/fuzz/procedures';
 
 async function main(): Promise<number> {
@@ -68,7 +69,7 @@ async function main(): Promise<number> {
     return failures.length ? 1 : 0;
   } finally {
     await hosted.close();
-    if (!values.keep) await dropRun(mysqlUrl, base.REDIS_URL, env.REDIS_PREFIX);
+    if (!values.keep) await dropRun(mysqlUrl, hosted.redisUrl, env.REDIS_PREFIX);
   }
 }
 
@@ -80,14 +81,7 @@ async function dropRun(mysqlUrl: string, redisUrl: string, prefix: string): Prom
   await ds.query(`DROP DATABASE IF EXISTS \`${database}\``);
   await ds.destroy();
   const redis = new Redis(redisUrl);
-  for (const pattern of [`${prefix}*`, `{${prefix}*`]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.unlink(...keys);
-    } while (cursor !== '0');
-  }
+  await deleteKeysUnder(redis, prefix);
   await redis.quit();
 }
 

@@ -25,7 +25,7 @@ function inDatabase(redisUrl: string, db: number): string {
   return u.toString();
 }
 
-export async function startFuzzApi(env: Pick<TestEnv, 'MYSQL_URL' | 'REDIS_PREFIX'>): Promise<{ api: TestApi; close(): Promise<void> }> {
+export async function startFuzzApi(env: Pick<TestEnv, 'MYSQL_URL' | 'REDIS_PREFIX'>): Promise<{ api: TestApi; redisUrl: string; close(): Promise<void> }> {
   const secretKey = 'test_sk_fuzz';
   const gateway = await startFakeGateway({ port: 0, secretKey });
   const redisUrl = inDatabase(testEnv().REDIS_URL, FUZZ_REDIS_DB);
@@ -40,23 +40,11 @@ export async function startFuzzApi(env: Pick<TestEnv, 'MYSQL_URL' | 'REDIS_PREFI
   });
   return {
     api,
+    /** Its own Redis database (FUZZ_REDIS_DB): the global teardown cleans database 0, so whoever started it deletes its keys here. */
+    redisUrl,
     async close() {
       await api.close();
       await gateway.close();
-      // The global teardown cleans database 0: the fuzz's own database is cleaned here.
-      const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
-      try {
-        for (const pattern of [`${env.REDIS_PREFIX}*`, `{${env.REDIS_PREFIX}*`]) {
-          let cursor = '0';
-          do {
-            const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-            cursor = next;
-            if (keys.length) await redis.del(...keys);
-          } while (cursor !== '0');
-        }
-      } finally {
-        redis.disconnect();
-      }
     },
   };
 }

@@ -1,5 +1,7 @@
 import { appRouter } from '@bazaar/api/hosting';
+import { Redis } from 'ioredis';
 import { isolatedEnv } from '../support/isolated-env';
+import { deleteKeysUnder } from '../support/redis-keys';
 import { ProcedureFuzzer, type FuzzWorld, type ProcedureReport, deriveAll, formatReports, planCases } from './fuzz-run';
 import { createFuzzWorld, startFuzzApi } from './fuzz-world';
 import { proceduresOf } from './procedures';
@@ -37,6 +39,11 @@ afterAll(async () => {
   if (reports.length) console.log(`fuzz seed ${SEED}, ${reports.reduce((n, r) => n + r.runs, 0)} cases\n${formatReports(reports)}`);
   await world?.close();
   await hosted?.close();
+  if (hosted && !process.env.KEEP_TEST_DATA) {
+    const redis = new Redis(hosted.redisUrl);
+    await deleteKeysUnder(redis, hosted.api.deps.config.REDIS_PREFIX);
+    await redis.quit();
+  }
 });
 
 describe('fuzzing every procedure', () => {

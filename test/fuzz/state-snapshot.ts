@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { keyBatchesUnder } from '../support/redis-keys';
 import type { DataSource } from 'typeorm';
 
 /**
@@ -76,14 +77,7 @@ export class StateWatcher {
 
   private async keys(): Promise<Set<string>> {
     const out = new Set<string>();
-    for (const pattern of [`${this.prefix}*`, `{${this.prefix}*`]) {
-      let cursor = '0';
-      do {
-        const [next, batch] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 5000);
-        cursor = next;
-        for (const k of batch) out.add(k);
-      } while (cursor !== '0');
-    }
+    for await (const keys of keyBatchesUnder(this.redis, this.prefix, 5000)) for (const k of keys) out.add(k);
     return out;
   }
 }

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { parseMysqlUrl } from '@bazaar/db';
+import { deleteKeysUnder } from './redis-keys';
 
 /** Drops the run's database and deletes every Redis key under its prefix. (@bazaar/db loads from dist/, built by the global setup.) */
 export default async function globalTeardown(): Promise<void> {
@@ -20,14 +21,7 @@ export default async function globalTeardown(): Promise<void> {
   }
   if (TEST_REDIS_URL && TEST_REDIS_PREFIX) {
     const redis = new Redis(TEST_REDIS_URL);
-    for (const pattern of [`${TEST_REDIS_PREFIX}*`, `{${TEST_REDIS_PREFIX}*`]) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await redis.unlink(...keys);
-      } while (cursor !== '0');
-    }
+    await deleteKeysUnder(redis, TEST_REDIS_PREFIX);
     await redis.quit();
   }
 }
